@@ -1,0 +1,3 @@
+fn main() {
+    overlook::viewer::app().run();
+}
