@@ -1,1 +1,19 @@
-//! protocol
+//! The wire protocol: LLUDP packets, template messages, XML-RPC login and the sans-IO circuit.
+//!
+//! Nothing in here performs I/O, depends on Bevy or tokio, or panics on bytes read from the
+//! network: every decoder returns a typed error instead, and the clippy lints below keep
+//! unchecked indexing, `unwrap`/`expect` and truncating casts out of this layer. The layer compiles
+//! for `wasm32-unknown-unknown`.
+//!
+//! Byte layouts follow `shared/PROTOCOL.md`; message layouts follow the LLUDP message template
+//! (`assets/message_template.msg`), which is also embedded and parsed at run time by
+//! [`message::template`] as an independent oracle for the typed messages.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    clippy::panic
+)]
+
+pub mod types;
