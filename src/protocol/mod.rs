@@ -16,4 +16,6 @@
     clippy::panic
 )]
 
+pub mod message;
 pub mod types;
+pub mod udp;

@@ -1,0 +1,9 @@
+//! LLUDP messages: field codecs, the template-driven generic decoder and typed messages.
+//!
+//! Every message in the template decodes into the generic form ([`generic`]); the messages
+//! Overlook acts on also have typed `Repr`s ([`MessageRepr`]) with `parse`, `emit` and
+//! `buffer_len`. Bad bytes give a [`MessageError`], never a panic.
+
+pub mod codec;
+
+pub use codec::{MessageError, MessageRepr, Reader, Writer};
