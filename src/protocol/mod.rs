@@ -20,6 +20,7 @@
     )
 )]
 
+pub mod capture;
 pub mod message;
 pub mod types;
 pub mod udp;
