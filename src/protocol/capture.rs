@@ -93,7 +93,7 @@ fn parse_line(line: &str) -> Result<CapturedDatagram, &'static str> {
 /// Decodes a string of hex digit pairs.
 pub fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     let digits = hex.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits
