@@ -171,6 +171,9 @@ impl Quat {
         } else {
             return [0.0; 3];
         };
+        // Already unit length (as every quaternion read off the wire is, up to rounding): keep
+        // the components bit for bit so parse → emit reproduces the original bytes.
+        let n = if (n - 1.0).abs() <= 1e-5 { 1.0 } else { n };
         [s * self.x / n, s * self.y / n, s * self.z / n]
     }
 
