@@ -5,5 +5,6 @@
 //! `buffer_len`. Bad bytes give a [`MessageError`], never a panic.
 
 pub mod codec;
+pub mod object;
 
 pub use codec::{MessageError, MessageRepr, Reader, Writer};
