@@ -8,3 +8,6 @@ pub mod codec;
 pub mod object;
 
 pub use codec::{MessageError, MessageRepr, Reader, Writer};
+pub use object::{
+    ImprovedTerseObjectUpdate, KillObject, ObjectUpdate, ObjectUpdateCached, RequestMultipleObjects,
+};

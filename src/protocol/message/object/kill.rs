@@ -1,0 +1,93 @@
+//! `KillObject` (High 16): objects that left the region (PROTOCOL §3.12).
+//!
+//! Carries region-local ids; OpenSim batches up to 200 per packet. The receiver removes each
+//! object with its children; a later update for the same id re-creates it.
+
+use crate::protocol::message::codec::{MessageError, MessageRepr, Reader, Writer};
+use crate::protocol::udp::MessageId;
+
+/// `KillObject`: remove these objects.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KillObject {
+    /// Region-local ids (at most 255 per message).
+    pub ids: Vec<u32>,
+}
+
+impl MessageRepr for KillObject {
+    const NAME: &'static str = "KillObject";
+    const ID: MessageId = MessageId::High(16);
+    const ZEROCODED: bool = false;
+
+    fn parse(body: &[u8]) -> Result<Self, MessageError> {
+        let mut r = Reader::new(body);
+        let n = r.count()?;
+        let mut ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            ids.push(r.u32()?);
+        }
+        r.finish()?;
+        Ok(KillObject { ids })
+    }
+
+    fn buffer_len(&self) -> usize {
+        1 + 4 * self.ids.len()
+    }
+
+    fn emit(&self, buf: &mut [u8]) -> Result<usize, MessageError> {
+        let mut w = Writer::new(buf);
+        w.count("ObjectData", self.ids.len());
+        for id in &self.ids {
+            w.u32(*id);
+        }
+        w.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn kill_bytes() {
+        let msg = KillObject {
+            ids: vec![665_494_776, 1],
+        };
+        let mut buf = [0xAAu8; 12];
+        let n = msg.emit(&mut buf).unwrap();
+        assert_eq!(n, 9);
+        assert_eq!(&buf[..n], [2, 0xF8, 0xA4, 0xAA, 0x27, 1, 0, 0, 0]);
+        assert_eq!(KillObject::parse(&buf[..n]).unwrap(), msg);
+        for cut in 0..n {
+            assert_eq!(KillObject::parse(&buf[..cut]), Err(MessageError::Truncated));
+        }
+        assert_eq!(
+            KillObject::parse(&buf[..n + 1]),
+            Err(MessageError::TrailingBytes(1))
+        );
+        assert_eq!(KillObject::parse(&[0]).unwrap(), KillObject::default());
+        assert_eq!(msg.emit(&mut buf[..8]), Err(MessageError::BufferTooSmall));
+        let many = KillObject { ids: vec![0; 256] };
+        assert!(matches!(
+            many.to_bytes(),
+            Err(MessageError::FieldTooLong { .. })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn roundtrip_kill(ids in proptest::collection::vec(any::<u32>(), 0..=255)) {
+            let msg = KillObject { ids };
+            let bytes = msg.to_bytes().unwrap();
+            prop_assert_eq!(bytes.len(), msg.buffer_len());
+            prop_assert_eq!(KillObject::parse(&bytes).unwrap(), msg);
+        }
+
+        #[test]
+        fn parse_never_panics(body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(m) = KillObject::parse(&body) {
+                prop_assert_eq!(m.to_bytes().unwrap(), body);
+            }
+        }
+    }
+}
