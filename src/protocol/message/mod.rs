@@ -9,5 +9,6 @@ pub mod object;
 
 pub use codec::{MessageError, MessageRepr, Reader, Writer};
 pub use object::{
-    ImprovedTerseObjectUpdate, KillObject, ObjectUpdate, ObjectUpdateCached, RequestMultipleObjects,
+    ImprovedTerseObjectUpdate, KillObject, ObjectUpdate, ObjectUpdateCached,
+    ObjectUpdateCompressed, RequestMultipleObjects,
 };

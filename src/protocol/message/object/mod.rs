@@ -9,11 +9,14 @@
 //! - [`TextureEntry`]: per-face textures, colours, mapping, material and glow;
 //! - [`ExtraParams`]: flexible, light, sculpt/mesh and newer parameters;
 //! - [`NameValues`]: avatar names and attachment item ids;
+//! - [`CompressedObject`]: one object of `ObjectUpdateCompressed`, every flag-dependent field;
 //! - [`TerseData`]: the quantised terse update, with an encoder for the simulator side.
 //!
 //! No decoder panics or over-reads on hostile input; an unknown code is kept as `Unknown(n)`.
 
 mod cache;
+mod compressed;
+mod compressed_object;
 mod extra_params;
 mod kill;
 mod motion;
@@ -27,6 +30,11 @@ mod update;
 pub use cache::{
     CacheMissType, CachedObject, ObjectRequest, ObjectUpdateCached, RequestMultipleObjects,
 };
+pub use compressed::{
+    AttachedSound, CompressedBlock, HoverText, LEGACY_PARTICLES_LEN, ObjectUpdateCompressed,
+    Particles, ScratchPad,
+};
+pub use compressed_object::CompressedObject;
 pub use extra_params::{
     ExtraParam, ExtraParams, Flexible, Light, LightImage, ReflectionProbe, Sculpt, SculptKind,
 };
@@ -50,4 +58,33 @@ pub mod extra_param_types {
 /// Bits of the material byte of a [`TextureEntry`] face.
 pub mod te_material {
     pub use super::texture_entry::{BUMP_MASK, FULLBRIGHT, SHINY_MASK};
+}
+
+/// Bits of a compressed object's `CompressedFlags` word (PROTOCOL §3.11), each selecting an
+/// optional field of [`CompressedObject`].
+pub mod compressed_flags {
+    /// Scratch pad (only read without [`TREE`]).
+    pub const SCRATCH_PAD: u32 = 0x0001;
+    /// Tree or grass species byte.
+    pub const TREE: u32 = 0x0002;
+    /// Hover text and its colour.
+    pub const TEXT: u32 = 0x0004;
+    /// Legacy particle system (86 bytes).
+    pub const PARTICLES: u32 = 0x0008;
+    /// Attached sound.
+    pub const SOUND: u32 = 0x0010;
+    /// Parent id.
+    pub const PARENT: u32 = 0x0020;
+    /// Texture animation.
+    pub const TEXTURE_ANIM: u32 = 0x0040;
+    /// Angular velocity.
+    pub const ANGULAR_VELOCITY: u32 = 0x0080;
+    /// Name-value text.
+    pub const NAME_VALUES: u32 = 0x0100;
+    /// Media URL.
+    pub const MEDIA_URL: u32 = 0x0200;
+    /// Particle system, new size-prefixed form.
+    pub const PARTICLES_NEW: u32 = 0x0400;
+    /// Every bit that selects a field.
+    pub const FIELD_BITS: u32 = 0x07FF;
 }
