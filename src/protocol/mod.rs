@@ -16,4 +16,5 @@
     clippy::panic
 )]
 
+pub mod login;
 pub mod types;
