@@ -106,7 +106,7 @@ mod tests {
         clippy::panic
     )]
 
-    use super::test_support::{SESSIONS, capture};
+    use super::test_support::capture;
     use super::*;
     use crate::protocol::types::{Uuid, Vec3};
     use core::net::Ipv4Addr;
@@ -250,26 +250,36 @@ mod tests {
 
     #[test]
     fn every_truncation_of_every_capture_is_an_error_not_a_panic() {
-        let files = [
-            "test-region.login-response.xml",
-            "login-refused.login-response.xml",
-            "test-region.login-request.xml",
-            "test-region.seed-request.xml",
-            "test-region.seed-response.xml",
+        type Parser = fn(&[u8]) -> bool;
+        let files: [(&str, Parser); 5] = [
+            ("test-region.login-response.xml", |b| {
+                parse_login_response(b).is_ok()
+            }),
+            ("login-refused.login-response.xml", |b| {
+                parse_login_response(b).is_ok()
+            }),
+            ("test-region.login-request.xml", |b| {
+                LoginRequest::parse(b).is_ok()
+            }),
+            ("test-region.seed-request.xml", |b| {
+                parse_seed_request(b).is_ok()
+            }),
+            ("test-region.seed-response.xml", |b| {
+                parse_seed_response(b).is_ok()
+            }),
         ];
-        for file in files {
+        for (file, parses) in files {
             let bytes = capture(file);
+            assert!(parses(&bytes), "{file}");
+            // Every strict prefix that stops before the root element's closing `>` is refused.
+            let end = bytes.iter().rposition(|&b| b == b'>').unwrap();
             // Step through the big response quickly; the small files byte by byte.
-            let step = if bytes.len() > 4000 { 97 } else { 1 };
-            for cut in (0..bytes.len()).step_by(step) {
+            let step = if bytes.len() > 4000 { 37 } else { 1 };
+            for cut in (0..=end).step_by(step) {
                 let head = &bytes[..cut];
                 run_all_parsers(head);
+                assert!(!parses(head), "{file} cut at {cut} parsed");
             }
-        }
-        for session in SESSIONS {
-            let bytes = capture(&format!("{session}.login-response.xml"));
-            let cut = bytes.len() / 2;
-            assert!(parse_login_response(&bytes[..cut]).is_err());
         }
     }
 
