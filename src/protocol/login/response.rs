@@ -87,8 +87,10 @@ impl LoginSuccess {
         (u64::from(self.region_x) << 32) | u64::from(self.region_y)
     }
 
-    /// The reply struct as OpenSim shapes it (`login` string, ids as strings, numbers as `i4`);
-    /// optional members are left out when `None`.
+    /// The reply struct as OpenSim shapes it (`login` string, ids as strings, numbers as `i4`;
+    /// a circuit code above `i32::MAX` would need `i8`, which viewers may not read, so a login
+    /// service should draw codes below it as OpenSim does); optional members are left out when
+    /// `None`. Add inventory and other members to the returned struct as needed.
     pub fn to_value(&self) -> Value {
         let string = |name: &str, value: String| (name.to_owned(), Value::String(value));
         let int = |name: &str, value: i64| (name.to_owned(), Value::Int(value));
