@@ -21,6 +21,7 @@
 )]
 
 pub mod capture;
+pub mod login;
 pub mod message;
 pub mod types;
 pub mod udp;
