@@ -63,7 +63,7 @@ impl fmt::Display for FieldValue {
 
 impl fmt::Display for GenericMessage {
     /// A multi-line dump: `Name (Low 148)`, then each block (`Name[i]` when it repeats) and
-    /// its fields as `Field: value`, indented.
+    /// its fields as `Field: value`, indented; last, a note when trailing blocks were omitted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.name, self.id)?;
         let mut index = 0usize;
@@ -84,6 +84,11 @@ impl fmt::Display for GenericMessage {
             for (name, value) in &b.fields {
                 write!(f, "\n    {name}: {value}")?;
             }
+        }
+        match self.omitted {
+            0 => {}
+            1 => f.write_str("\n  (1 trailing block omitted)")?,
+            n => write!(f, "\n  ({n} trailing blocks omitted)")?,
         }
         Ok(())
     }

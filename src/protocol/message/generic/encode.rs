@@ -30,10 +30,24 @@ pub fn encode_with(
     if def.name != msg.name {
         return Err(layout(def, "", "message name does not match its number"));
     }
+    // Blocks from index `present` on are left out entirely (no count byte): only trailing
+    // Variable blocks after at least one written block may be (see `decode`).
+    let present = def
+        .blocks
+        .len()
+        .checked_sub(msg.omitted)
+        .filter(|n| *n > 0 || msg.omitted == 0)
+        .ok_or_else(|| layout(def, "", "more blocks omitted than may be"))?;
     let mut out = Vec::new();
     let mut rest = msg.blocks.as_slice();
-    for b in &def.blocks {
+    for (i, b) in def.blocks.iter().enumerate() {
         let block = b.name.as_str();
+        if i >= present {
+            if b.kind != BlockKind::Variable {
+                return Err(block_error(block, "only Variable blocks may be omitted"));
+            }
+            continue;
+        }
         let n = rest.iter().take_while(|g| g.name == block).count();
         let (these, tail) = rest.split_at_checked(n).unwrap_or((rest, &[]));
         rest = tail;
@@ -265,6 +279,39 @@ mod tests {
             layout_what(encode_with(t, &m)),
             "fixed field of the wrong length"
         );
+    }
+
+    #[test]
+    fn only_trailing_variable_blocks_are_omitted() {
+        let t = leak(
+            "version 2.0 { T High 1 NotTrusted Unencoded { A Single { X U8 } } \
+             { V Variable { Y U8 } } { S Single { Z U8 } } }",
+        );
+        let id = MessageId::High(1);
+        let mut m = decode_with(t, id, &[7, 1, 8, 9]).unwrap();
+        m.omitted = 3;
+        assert_eq!(
+            layout_what(encode_with(t, &m)),
+            "more blocks omitted than may be"
+        );
+        m.omitted = 1;
+        assert_eq!(
+            layout_what(encode_with(t, &m)),
+            "only Variable blocks may be omitted"
+        );
+
+        let t = leak(
+            "version 2.0 { T High 1 NotTrusted Unencoded { A Single { X U8 } } \
+             { V Variable { Y U8 } } }",
+        );
+        let mut m = decode_with(t, id, &[7, 1, 8]).unwrap();
+        m.omitted = 1;
+        assert_eq!(
+            layout_what(encode_with(t, &m)),
+            "block not in the template at this place"
+        );
+        m.blocks.pop();
+        assert_eq!(encode_with(t, &m).unwrap(), [7]);
     }
 
     #[test]

@@ -6,6 +6,15 @@
 //! the exact inverse: for every body that [`decode`] accepts, `encode(&decode(body)?)` returns
 //! the same bytes, with one exception: a `BOOL` byte other than 0 or 1 comes back as 1.
 //!
+//! **Omitted trailing `Variable` blocks.** A body may end where its trailing `Variable` blocks
+//! would begin, without even their count bytes: the SL viewer's reader takes them as 0
+//! repetitions ("missing variable blocks at end of message are legal", SLV
+//! `lltemplatemessagereader.cpp` `decodeData`), and OpenSim 0.9.2.2 relies on it — its
+//! `AvatarAppearance` stops after `AppearanceHover`, leaving out `AttachmentBlock`. [`decode`]
+//! accepts that when at least one block came before, and records how many blocks were left out
+//! in [`GenericMessage::omitted`] so that [`encode`] leaves them out again. Any other short body
+//! is [`MessageError::Truncated`].
+//!
 //! The generic form drives logging and `overlook replay`, and is the independent oracle the
 //! typed messages are tested against. Its [`Display`](core::fmt::Display) prints a readable dump
 //! (`display.rs`).
@@ -32,6 +41,9 @@ pub struct GenericMessage {
     /// One entry per block repetition, in wire order (a `Variable` block repeated 0 times has
     /// none; a `Multiple 4` block has 4).
     pub blocks: Vec<GenericBlock>,
+    /// How many trailing `Variable` blocks of the template were absent from the body
+    /// altogether, count byte included (see the module docs); 0 for a complete body.
+    pub omitted: usize,
 }
 
 /// One repetition of a block.
@@ -160,8 +172,9 @@ impl GenericBlock {
 ///
 /// # Errors
 /// [`MessageError::UnknownMessage`] when the template has no such number,
-/// [`MessageError::Truncated`] when the body ends early, [`MessageError::TrailingBytes`] when
-/// bytes are left after the last block.
+/// [`MessageError::Truncated`] when the body ends early (other than before trailing `Variable`
+/// blocks, see the module docs), [`MessageError::TrailingBytes`] when bytes are left after the
+/// last block.
 pub fn decode(id: MessageId, body: &[u8]) -> Result<GenericMessage, MessageError> {
     decode_with(template(), id, body)
 }
@@ -178,10 +191,19 @@ pub fn decode_with(
     let def = template.by_id(id).ok_or(MessageError::UnknownMessage(id))?;
     let mut r = Reader::new(body);
     let mut blocks = Vec::new();
-    for b in &def.blocks {
+    let mut omitted = 0;
+    for (i, b) in def.blocks.iter().enumerate() {
         let reps = match b.kind {
             BlockKind::Single => 1,
             BlockKind::Multiple(n) => usize::from(n),
+            BlockKind::Variable if r.is_empty() && i > 0 => {
+                let rest = def.blocks.get(i..).unwrap_or_default();
+                if rest.iter().all(|b| b.kind == BlockKind::Variable) {
+                    omitted = rest.len();
+                    break;
+                }
+                return Err(MessageError::Truncated);
+            }
             BlockKind::Variable => r.count()?,
         };
         for _ in 0..reps {
@@ -201,6 +223,7 @@ pub fn decode_with(
         name: def.name.as_str(),
         id,
         blocks,
+        omitted,
     })
 }
 
@@ -330,5 +353,39 @@ mod tests {
             decode_with(t, MessageId::High(1), &[4, b'a', 0]),
             Err(MessageError::Truncated)
         );
+    }
+
+    #[test]
+    fn trailing_variable_blocks_may_be_omitted() {
+        let t = leak(
+            "version 2.0 { T High 1 NotTrusted Unencoded { A Single { X U8 } } \
+             { V Variable { Y U8 } } { W Variable { Z U8 } } }",
+        );
+        let id = MessageId::High(1);
+        for (body, omitted, blocks) in [
+            (&[7][..], 2, 1),
+            (&[7, 0], 1, 1),
+            (&[7, 1, 9], 1, 2),
+            (&[7, 0, 0], 0, 1),
+            (&[7, 1, 9, 1, 8], 0, 3),
+        ] {
+            let m = decode_with(t, id, body).unwrap();
+            assert_eq!((m.omitted, m.blocks.len()), (omitted, blocks), "{body:?}");
+            assert_eq!(encode_with(t, &m).unwrap(), body);
+        }
+        assert_eq!(decode_with(t, id, &[]), Err(MessageError::Truncated));
+        assert_eq!(decode_with(t, id, &[7, 2, 9]), Err(MessageError::Truncated));
+        let dump = decode_with(t, id, &[7]).unwrap().to_string();
+        assert!(dump.ends_with("\n  (2 trailing blocks omitted)"), "{dump}");
+
+        // Not when nothing came before, nor when a Single block follows.
+        let t = leak("version 2.0 { T High 1 NotTrusted Unencoded { V Variable { Y U8 } } }");
+        assert_eq!(decode_with(t, id, &[]), Err(MessageError::Truncated));
+        let t = leak(
+            "version 2.0 { T High 1 NotTrusted Unencoded { A Single { X U8 } } \
+             { V Variable { Y U8 } } { S Single { Z U8 } } }",
+        );
+        assert_eq!(decode_with(t, id, &[7]), Err(MessageError::Truncated));
+        assert_eq!(decode_with(t, id, &[7, 0, 5]).unwrap().omitted, 0);
     }
 }
