@@ -1,6 +1,6 @@
 //! The LLUDP message template (PROTOCOL §6): its parser and the lookup tables built from it.
 //!
-//! The template (`template/message_template.msg`, embedded verbatim) lists every message's
+//! The template (`message_template.msg` beside this file, embedded verbatim) lists every message's
 //! name, frequency and number, trust, zero-coding and block/field layout:
 //!
 //! ```text
