@@ -1,9 +1,18 @@
 //! LLUDP messages: field codecs, the template-driven generic decoder and typed messages.
 //!
-//! Every message in the template decodes into the generic form ([`generic`]); the messages
-//! Overlook acts on also have typed `Repr`s ([`MessageRepr`]) with `parse`, `emit` and
-//! `buffer_len`. Bad bytes give a [`MessageError`], never a panic.
+//! Every message in the template decodes into the generic form (the `generic` module); the
+//! messages Overlook acts on also have typed `Repr`s ([`MessageRepr`]) with `parse`, `emit` and
+//! `buffer_len`, one module per family: [`circuit`].
+//! Bad bytes give a [`MessageError`], never a panic.
 
+pub mod circuit;
 pub mod codec;
 
+#[cfg(test)]
+mod testutil;
+
+pub use circuit::{
+    AgentIds, CompleteAgentMovement, CompletePingCheck, DisableSimulator, KickUser, LogoutReply,
+    LogoutRequest, PacketAck, StartPingCheck, UseCircuitCode,
+};
 pub use codec::{MessageError, MessageRepr, Reader, Writer};
