@@ -117,6 +117,7 @@ macro_rules! message_repr {
         }
     };
 }
+pub(crate) use message_repr;
 
 /// Low 3, viewer → sim: claims the circuit the login reply set up (PROTOCOL §3.1).
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -2,11 +2,12 @@
 //!
 //! Every message in the template decodes into the generic form (the `generic` module); the
 //! messages Overlook acts on also have typed `Repr`s ([`MessageRepr`]) with `parse`, `emit` and
-//! `buffer_len`, one module per family: [`circuit`].
+//! `buffer_len`, one module per family: [`circuit`], [`region`].
 //! Bad bytes give a [`MessageError`], never a panic.
 
 pub mod circuit;
 pub mod codec;
+pub mod region;
 
 #[cfg(test)]
 mod testutil;
@@ -16,3 +17,7 @@ pub use circuit::{
     LogoutRequest, PacketAck, StartPingCheck, UseCircuitCode,
 };
 pub use codec::{MessageError, MessageRepr, Reader, Writer};
+pub use region::{
+    AgentMovementComplete, CoarseLocation, CoarseLocationUpdate, RegionHandshake,
+    RegionHandshakeReply, RegionInfo4, SimStats, Stat,
+};

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use super::circuit::AgentIds;
 use super::codec::{MessageError, MessageRepr};
 use crate::protocol::capture::{Direction, decode_hex, read_udp_jsonl};
-use crate::protocol::types::Uuid;
+use crate::protocol::types::{Uuid, Vec3};
 use crate::protocol::udp::{self, MessageId};
 
 /// The captured sessions with UDP traffic.
@@ -199,6 +199,17 @@ pub fn agent_ids() -> impl Strategy<Value = AgentIds> {
         agent_id,
         session_id,
     })
+}
+
+/// Any finite `f32` (both signs, normal, subnormal, zero).
+pub fn finite() -> impl Strategy<Value = f32> {
+    use proptest::num::f32::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};
+    POSITIVE | NEGATIVE | NORMAL | SUBNORMAL | ZERO
+}
+
+/// Any vector of finite components.
+pub fn vec3() -> impl Strategy<Value = Vec3> {
+    (finite(), finite(), finite()).prop_map(|(x, y, z)| Vec3::new(x, y, z))
 }
 
 /// Text without NUL of at most `max_bytes` UTF-8 bytes.
