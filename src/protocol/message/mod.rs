@@ -2,9 +2,10 @@
 //!
 //! Every message in the template decodes into the generic form (the `generic` module); the
 //! messages Overlook acts on also have typed `Repr`s ([`MessageRepr`]) with `parse`, `emit` and
-//! `buffer_len`, one module per family: [`circuit`], [`region`].
+//! `buffer_len`, one module per family: [`circuit`], [`region`], [`agent`].
 //! Bad bytes give a [`MessageError`], never a panic.
 
+pub mod agent;
 pub mod circuit;
 pub mod codec;
 pub mod region;
@@ -12,6 +13,10 @@ pub mod region;
 #[cfg(test)]
 mod testutil;
 
+pub use agent::{
+    AgentThrottle, AgentUpdate, Audible, ChatFromSimulator, ChatFromViewer, ChatType, SourceType,
+    ThrottleBlob, Throttles,
+};
 pub use circuit::{
     AgentIds, CompleteAgentMovement, CompletePingCheck, DisableSimulator, KickUser, LogoutReply,
     LogoutRequest, PacketAck, StartPingCheck, UseCircuitCode,

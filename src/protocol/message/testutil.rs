@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use super::circuit::AgentIds;
 use super::codec::{MessageError, MessageRepr};
 use crate::protocol::capture::{Direction, decode_hex, read_udp_jsonl};
-use crate::protocol::types::{Uuid, Vec3};
+use crate::protocol::types::{Quat, Uuid, Vec3};
 use crate::protocol::udp::{self, MessageId};
 
 /// The captured sessions with UDP traffic.
@@ -210,6 +210,18 @@ pub fn finite() -> impl Strategy<Value = f32> {
 /// Any vector of finite components.
 pub fn vec3() -> impl Strategy<Value = Vec3> {
     (finite(), finite(), finite()).prop_map(|(x, y, z)| Vec3::new(x, y, z))
+}
+
+/// A unit quaternion as it comes off the wire: from the normalised x, y, z with `w ≥ 0`.
+pub fn quat() -> impl Strategy<Value = Quat> {
+    prop::array::uniform4(-1.0f32..1.0).prop_map(|[x, y, z, w]| {
+        let n = (x * x + y * y + z * z + w * w).sqrt();
+        if n < 1e-3 {
+            return Quat::IDENTITY;
+        }
+        let s = if w < 0.0 { -n } else { n };
+        Quat::from_xyz(x / s, y / s, z / s)
+    })
 }
 
 /// Text without NUL of at most `max_bytes` UTF-8 bytes.
