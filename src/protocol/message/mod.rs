@@ -2,12 +2,13 @@
 //!
 //! Every message in the template decodes into the generic form (the `generic` module); the
 //! messages Overlook acts on also have typed `Repr`s ([`MessageRepr`]) with `parse`, `emit` and
-//! `buffer_len`, one module per family: [`circuit`], [`region`], [`agent`].
+//! `buffer_len`, one module per family: [`circuit`], [`region`], [`agent`], [`layer_data`].
 //! Bad bytes give a [`MessageError`], never a panic.
 
 pub mod agent;
 pub mod circuit;
 pub mod codec;
+pub mod layer_data;
 pub mod region;
 
 #[cfg(test)]
@@ -22,6 +23,7 @@ pub use circuit::{
     LogoutRequest, PacketAck, StartPingCheck, UseCircuitCode,
 };
 pub use codec::{MessageError, MessageRepr, Reader, Writer};
+pub use layer_data::LayerData;
 pub use region::{
     AgentMovementComplete, CoarseLocation, CoarseLocationUpdate, RegionHandshake,
     RegionHandshakeReply, RegionInfo4, SimStats, Stat,
