@@ -188,6 +188,13 @@ impl Quat {
 
 #[cfg(test)]
 mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::as_conversions
+    )]
+
     use super::*;
 
     #[test]
@@ -197,13 +204,22 @@ mod tests {
         assert_eq!(u.0[0], 0x7c);
         assert_eq!(u.0[15], 0x01);
         assert_eq!(u.to_string(), s);
-        let bare: Uuid = "7c0ffee000004000800000000000000 1".replace(' ', "").parse().unwrap();
+        let bare: Uuid = "7c0ffee000004000800000000000000 1"
+            .replace(' ', "")
+            .parse()
+            .unwrap();
         assert_eq!(bare, u);
     }
 
     #[test]
     fn uuid_rejects_bad_text() {
-        for bad in ["", "xyz", "7c0ffee0-0000-4000-8000-00000000000", "7c0ffee0-0000-4000-8000-0000000000011", "7c0ffee00-000-4000-8000-000000000001"] {
+        for bad in [
+            "",
+            "xyz",
+            "7c0ffee0-0000-4000-8000-00000000000",
+            "7c0ffee0-0000-4000-8000-0000000000011",
+            "7c0ffee00-000-4000-8000-000000000001",
+        ] {
             assert!(bad.parse::<Uuid>().is_err(), "{bad}");
         }
     }
@@ -214,7 +230,12 @@ mod tests {
         let [x, y, z] = q.to_wire_xyz();
         let back = Quat::from_xyz(x, y, z);
         assert!((back.w - q.w).abs() < 1e-6);
-        let neg = Quat { x: 0.1, y: 0.2, z: 0.3, w: -0.9 };
+        let neg = Quat {
+            x: 0.1,
+            y: 0.2,
+            z: 0.3,
+            w: -0.9,
+        };
         let [x, _, _] = neg.to_wire_xyz();
         assert!(x < 0.0);
     }
