@@ -16,4 +16,5 @@
     clippy::panic
 )]
 
+pub mod terrain;
 pub mod types;
