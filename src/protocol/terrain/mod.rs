@@ -23,6 +23,7 @@
 //! byte, which pins down the DCT arithmetic, word sizes, codes and padding.
 
 pub mod bits;
+pub mod dct;
 
 pub use bits::{BitReader, BitWriter};
 
