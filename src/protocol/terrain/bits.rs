@@ -78,6 +78,31 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// Makes at least `n` bits (`n ≤ 56`) visible in [`Self::window`] if the input still has
+    /// them; returns how many are visible.
+    #[inline]
+    pub(crate) fn fill(&mut self, n: u32) -> u32 {
+        if self.acc_bits < n {
+            self.refill();
+        }
+        self.acc_bits
+    }
+
+    /// The buffered bits, the next one in bit 63. Only as many as [`Self::fill`] reported are
+    /// meaningful; the bits below them are zero or later stream bits.
+    #[inline]
+    pub(crate) fn window(&self) -> u64 {
+        self.acc
+    }
+
+    /// Consumes `n` buffered bits (at most as many as [`Self::fill`] reported).
+    #[inline]
+    pub(crate) fn skip(&mut self, n: u32) {
+        let n = n.min(self.acc_bits);
+        self.acc = self.acc.checked_shl(n).unwrap_or(0);
+        self.acc_bits -= n;
+    }
+
     /// Reads `k ≤ 32` bits as one MSB-first number (not chunked).
     #[inline]
     fn read_raw(&mut self, k: u32) -> Result<u32, PatchError> {

@@ -24,8 +24,14 @@
 
 pub mod bits;
 pub mod dct;
+pub mod encode;
+pub mod layer;
+pub mod patch;
 
 pub use bits::{BitReader, BitWriter};
+pub use encode::{Prescan, encode_patch, encode_patch_with};
+pub use layer::{DecodedLayer, decode_layer, encode_layer};
+pub use patch::{DecodedPatch, GroupHeader, PatchHeader, decode_patch, decode_patch_into};
 
 /// Side of a terrain patch in samples (and metres): every land patch is 16×16.
 pub const PATCH_SIZE: u32 = 16;
