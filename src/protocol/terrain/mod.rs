@@ -25,11 +25,13 @@
 pub mod bits;
 pub mod dct;
 pub mod encode;
+pub mod heightmap;
 pub mod layer;
 pub mod patch;
 
 pub use bits::{BitReader, BitWriter};
 pub use encode::{Prescan, encode_patch, encode_patch_with};
+pub use heightmap::{Heightmap, PatchStatus};
 pub use layer::{DecodedLayer, decode_layer, encode_layer};
 pub use patch::{DecodedPatch, GroupHeader, PatchHeader, decode_patch, decode_patch_into};
 
