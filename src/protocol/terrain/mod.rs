@@ -29,6 +29,9 @@ pub mod heightmap;
 pub mod layer;
 pub mod patch;
 
+#[cfg(test)]
+mod captures;
+
 pub use bits::{BitReader, BitWriter};
 pub use encode::{Prescan, encode_patch, encode_patch_with};
 pub use heightmap::{Heightmap, PatchStatus};
