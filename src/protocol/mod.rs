@@ -23,5 +23,6 @@
 pub mod capture;
 pub mod login;
 pub mod message;
+pub mod terrain;
 pub mod types;
 pub mod udp;
