@@ -21,6 +21,8 @@
 )]
 
 pub mod capture;
+pub mod login;
 pub mod message;
+pub mod terrain;
 pub mod types;
 pub mod udp;

@@ -45,6 +45,17 @@ pub enum MessageError {
     /// A field holds a value its format does not allow.
     #[error("invalid {0}")]
     Invalid(&'static str),
+    /// A generic message does not follow its template layout: a block out of order or repeated
+    /// the wrong number of times, a field missing or renamed, or a value of the wrong type.
+    #[error("{block}.{field} does not match the template: {what}")]
+    Layout {
+        /// The template block (or the message name when the block itself is wrong).
+        block: &'static str,
+        /// The field, or empty when the block as a whole is wrong.
+        field: &'static str,
+        /// What is wrong.
+        what: &'static str,
+    },
 }
 
 /// A typed message: parse from and emit to a message body (the bytes after the message number).

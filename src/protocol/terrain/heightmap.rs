@@ -1,0 +1,346 @@
+//! A region's heightmap, assembled from decoded terrain patches.
+//!
+//! Spec: `shared/PROTOCOL.md` §4.6 ("Heightmap assembly": `size / 16` patches per edge, patch
+//! (x, y) covering world `(16x .. 16x+15, 16y .. 16y+15)`), §4.8 (the same patch may arrive more
+//! than once; the last one wins) and §1.3 / §8 (var regions: any multiple of 256 m up to 4096 m per
+//! side, not necessarily square).
+//!
+//! Layout: one `f32` per square metre, row-major, the south row (y = 0) first and west (x = 0)
+//! first in each row — the layout of OpenSim's `terrain save` `.r32` files, so a heightmap can be
+//! compared with, or loaded from, one directly.
+//!
+//! Guarantees: no method panics; patches outside the region are refused with an error.
+
+use super::patch::{DecodedPatch, patches_for};
+use super::{PATCH_SIZE, PatchError};
+
+/// What [`Heightmap::apply`] did with a patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchStatus {
+    /// The first copy of this patch.
+    New,
+    /// The patch had arrived before; the new heights replaced the old ones.
+    Duplicate,
+}
+
+/// Heights of a whole region, filled in patch by patch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heightmap {
+    size_x: u32,
+    size_y: u32,
+    /// `size_x · size_y` heights, row-major, south row first; 0.0 where no patch has arrived.
+    heights: Vec<f32>,
+    /// One flag per patch, row-major (patch row `py`, column `px` at `py · patches_x + px`).
+    received: Vec<bool>,
+    received_count: usize,
+    duplicates: usize,
+}
+
+impl Heightmap {
+    /// Smallest region side in metres.
+    pub const MIN_SIZE: u32 = 256;
+    /// Largest region side in metres.
+    pub const MAX_SIZE: u32 = 4096;
+
+    /// An empty heightmap for a region of `size_x` × `size_y` metres.
+    ///
+    /// # Errors
+    /// [`PatchError::BadRegionSize`] unless both sides are multiples of 256 from 256 to 4096.
+    pub fn new(size_x: u32, size_y: u32) -> Result<Self, PatchError> {
+        let valid =
+            |s: u32| (Self::MIN_SIZE..=Self::MAX_SIZE).contains(&s) && s.is_multiple_of(256);
+        if !valid(size_x) || !valid(size_y) {
+            return Err(PatchError::BadRegionSize {
+                x: size_x,
+                y: size_y,
+            });
+        }
+        let samples = to_usize(size_x).saturating_mul(to_usize(size_y));
+        let patches = to_usize(patches_for(size_x)).saturating_mul(to_usize(patches_for(size_y)));
+        Ok(Self {
+            size_x,
+            size_y,
+            heights: vec![0.0; samples],
+            received: vec![false; patches],
+            received_count: 0,
+            duplicates: 0,
+        })
+    }
+
+    /// A complete heightmap from raw `.r32` bytes (little-endian `f32`, row-major, south row
+    /// first), as written by OpenSim's `terrain save`.
+    ///
+    /// # Errors
+    /// [`PatchError::BadRegionSize`] as for [`Heightmap::new`]; [`PatchError::BadR32Length`]
+    /// unless `bytes` holds exactly one `f32` per square metre.
+    pub fn from_r32(bytes: &[u8], size_x: u32, size_y: u32) -> Result<Self, PatchError> {
+        let mut map = Self::new(size_x, size_y)?;
+        let expected = map.heights.len().saturating_mul(4);
+        if bytes.len() != expected {
+            return Err(PatchError::BadR32Length {
+                expected,
+                actual: bytes.len(),
+            });
+        }
+        let (words, _) = bytes.as_chunks::<4>();
+        for (h, word) in map.heights.iter_mut().zip(words) {
+            *h = f32::from_le_bytes(*word);
+        }
+        map.received.fill(true);
+        map.received_count = map.received.len();
+        Ok(map)
+    }
+
+    /// East-west size in metres.
+    pub fn size_x(&self) -> u32 {
+        self.size_x
+    }
+
+    /// North-south size in metres.
+    pub fn size_y(&self) -> u32 {
+        self.size_y
+    }
+
+    /// Patches per row (`size_x / 16`).
+    pub fn patches_x(&self) -> u32 {
+        patches_for(self.size_x)
+    }
+
+    /// Patches per column (`size_y / 16`).
+    pub fn patches_y(&self) -> u32 {
+        patches_for(self.size_y)
+    }
+
+    /// Writes a decoded patch into the map; a repeated patch replaces the earlier copy.
+    ///
+    /// # Errors
+    /// [`PatchError::PatchOutOfRange`] if the patch lies outside the region (the map is unchanged).
+    pub fn apply(&mut self, patch: &DecodedPatch) -> Result<PatchStatus, PatchError> {
+        let index = self
+            .patch_index(patch.x, patch.y)
+            .ok_or(PatchError::PatchOutOfRange {
+                x: patch.x,
+                y: patch.y,
+                patches_x: self.patches_x(),
+                patches_y: self.patches_y(),
+            })?;
+        let side = to_usize(PATCH_SIZE);
+        let width = to_usize(self.size_x);
+        let x0 = to_usize(patch.x).saturating_mul(side);
+        let y0 = to_usize(patch.y).saturating_mul(side);
+        let (rows, _) = patch.heights.as_chunks::<16>();
+        for (row, src) in rows.iter().enumerate() {
+            let start = (y0 + row).saturating_mul(width).saturating_add(x0);
+            let dst = self.heights.get_mut(start..start.saturating_add(side));
+            if let Some(dst) = dst.and_then(|d| <&mut [f32; 16]>::try_from(d).ok()) {
+                *dst = *src;
+            }
+        }
+        let seen = self
+            .received
+            .get_mut(index)
+            .map(|flag| core::mem::replace(flag, true));
+        Ok(self.note(seen))
+    }
+
+    /// Counts a patch as received; `seen` is whether it had been before.
+    fn note(&mut self, seen: Option<bool>) -> PatchStatus {
+        if seen == Some(true) {
+            self.duplicates = self.duplicates.saturating_add(1);
+            PatchStatus::Duplicate
+        } else {
+            self.received_count = self.received_count.saturating_add(1);
+            PatchStatus::New
+        }
+    }
+
+    /// The height at metre `(x, y)` (x east, y north), or `None` outside the region or where its
+    /// patch has not arrived yet.
+    pub fn height(&self, x: u32, y: u32) -> Option<f32> {
+        if x >= self.size_x || y >= self.size_y {
+            return None;
+        }
+        let index = self.patch_index(x / PATCH_SIZE, y / PATCH_SIZE)?;
+        if !self.received.get(index).copied().unwrap_or(false) {
+            return None;
+        }
+        let offset = to_usize(y)
+            .saturating_mul(to_usize(self.size_x))
+            .saturating_add(to_usize(x));
+        self.heights.get(offset).copied()
+    }
+
+    /// The 256 heights of patch `(px, py)` (index `row * 16 + col`), or `None` outside the region.
+    /// Samples of a patch that has not arrived are 0.0.
+    pub fn patch(&self, px: u32, py: u32) -> Option<[f32; 256]> {
+        self.patch_index(px, py)?;
+        let side = to_usize(PATCH_SIZE);
+        let width = to_usize(self.size_x);
+        let x0 = to_usize(px).saturating_mul(side);
+        let y0 = to_usize(py).saturating_mul(side);
+        let mut out = [0.0f32; 256];
+        let (rows, _) = out.as_chunks_mut::<16>();
+        for (row, dst) in rows.iter_mut().enumerate() {
+            let start = (y0 + row).saturating_mul(width).saturating_add(x0);
+            let src = self.heights.get(start..start.saturating_add(side))?;
+            dst.copy_from_slice(<&[f32; 16]>::try_from(src).ok()?);
+        }
+        Some(out)
+    }
+
+    /// Whether patch `(px, py)` has arrived.
+    pub fn has_patch(&self, px: u32, py: u32) -> bool {
+        self.patch_index(px, py)
+            .and_then(|i| self.received.get(i).copied())
+            .unwrap_or(false)
+    }
+
+    /// Distinct patches received so far.
+    pub fn patches_received(&self) -> usize {
+        self.received_count
+    }
+
+    /// Patches the region has in all.
+    pub fn patches_total(&self) -> usize {
+        self.received.len()
+    }
+
+    /// True once every patch has arrived.
+    pub fn is_complete(&self) -> bool {
+        self.received_count == self.received.len()
+    }
+
+    /// Patches not received yet, as `(px, py)`, south row first.
+    pub fn missing(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let patches_x = to_usize(self.patches_x()).max(1);
+        self.received
+            .iter()
+            .enumerate()
+            .filter(|&(_, &seen)| !seen)
+            .filter_map(move |(i, _)| {
+                let px = u32::try_from(i % patches_x).ok()?;
+                let py = u32::try_from(i / patches_x).ok()?;
+                Some((px, py))
+            })
+    }
+
+    /// How many patches arrived again after their first copy.
+    pub fn duplicates(&self) -> usize {
+        self.duplicates
+    }
+
+    /// All heights, row-major, south row first (the `.r32` layout); 0.0 where no patch arrived.
+    pub fn heights(&self) -> &[f32] {
+        &self.heights
+    }
+
+    /// Index of patch `(px, py)` in `received`, if inside the region.
+    fn patch_index(&self, px: u32, py: u32) -> Option<usize> {
+        if px >= self.patches_x() || py >= self.patches_y() {
+            return None;
+        }
+        to_usize(py)
+            .checked_mul(to_usize(self.patches_x()))?
+            .checked_add(to_usize(px))
+    }
+}
+
+/// `u32 → usize`: lossless where `usize` has at least 32 bits (every target this crate builds
+/// for); saturates otherwise.
+fn to_usize(v: u32) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::as_conversions
+    )]
+
+    use super::*;
+
+    fn patch(x: u32, y: u32, f: impl Fn(usize, usize) -> f32) -> DecodedPatch {
+        DecodedPatch {
+            x,
+            y,
+            heights: core::array::from_fn(|k| f(k % 16, k / 16)),
+        }
+    }
+
+    #[test]
+    fn rejects_bad_region_sizes() {
+        for (x, y) in [(0, 256), (128, 256), (256, 300), (4352, 256), (256, 8192)] {
+            assert_eq!(
+                Heightmap::new(x, y),
+                Err(PatchError::BadRegionSize { x, y })
+            );
+        }
+        for (x, y) in [(256, 256), (512, 256), (4096, 4096), (768, 1024)] {
+            let map = Heightmap::new(x, y).unwrap();
+            assert_eq!(map.patches_total(), (x / 16 * (y / 16)) as usize);
+            assert_eq!((map.size_x(), map.size_y()), (x, y));
+        }
+    }
+
+    #[test]
+    fn places_patches_and_tracks_progress() {
+        let mut map = Heightmap::new(512, 256).unwrap();
+        assert_eq!(map.patches_total(), 512);
+        assert_eq!(map.missing().count(), 512);
+        assert_eq!(map.height(0, 0), None);
+
+        let p = patch(31, 15, |col, row| (row * 100 + col) as f32);
+        assert_eq!(map.apply(&p), Ok(PatchStatus::New));
+        assert_eq!(map.height(31 * 16 + 3, 15 * 16 + 2), Some(203.0));
+        assert_eq!(map.height(511, 255), Some(1515.0));
+        assert_eq!(map.height(512, 0), None);
+        assert_eq!(map.heights()[255 * 512 + 511], 1515.0);
+        assert_eq!(map.patch(31, 15).unwrap(), p.heights);
+        assert!(map.has_patch(31, 15));
+        assert!(!map.missing().any(|xy| xy == (31, 15)));
+        assert_eq!(map.missing().next(), Some((0, 0)));
+
+        let again = patch(31, 15, |_, _| 7.0);
+        assert_eq!(map.apply(&again), Ok(PatchStatus::Duplicate));
+        assert_eq!(map.height(511, 255), Some(7.0));
+        assert_eq!((map.patches_received(), map.duplicates()), (1, 1));
+
+        assert!(matches!(
+            map.apply(&patch(32, 0, |_, _| 0.0)),
+            Err(PatchError::PatchOutOfRange { .. })
+        ));
+        assert!(matches!(
+            map.apply(&patch(0, 16, |_, _| 0.0)),
+            Err(PatchError::PatchOutOfRange { .. })
+        ));
+
+        for py in 0..16 {
+            for px in 0..32 {
+                map.apply(&patch(px, py, |_, _| 1.0)).unwrap();
+            }
+        }
+        assert!(map.is_complete());
+        assert_eq!(map.missing().count(), 0);
+        assert_eq!(map.duplicates(), 2);
+    }
+
+    #[test]
+    fn loads_r32() {
+        let heights: Vec<f32> = (0..256 * 512).map(|i| i as f32 * 0.5).collect();
+        let bytes: Vec<u8> = heights.iter().flat_map(|h| h.to_le_bytes()).collect();
+        let map = Heightmap::from_r32(&bytes, 256, 512).unwrap();
+        assert!(map.is_complete());
+        assert_eq!(map.heights(), &heights[..]);
+        assert_eq!(map.height(3, 2), Some((2 * 256 + 3) as f32 * 0.5));
+        assert_eq!(
+            Heightmap::from_r32(&bytes[1..], 256, 512),
+            Err(PatchError::BadR32Length {
+                expected: bytes.len(),
+                actual: bytes.len() - 1
+            })
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! A whole LayerData `Data` field: group header, patches, end-of-patches marker.
+//!
+//! Spec: `shared/PROTOCOL.md` §4.3–4.5 for the layout, §4.7 step 7 and §4.8 for how OpenSim
+//! packs patches, §8 for what OpenSim 0.9.2.2 actually sent (2–79 patches per packet, many flat).
+//!
+//! Guarantees: [`decode_layer`] never panics on any bytes; it either returns every patch of a
+//! land layer, each inside the region, or an error (a packet is all or nothing, as in SLV). Wind,
+//! cloud and water layers are recognised and skipped without error. [`encode_layer`] produces
+//! the bytes OpenSim produces for the same patches, except where OpenSim 0.9.2.2 misjudges a
+//! patch's height range (see [`super::Prescan`]).
+
+use super::bits::{BitReader, BitWriter};
+use super::encode::encode_patch;
+use super::patch::{
+    DecodedPatch, END_OF_PATCHES, GroupHeader, PatchHeader, decode_patch_into, patches_for,
+};
+use super::{LayerType, PatchError};
+
+/// The patches of one LayerData packet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedLayer {
+    /// The layer named by the group header.
+    pub layer: LayerType,
+    /// The decoded patches in packet order; empty for layers other than land.
+    pub patches: Vec<DecodedPatch>,
+}
+
+/// Decodes the `Data` field of a LayerData message (starting with the group header
+/// `08 01 10 4C`) for a region of `region_size_x` × `region_size_y` metres.
+///
+/// Land layers (`L`, `M`) are decoded in full; for any other layer the result carries the layer
+/// type and no patches. Bits after the end-of-patches marker are ignored (OpenSim may leave stale
+/// bits in the padding).
+///
+/// # Errors
+/// - [`PatchError::Truncated`] if the data ends before the end-of-patches marker;
+/// - [`PatchError::BadPatchSize`] if a land layer's patch size is not 16;
+/// - [`PatchError::PatchOutOfRange`] for a patch outside the region's `size / 16` patches;
+/// - [`PatchError::NonFiniteDcOffset`] for a NaN or infinite patch offset.
+pub fn decode_layer(
+    data: &[u8],
+    region_size_x: u32,
+    region_size_y: u32,
+) -> Result<DecodedLayer, PatchError> {
+    let mut r = BitReader::new(data);
+    let group = GroupHeader::read(&mut r)?;
+    let layer = group.layer;
+    if !layer.is_land() {
+        return Ok(DecodedLayer {
+            layer,
+            patches: Vec::new(),
+        });
+    }
+    if group.patch_size != 16 {
+        return Err(PatchError::BadPatchSize(group.patch_size));
+    }
+    let extended = layer.has_extended_ids();
+    let (patches_x, patches_y) = (patches_for(region_size_x), patches_for(region_size_y));
+    // A patch takes at least 68 bits; reserve for what the data could hold, capped.
+    let mut patches = Vec::with_capacity((data.len() / 9).min(256));
+    while let Some(header) = PatchHeader::read(&mut r, extended)? {
+        if header.x >= patches_x || header.y >= patches_y {
+            return Err(PatchError::PatchOutOfRange {
+                x: header.x,
+                y: header.y,
+                patches_x,
+                patches_y,
+            });
+        }
+        // Decode straight into the vector's slot: a patch is 1 KiB, not worth copying around.
+        patches.push(DecodedPatch {
+            x: header.x,
+            y: header.y,
+            heights: [0.0; 256],
+        });
+        if let Some(patch) = patches.last_mut() {
+            decode_patch_into(&mut r, &header, &mut patch.heights)?;
+        }
+    }
+    Ok(DecodedLayer { layer, patches })
+}
+
+/// Encodes land patches `(x, y, heights)` into a LayerData `Data` field the way OpenSim does:
+/// group header (stride 264, patch size 16, `L` or `M` when `extended`), the patches
+/// ([`encode_patch`]), the end-of-patches marker, and zero bits up to the next byte boundary.
+pub fn encode_layer(patches: &[(u32, u32, &[f32; 256])], extended: bool) -> Vec<u8> {
+    let layer = if extended {
+        LayerType::LandExtended
+    } else {
+        LayerType::Land
+    };
+    let mut w = BitWriter::new();
+    GroupHeader::opensim(layer).write(&mut w);
+    for &(x, y, heights) in patches {
+        encode_patch(&mut w, heights, x, y, extended);
+    }
+    w.write_bits(u32::from(END_OF_PATCHES), 8);
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::as_conversions
+    )]
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// §4.7 golden vectors: whole UDP datagrams of a flat 21.0 m patch at (3, 7).
+    const GOLDEN_LEGACY: [u8; 24] = [
+        0x40, 0x00, 0x00, 0x00, 0x01, 0x00, 0x0B, 0x4C, 0x0E, 0x00, 0x08, 0x01, 0x10, 0x4C, 0x00,
+        0x00, 0x00, 0xA4, 0x41, 0x01, 0x00, 0x67, 0x26, 0x10,
+    ];
+    const GOLDEN_EXTENDED: [u8; 27] = [
+        0x40, 0x00, 0x00, 0x00, 0x01, 0x00, 0x0B, 0x4D, 0x11, 0x00, 0x08, 0x01, 0x10, 0x4D, 0x00,
+        0x00, 0x00, 0xA4, 0x41, 0x01, 0x00, 0x07, 0x00, 0x03, 0x00, 0x98, 0x40,
+    ];
+
+    /// The LayerData body of a golden datagram: type byte, then `Data` (u16 LE length).
+    fn golden_data(datagram: &[u8]) -> (u8, &[u8]) {
+        assert_eq!(&datagram[..7], &[0x40, 0, 0, 0, 1, 0, 0x0B]);
+        let len = usize::from(u16::from_le_bytes([datagram[8], datagram[9]]));
+        assert_eq!(datagram.len(), 10 + len);
+        (datagram[7], &datagram[10..])
+    }
+
+    #[test]
+    fn golden_vectors_decode_to_flat_21m_at_3_7() {
+        for (datagram, layer) in [
+            (&GOLDEN_LEGACY[..], LayerType::Land),
+            (&GOLDEN_EXTENDED[..], LayerType::LandExtended),
+        ] {
+            let (type_byte, data) = golden_data(datagram);
+            assert_eq!(LayerType::from_code(type_byte), layer);
+            // A 256 m region for the legacy vector, 512 m for the extended one.
+            let size = if layer == LayerType::Land { 256 } else { 512 };
+            let decoded = decode_layer(data, size, size).unwrap();
+            assert_eq!(decoded.layer, layer);
+            assert_eq!(decoded.patches.len(), 1);
+            let patch = &decoded.patches[0];
+            assert_eq!((patch.x, patch.y), (3, 7));
+            assert!(patch.heights.iter().all(|&h| h == 21.0));
+        }
+    }
+
+    #[test]
+    fn encode_layer_reproduces_golden_vectors() {
+        let flat = [21.0f32; 256];
+        let (_, legacy) = golden_data(&GOLDEN_LEGACY);
+        assert_eq!(encode_layer(&[(3, 7, &flat)], false), legacy);
+        let (_, extended) = golden_data(&GOLDEN_EXTENDED);
+        assert_eq!(encode_layer(&[(3, 7, &flat)], true), extended);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        for datagram in [&GOLDEN_LEGACY[..], &GOLDEN_EXTENDED[..]] {
+            let (_, data) = golden_data(datagram);
+            for len in 0..data.len() {
+                assert_eq!(
+                    decode_layer(&data[..len], 512, 512),
+                    Err(PatchError::Truncated),
+                    "length {len}"
+                );
+            }
+        }
+        // A real (non-flat) multi-patch layer, cut at every byte.
+        let hills: Vec<[f32; 256]> = (0..3)
+            .map(|i| core::array::from_fn(|k| ((k % 16) as f32 * 0.4 + i as f32).sin() * 9.0))
+            .collect();
+        let patches: Vec<_> = hills
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (i as u32, 1, h))
+            .collect();
+        let data = encode_layer(&patches, false);
+        assert_eq!(decode_layer(&data, 256, 256).unwrap().patches.len(), 3);
+        for len in 0..data.len() {
+            assert_eq!(
+                decode_layer(&data[..len], 256, 256),
+                Err(PatchError::Truncated)
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_patches_outside_the_region() {
+        let flat = [1.0f32; 256];
+        let data = encode_layer(&[(16, 0, &flat)], false);
+        assert_eq!(
+            decode_layer(&data, 256, 256),
+            Err(PatchError::PatchOutOfRange {
+                x: 16,
+                y: 0,
+                patches_x: 16,
+                patches_y: 16
+            })
+        );
+        assert_eq!(decode_layer(&data, 512, 256).unwrap().patches[0].x, 16);
+        let data = encode_layer(&[(3, 32, &flat)], true);
+        assert!(matches!(
+            decode_layer(&data, 512, 512),
+            Err(PatchError::PatchOutOfRange { x: 3, y: 32, .. })
+        ));
+        assert_eq!(decode_layer(&data, 512, 1024).unwrap().patches[0].y, 32);
+    }
+
+    #[test]
+    fn skips_other_layers_and_checks_patch_size() {
+        // Wind: any content after the header is ignored.
+        let wind = [0x08, 0x01, 0x10, 0x37, 0xFF, 0xFF];
+        let decoded = decode_layer(&wind, 256, 256).unwrap();
+        assert_eq!(decoded.layer, LayerType::Wind);
+        assert!(decoded.patches.is_empty());
+        assert_eq!(
+            decode_layer(&[0x08, 0x01, 0x10, 0x99], 256, 256)
+                .unwrap()
+                .layer,
+            LayerType::Unknown(0x99)
+        );
+        assert_eq!(
+            decode_layer(&[0x08, 0x01, 0x20, 0x4C, 0x61], 256, 256),
+            Err(PatchError::BadPatchSize(32))
+        );
+        // An empty land layer is valid.
+        assert!(
+            decode_layer(&[0x08, 0x01, 0x10, 0x4C, 0x61], 256, 256)
+                .unwrap()
+                .patches
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn aligned_end_gets_no_spare_byte() {
+        // Legacy flat patch: 32 + 68 + 8 = 108 bits → 14 bytes. Two patches: 176 bits = 22
+        // bytes exactly, and (as a captured OpenSim packet of 7280 bits shows) no spare byte.
+        let flat = [3.0f32; 256];
+        assert_eq!(encode_layer(&[(0, 0, &flat)], false).len(), 14);
+        let two = encode_layer(&[(0, 0, &flat), (1, 0, &flat)], false);
+        assert_eq!(two.len(), 22);
+        assert_eq!(decode_layer(&two, 256, 256).unwrap().patches.len(), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            data in prop::collection::vec(any::<u8>(), 0..600),
+            land in any::<bool>(),
+            extended in any::<bool>(),
+        ) {
+            let mut data = data;
+            if land && data.len() >= 4 {
+                data[2] = 0x10;
+                data[3] = if extended { 0x4D } else { 0x4C };
+            }
+            let _ = decode_layer(&data, 4096, 4096);
+            let _ = decode_layer(&data, 256, 256);
+        }
+
+        #[test]
+        fn mutated_valid_layers_never_panic(flips in prop::collection::vec((0usize..2000, 0u8..8), 1..8)) {
+            let hill: [f32; 256] = core::array::from_fn(|k| ((k / 16) as f32 * 0.3).cos() * 12.0);
+            let mut data = encode_layer(&[(1, 2, &hill), (2, 2, &hill)], false);
+            for (pos, bit) in flips {
+                let len = data.len();
+                data[pos % len] ^= 1 << bit;
+            }
+            let _ = decode_layer(&data, 256, 256);
+        }
+    }
+}
