@@ -5,8 +5,8 @@
 //! viewer without the object (or with another CRC) asks for it with `RequestMultipleObjects`, and
 //! the simulator answers with a full update. OpenSim 0.9.2.2 sent no probes in the captures.
 
+use crate::protocol::message::circuit::AgentIds;
 use crate::protocol::message::codec::{MessageError, MessageRepr, Reader, Writer};
-use crate::protocol::types::Uuid;
 use crate::protocol::udp::MessageId;
 
 /// One probe: an object the simulator thinks the viewer may have cached.
@@ -125,12 +125,27 @@ pub struct ObjectRequest {
 /// `RequestMultipleObjects`: ask for full updates of objects the viewer lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestMultipleObjects {
-    /// The agent.
-    pub agent_id: Uuid,
-    /// The session.
-    pub session_id: Uuid,
+    /// The agent and session.
+    pub agent: AgentIds,
     /// The objects wanted (at most 255 per message).
     pub objects: Vec<ObjectRequest>,
+}
+
+impl RequestMultipleObjects {
+    /// Asks for every object in `local_ids` in full ([`CacheMissType::Full`]), as a viewer
+    /// without a cache answers `ObjectUpdateCached`. Send at most 255 ids per message.
+    pub fn cache_misses(agent: AgentIds, local_ids: &[u32]) -> Self {
+        RequestMultipleObjects {
+            agent,
+            objects: local_ids
+                .iter()
+                .map(|&id| ObjectRequest {
+                    cache_miss_type: CacheMissType::Full,
+                    id,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl MessageRepr for RequestMultipleObjects {
@@ -140,8 +155,7 @@ impl MessageRepr for RequestMultipleObjects {
 
     fn parse(body: &[u8]) -> Result<Self, MessageError> {
         let mut r = Reader::new(body);
-        let agent_id = r.uuid()?;
-        let session_id = r.uuid()?;
+        let agent = AgentIds::read(&mut r)?;
         let n = r.count()?;
         let mut objects = Vec::with_capacity(n);
         for _ in 0..n {
@@ -151,21 +165,16 @@ impl MessageRepr for RequestMultipleObjects {
             });
         }
         r.finish()?;
-        Ok(RequestMultipleObjects {
-            agent_id,
-            session_id,
-            objects,
-        })
+        Ok(RequestMultipleObjects { agent, objects })
     }
 
     fn buffer_len(&self) -> usize {
-        33 + 5 * self.objects.len()
+        AgentIds::WIRE_LEN + 1 + 5 * self.objects.len()
     }
 
     fn emit(&self, buf: &mut [u8]) -> Result<usize, MessageError> {
         let mut w = Writer::new(buf);
-        w.uuid(&self.agent_id);
-        w.uuid(&self.session_id);
+        self.agent.write(&mut w);
         w.count("ObjectData", self.objects.len());
         for o in &self.objects {
             w.u8(u8::from(o.cache_miss_type));
@@ -177,7 +186,9 @@ impl MessageRepr for RequestMultipleObjects {
 
 #[cfg(test)]
 mod tests {
+    use super::super::captures::template_agrees;
     use super::*;
+    use crate::protocol::types::Uuid;
     use proptest::prelude::*;
 
     fn check<M: MessageRepr + PartialEq + core::fmt::Debug>(msg: &M) -> Vec<u8> {
@@ -186,6 +197,7 @@ mod tests {
         assert_eq!(n, msg.buffer_len());
         buf.truncate(n);
         assert_eq!(&M::parse(&buf).unwrap(), msg);
+        template_agrees::<M>(&buf);
         for cut in 0..n {
             assert!(M::parse(&buf[..cut]).is_err(), "{cut}");
         }
@@ -222,8 +234,10 @@ mod tests {
     #[test]
     fn request_multiple_objects_bytes() {
         let msg = RequestMultipleObjects {
-            agent_id: Uuid([1; 16]),
-            session_id: Uuid([2; 16]),
+            agent: AgentIds {
+                agent_id: Uuid([1; 16]),
+                session_id: Uuid([2; 16]),
+            },
             objects: vec![
                 ObjectRequest {
                     cache_miss_type: CacheMissType::Full,
@@ -238,6 +252,15 @@ mod tests {
         let bytes = check(&msg);
         assert_eq!(&bytes[32..], [2, 0, 5, 0, 0, 0, 1, 4, 3, 2, 1]);
         assert_eq!(CacheMissType::from(7), CacheMissType::Unknown(7));
+        let misses = RequestMultipleObjects::cache_misses(msg.agent, &[5, 6]);
+        assert_eq!(
+            misses.objects[1],
+            ObjectRequest {
+                cache_miss_type: CacheMissType::Full,
+                id: 6
+            }
+        );
+        assert_eq!(misses.agent, msg.agent);
         for b in 0..=255u8 {
             assert_eq!(u8::from(CacheMissType::from(b)), b);
         }
@@ -246,8 +269,7 @@ mod tests {
     #[test]
     fn too_many_blocks_is_an_error() {
         let msg = RequestMultipleObjects {
-            agent_id: Uuid::NIL,
-            session_id: Uuid::NIL,
+            agent: AgentIds::default(),
             objects: vec![
                 ObjectRequest {
                     cache_miss_type: CacheMissType::Full,
@@ -270,17 +292,20 @@ mod tests {
                 time_dilation: td,
                 objects: ids.into_iter().map(|(id, crc, update_flags)| CachedObject { id, crc, update_flags }).collect(),
             };
-            prop_assert_eq!(ObjectUpdateCached::parse(&msg.to_bytes().unwrap()).unwrap(), msg);
+            let bytes = msg.to_bytes().unwrap();
+            template_agrees::<ObjectUpdateCached>(&bytes);
+            prop_assert_eq!(ObjectUpdateCached::parse(&bytes).unwrap(), msg);
         }
 
         #[test]
         fn roundtrip_request(ids in proptest::collection::vec(any::<(u8, u32)>(), 0..50)) {
             let msg = RequestMultipleObjects {
-                agent_id: Uuid([3; 16]),
-                session_id: Uuid([4; 16]),
+                agent: AgentIds { agent_id: Uuid([3; 16]), session_id: Uuid([4; 16]) },
                 objects: ids.into_iter().map(|(t, id)| ObjectRequest { cache_miss_type: CacheMissType::from(t), id }).collect(),
             };
-            prop_assert_eq!(RequestMultipleObjects::parse(&msg.to_bytes().unwrap()).unwrap(), msg);
+            let bytes = msg.to_bytes().unwrap();
+            template_agrees::<RequestMultipleObjects>(&bytes);
+            prop_assert_eq!(RequestMultipleObjects::parse(&bytes).unwrap(), msg);
         }
 
         #[test]

@@ -129,6 +129,7 @@ impl MessageRepr for ObjectUpdateCompressed {
 
 #[cfg(test)]
 mod tests {
+    use super::super::captures::template_agrees;
     use super::super::compressed_flags as cf;
     use super::super::compressed_object::tests::{base, rich};
     use super::*;
@@ -231,6 +232,7 @@ mod tests {
         assert_eq!(bytes.len(), msg.buffer_len());
         let back = ObjectUpdateCompressed::parse(&bytes).unwrap();
         assert_eq!(back, msg);
+        template_agrees::<ObjectUpdateCompressed>(&bytes);
         assert_eq!(back.objects[1].object().unwrap(), base());
         for n in 0..bytes.len() {
             assert!(ObjectUpdateCompressed::parse(&bytes[..n]).is_err(), "{n}");
@@ -337,7 +339,16 @@ mod tests {
             prop_assert_eq!(bytes.len(), obj.wire_len());
             let back = CompressedObject::parse(&bytes).unwrap();
             prop_assert_eq!(&back, &obj);
-            prop_assert_eq!(back.to_bytes().unwrap(), bytes);
+            prop_assert_eq!(back.to_bytes().unwrap(), bytes.clone());
+            // Inside a message, as the template reads it.
+            let msg = ObjectUpdateCompressed {
+                region_handle: 1,
+                time_dilation: 2,
+                objects: vec![CompressedBlock { update_flags: 3, data: bytes }],
+            };
+            let body = msg.to_bytes().unwrap();
+            template_agrees::<ObjectUpdateCompressed>(&body);
+            prop_assert_eq!(ObjectUpdateCompressed::parse(&body).unwrap().objects[0].object().unwrap(), obj);
         }
 
         #[test]

@@ -45,6 +45,7 @@ impl MessageRepr for KillObject {
 
 #[cfg(test)]
 mod tests {
+    use super::super::captures::template_agrees;
     use super::*;
     use proptest::prelude::*;
 
@@ -58,6 +59,7 @@ mod tests {
         assert_eq!(n, 9);
         assert_eq!(&buf[..n], [2, 0xF8, 0xA4, 0xAA, 0x27, 1, 0, 0, 0]);
         assert_eq!(KillObject::parse(&buf[..n]).unwrap(), msg);
+        template_agrees::<KillObject>(&buf[..n]);
         for cut in 0..n {
             assert_eq!(KillObject::parse(&buf[..cut]), Err(MessageError::Truncated));
         }
@@ -80,6 +82,7 @@ mod tests {
             let msg = KillObject { ids };
             let bytes = msg.to_bytes().unwrap();
             prop_assert_eq!(bytes.len(), msg.buffer_len());
+            template_agrees::<KillObject>(&bytes);
             prop_assert_eq!(KillObject::parse(&bytes).unwrap(), msg);
         }
 

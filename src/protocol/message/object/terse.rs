@@ -234,6 +234,7 @@ impl MessageRepr for ImprovedTerseObjectUpdate {
 
 #[cfg(test)]
 mod tests {
+    use super::super::captures::template_agrees;
     use super::*;
     use crate::protocol::capture::decode_hex;
     use proptest::prelude::*;
@@ -333,6 +334,7 @@ mod tests {
         let bytes = msg.to_bytes().unwrap();
         assert_eq!(bytes.len(), msg.buffer_len());
         assert_eq!(ImprovedTerseObjectUpdate::parse(&bytes).unwrap(), msg);
+        template_agrees::<ImprovedTerseObjectUpdate>(&bytes);
         for n in 0..bytes.len() {
             assert!(
                 ImprovedTerseObjectUpdate::parse(&bytes[..n]).is_err(),

@@ -315,6 +315,7 @@ impl MessageRepr for ObjectUpdate {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::super::captures::template_agrees;
     use super::*;
     use crate::protocol::message::object::motion::Motion;
     use crate::protocol::types::{Quat, Vec4};
@@ -375,6 +376,7 @@ pub(crate) mod tests {
         assert_eq!(n, msg.buffer_len());
         buf.truncate(n);
         assert_eq!(&ObjectUpdate::parse(&buf).unwrap(), msg);
+        template_agrees::<ObjectUpdate>(&buf);
         buf
     }
 
@@ -504,6 +506,7 @@ pub(crate) mod tests {
             let msg = ObjectUpdate { region_handle, time_dilation, objects };
             let bytes = msg.to_bytes().unwrap();
             prop_assert_eq!(bytes.len(), msg.buffer_len());
+            template_agrees::<ObjectUpdate>(&bytes);
             prop_assert_eq!(ObjectUpdate::parse(&bytes).unwrap(), msg);
         }
 
