@@ -133,8 +133,9 @@ mod tests {
     use super::super::compressed_flags as cf;
     use super::super::compressed_object::tests::{base, rich};
     use super::*;
+    use crate::protocol::message::object::PCode;
     use crate::protocol::message::object::extra_params::{ExtraParam, ExtraParams};
-    use crate::protocol::message::object::shape::{PCode, PrimShape};
+    use crate::protocol::message::object::shape::PrimShape;
     use crate::protocol::types::{Quat, Vec3};
     use proptest::prelude::*;
 

@@ -8,11 +8,12 @@
 //! [`CompressedObject::extra_flags`] keeps the bits that select no field (unknown bits, or the
 //! scratch-pad bit when the tree bit shadows it, as SLV reads `if tree … else if scratchpad`).
 
+use super::PCode;
 use super::compressed::{AttachedSound, HoverText, LEGACY_PARTICLES_LEN, Particles, ScratchPad};
 use super::compressed_flags as cf;
 use super::extra_params::ExtraParams;
 use super::name_value::NameValues;
-use super::shape::{PCode, PrimShape, ShapeKind};
+use super::shape::{PrimShape, ShapeKind};
 use super::texture_entry::TextureEntry;
 use super::update::{TextColor, classify};
 use crate::protocol::message::codec::{MessageError, Reader, Writer};

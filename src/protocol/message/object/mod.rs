@@ -5,7 +5,8 @@
 //! fields stay raw bytes, so `parse` then `emit` reproduces a body exactly (checked against every
 //! object datagram of the OpenSim 0.9.2.2 captures). The blobs decode on demand:
 //! - [`MotionData`]: the motion blob of a full update, chosen by its length;
-//! - [`PrimShape`]: the 23 shape bytes, dequantised, and [`ShapeKind`] classification;
+//! - [`PrimShape`]: the 23 shape bytes, dequantised, and [`ShapeKind`] classification
+//!   ([`PCode`], defined here, says whether an object is a prim at all);
 //! - [`TextureEntry`]: per-face textures, colours, mapping, material and glow;
 //! - [`ExtraParams`]: flexible, light, sculpt/mesh and newer parameters;
 //! - [`NameValues`]: avatar names and attachment item ids;
@@ -47,7 +48,7 @@ pub use kill::KillObject;
 pub use motion::{Motion, MotionData};
 pub use name_value::{NameValue, NameValues};
 pub use quant::{f32_to_u16, u16_to_f32};
-pub use shape::{HoleType, PCode, PathCurve, PrimShape, ProfileCurve, ShapeKind};
+pub use shape::{HoleType, PathCurve, PrimShape, ProfileCurve, ShapeKind};
 pub use terse::{ImprovedTerseObjectUpdate, TerseData, TerseObject};
 pub use texture_entry::{TeField, TextureEntry};
 pub use update::{ObjectData, ObjectUpdate, TextColor};
@@ -92,4 +93,73 @@ pub mod compressed_flags {
     pub const PARTICLES_NEW: u32 = 0x0400;
     /// Every bit that selects a field.
     pub const FIELD_BITS: u32 = 0x07FF;
+}
+
+/// What kind of object a block describes (`PCode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PCode {
+    /// 9: a prim (volume).
+    Prim,
+    /// 47: an avatar.
+    Avatar,
+    /// 95: grass.
+    Grass,
+    /// 111: a "new" tree.
+    NewTree,
+    /// 143: a particle system.
+    ParticleSystem,
+    /// 159: a legacy rock.
+    Rock,
+    /// 239: a text bubble.
+    TextBubble,
+    /// 255: a legacy tree.
+    Tree,
+    /// Any other code.
+    Unknown(u8),
+}
+
+impl From<u8> for PCode {
+    fn from(v: u8) -> Self {
+        match v {
+            9 => PCode::Prim,
+            47 => PCode::Avatar,
+            95 => PCode::Grass,
+            111 => PCode::NewTree,
+            143 => PCode::ParticleSystem,
+            159 => PCode::Rock,
+            239 => PCode::TextBubble,
+            255 => PCode::Tree,
+            n => PCode::Unknown(n),
+        }
+    }
+}
+
+impl From<PCode> for u8 {
+    fn from(p: PCode) -> u8 {
+        match p {
+            PCode::Prim => 9,
+            PCode::Avatar => 47,
+            PCode::Grass => 95,
+            PCode::NewTree => 111,
+            PCode::ParticleSystem => 143,
+            PCode::Rock => 159,
+            PCode::TextBubble => 239,
+            PCode::Tree => 255,
+            PCode::Unknown(n) => n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcode_roundtrips_every_byte() {
+        for b in 0..=255u8 {
+            assert_eq!(u8::from(PCode::from(b)), b);
+        }
+        assert_eq!(PCode::from(47), PCode::Avatar);
+        assert_eq!(PCode::from(3), PCode::Unknown(3));
+    }
 }

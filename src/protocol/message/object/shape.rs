@@ -1,4 +1,4 @@
-//! Primitive codes and prim shape parameters (PROTOCOL §3.16; SLV `indra/llmath/llvolume.h`,
+//! Prim shape parameters (PROTOCOL §3.16; SLV `indra/llmath/llvolume.h`,
 //! `indra/llprimitive/llvolumemessage.cpp`).
 //!
 //! [`PrimShape`] keeps the 23 wire bytes as they travel (so emit is byte-exact) and offers the
@@ -8,61 +8,6 @@
 //! do. Nothing here panics.
 
 use crate::protocol::message::codec::{MessageError, Reader, Writer};
-
-/// What kind of object a block describes (`PCode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PCode {
-    /// 9: a prim (volume).
-    Prim,
-    /// 47: an avatar.
-    Avatar,
-    /// 95: grass.
-    Grass,
-    /// 111: a "new" tree.
-    NewTree,
-    /// 143: a particle system.
-    ParticleSystem,
-    /// 159: a legacy rock.
-    Rock,
-    /// 239: a text bubble.
-    TextBubble,
-    /// 255: a legacy tree.
-    Tree,
-    /// Any other code.
-    Unknown(u8),
-}
-
-impl From<u8> for PCode {
-    fn from(v: u8) -> Self {
-        match v {
-            9 => PCode::Prim,
-            47 => PCode::Avatar,
-            95 => PCode::Grass,
-            111 => PCode::NewTree,
-            143 => PCode::ParticleSystem,
-            159 => PCode::Rock,
-            239 => PCode::TextBubble,
-            255 => PCode::Tree,
-            n => PCode::Unknown(n),
-        }
-    }
-}
-
-impl From<PCode> for u8 {
-    fn from(p: PCode) -> u8 {
-        match p {
-            PCode::Prim => 9,
-            PCode::Avatar => 47,
-            PCode::Grass => 95,
-            PCode::NewTree => 111,
-            PCode::ParticleSystem => 143,
-            PCode::Rock => 159,
-            PCode::TextBubble => 239,
-            PCode::Tree => 255,
-            PCode::Unknown(n) => n,
-        }
-    }
-}
 
 /// The path a profile is swept along (`PathCurve`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -479,15 +424,6 @@ mod tests {
 
     fn from_hex(hex: &str) -> Vec<u8> {
         crate::protocol::capture::decode_hex(hex).unwrap()
-    }
-
-    #[test]
-    fn pcode_roundtrips_every_byte() {
-        for b in 0..=255u8 {
-            assert_eq!(u8::from(PCode::from(b)), b);
-        }
-        assert_eq!(PCode::from(47), PCode::Avatar);
-        assert_eq!(PCode::from(3), PCode::Unknown(3));
     }
 
     #[test]

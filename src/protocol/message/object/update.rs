@@ -5,10 +5,11 @@
 //! ([`ObjectData::motion`], [`ObjectData::texture_entry`], [`ObjectData::extra_params`],
 //! [`ObjectData::name_values`], …). A bad blob only fails its own decoder, never the message.
 
+use super::PCode;
 use super::extra_params::{ExtraParams, SculptKind};
 use super::motion::MotionData;
 use super::name_value::NameValues;
-use super::shape::{PCode, PrimShape, ShapeKind};
+use super::shape::{PrimShape, ShapeKind};
 use super::texture_entry::TextureEntry;
 use crate::protocol::message::codec::{MessageError, MessageRepr, Reader, Writer, text_from_wire};
 use crate::protocol::types::{Uuid, Vec3};
