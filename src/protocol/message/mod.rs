@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod circuit;
 pub mod codec;
+mod dispatch;
 pub mod generic;
 pub mod layer_data;
 pub mod object;
@@ -27,6 +28,7 @@ pub use circuit::{
     LogoutRequest, PacketAck, StartPingCheck, UseCircuitCode,
 };
 pub use codec::{MessageError, MessageRepr, Reader, Writer};
+pub use dispatch::Message;
 pub use generic::{FieldValue, GenericBlock, GenericMessage};
 pub use layer_data::LayerData;
 pub use object::{

@@ -44,6 +44,7 @@ pub fn check<M: MessageRepr + PartialEq + Debug>(m: &M, expected_hex: &str) {
         M::NAME
     );
     assert_eq!(M::parse(&expected).as_ref(), Ok(m), "{} parse", M::NAME);
+    template_agrees::<M>(&expected);
     if let Some(short) = expected.len().checked_sub(1) {
         let mut small = vec![0xAA; short];
         assert_eq!(m.emit(&mut small), Err(MessageError::BufferTooSmall));
@@ -71,11 +72,28 @@ pub fn assert_rejects_damage<M: MessageRepr>(body: &[u8]) {
     );
 }
 
-/// `parse(emit(m)) == m`, with `buffer_len` equal to what was written.
+/// `parse(emit(m)) == m`, with `buffer_len` equal to what was written, and the template as an
+/// independent oracle: the emitted body decodes generically, to its exact length, and encodes
+/// back to the same bytes.
 pub fn round_trip<M: MessageRepr + PartialEq + Debug>(m: &M) {
     let bytes = m.to_bytes().unwrap();
     assert_eq!(bytes.len(), m.buffer_len(), "{} buffer_len", M::NAME);
     assert_eq!(M::parse(&bytes).as_ref(), Ok(m), "{} round trip", M::NAME);
+    template_agrees::<M>(&bytes);
+}
+
+/// The template-driven generic decoder reads `body` as message `M` exactly (name, every byte)
+/// and writes it back unchanged.
+pub fn template_agrees<M: MessageRepr>(body: &[u8]) {
+    let g = super::generic::decode(M::ID, body)
+        .unwrap_or_else(|e| panic!("{}: template decode of typed emit failed: {e}", M::NAME));
+    assert_eq!(g.name, M::NAME);
+    assert_eq!(
+        super::generic::encode(&g).unwrap(),
+        body,
+        "{}: template re-encode differs from typed emit",
+        M::NAME
+    );
 }
 
 /// One captured message.
