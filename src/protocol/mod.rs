@@ -21,6 +21,7 @@
 )]
 
 pub mod capture;
+pub mod circuit;
 pub mod login;
 pub mod message;
 pub mod terrain;

@@ -1,0 +1,130 @@
+//! The phases of the connection story, with their time in milliseconds since the login request
+//! was sent. The ids are shared by the UI timeline, `overlook check`'s report and its JUnit cases.
+
+use core::fmt;
+
+/// One step of the connection story (`shared/CONNECTION_STORY.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Phase {
+    /// The XML-RPC login request was sent (time 0).
+    LoginSent,
+    /// The login reply arrived.
+    LoginReplied,
+    /// The region acknowledged `UseCircuitCode`.
+    CircuitAcked,
+    /// `RegionHandshake` arrived.
+    RegionHandshake,
+    /// `AgentMovementComplete` placed the avatar.
+    MovementComplete,
+    /// The first land patch arrived.
+    FirstTerrain,
+    /// Every land patch of the region's size has arrived.
+    TerrainComplete,
+    /// The first scene object (not an avatar) arrived.
+    FirstObject,
+    /// The scene objects stopped arriving (all the region reports, or a quiet spell).
+    ObjectsSettled,
+    /// The circuit was closed after `LogoutRequest`.
+    Logout,
+}
+
+impl Phase {
+    /// Every phase in story order.
+    pub const ALL: [Phase; 10] = [
+        Phase::LoginSent,
+        Phase::LoginReplied,
+        Phase::CircuitAcked,
+        Phase::RegionHandshake,
+        Phase::MovementComplete,
+        Phase::FirstTerrain,
+        Phase::TerrainComplete,
+        Phase::FirstObject,
+        Phase::ObjectsSettled,
+        Phase::Logout,
+    ];
+
+    /// The stable id used in reports and JUnit case names.
+    pub fn id(self) -> &'static str {
+        match self {
+            Phase::LoginSent => "login_sent",
+            Phase::LoginReplied => "login_replied",
+            Phase::CircuitAcked => "circuit_acked",
+            Phase::RegionHandshake => "region_handshake",
+            Phase::MovementComplete => "movement_complete",
+            Phase::FirstTerrain => "first_terrain",
+            Phase::TerrainComplete => "terrain_complete",
+            Phase::FirstObject => "first_object",
+            Phase::ObjectsSettled => "objects_settled",
+            Phase::Logout => "logout",
+        }
+    }
+
+    /// Looks a phase up by its id.
+    pub fn from_id(id: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.id() == id)
+    }
+
+    fn index(self) -> usize {
+        Phase::ALL.iter().position(|&p| p == self).unwrap_or(0)
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// When each phase was reached, in milliseconds since `login_sent`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseTimes {
+    ms: [Option<u64>; 10],
+}
+
+impl PhaseTimes {
+    /// The time of `phase`, if reached.
+    pub fn get(&self, phase: Phase) -> Option<u64> {
+        self.ms.get(phase.index()).copied().flatten()
+    }
+
+    /// Records `phase` at `ms` unless it was already reached; returns whether it was new.
+    pub fn record(&mut self, phase: Phase, ms: u64) -> bool {
+        match self.ms.get_mut(phase.index()) {
+            Some(slot @ None) => {
+                *slot = Some(ms);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every reached phase with its time, in story order.
+    pub fn iter(&self) -> impl Iterator<Item = (Phase, u64)> + '_ {
+        Phase::ALL
+            .into_iter()
+            .filter_map(|p| self.get(p).map(|ms| (p, ms)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        for p in Phase::ALL {
+            assert_eq!(Phase::from_id(p.id()), Some(p));
+        }
+        assert_eq!(Phase::LoginSent.id(), "login_sent");
+        assert_eq!(Phase::Logout.id(), "logout");
+    }
+
+    #[test]
+    fn records_first_time_only() {
+        let mut t = PhaseTimes::default();
+        assert!(t.record(Phase::FirstTerrain, 10));
+        assert!(!t.record(Phase::FirstTerrain, 20));
+        assert_eq!(t.get(Phase::FirstTerrain), Some(10));
+        assert_eq!(t.iter().collect::<Vec<_>>(), [(Phase::FirstTerrain, 10)]);
+    }
+}
