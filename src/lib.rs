@@ -7,5 +7,6 @@
 
 pub mod protocol;
 
+pub mod replay;
 #[cfg(feature = "viewer")]
 pub mod viewer;
