@@ -274,7 +274,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     /// [`MessageError::Truncated`].
     pub fn string1(&mut self) -> Result<String, MessageError> {
-        Ok(text_from_wire(self.var1()?))
+        Ok(fit_text(text_from_wire(self.var1()?), usize::from(u8::MAX)))
     }
 
     /// Reads a `Variable 2` string (one trailing NUL stripped, invalid UTF-8 replaced).
@@ -282,7 +282,7 @@ impl<'a> Reader<'a> {
     /// # Errors
     /// [`MessageError::Truncated`].
     pub fn string2(&mut self) -> Result<String, MessageError> {
-        Ok(text_from_wire(self.var2()?))
+        Ok(fit_text(text_from_wire(self.var2()?), usize::from(u16::MAX)))
     }
 
     /// Reads a `Variable` block's repeat count.
@@ -310,6 +310,17 @@ impl<'a> Reader<'a> {
 pub fn text_from_wire(bytes: &[u8]) -> String {
     let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Shortens `text` (at a character boundary) until its wire form fits in `max_wire` bytes.
+///
+/// Only text repaired from invalid UTF-8 can need it: each bad byte becomes a 3-byte U+FFFD, and
+/// a parsed message must always be emittable again.
+fn fit_text(mut text: String, max_wire: usize) -> String {
+    while text_wire_len(&text) > max_wire {
+        text.pop();
+    }
+    text
 }
 
 /// The wire length of a string field's content: its bytes plus a NUL, or 0 when empty.
@@ -548,6 +559,19 @@ mod tests {
             w.finish(),
             Err(MessageError::FieldTooLong { field: "Name", .. })
         ));
+    }
+
+    #[test]
+    fn repaired_text_still_fits_its_field() {
+        // 255 bytes of invalid UTF-8 become 255 U+FFFD (765 bytes) once repaired.
+        let mut body = vec![255u8];
+        body.extend([0xFFu8; 255]);
+        let text = Reader::new(&body).string1().unwrap();
+        assert!(text_wire_len(&text) <= 255);
+        let mut buf = [0u8; 256];
+        let mut w = Writer::new(&mut buf);
+        w.string1("Name", &text);
+        assert!(w.finish().is_ok());
     }
 
     #[test]

@@ -75,26 +75,29 @@ pub fn encoded_len(input: &[u8]) -> usize {
 /// [`ZeroCodeError`] for a malformed run or when `out` would grow past [`MAX_EXPANDED_LEN`].
 pub fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), ZeroCodeError> {
     let limit = MAX_EXPANDED_LEN;
-    let mut iter = input.iter();
-    while let Some(&b) = iter.next() {
-        if b == 0 {
-            let n = *iter.next().ok_or(ZeroCodeError::MissingCount)?;
-            if n == 0 {
-                return Err(ZeroCodeError::ZeroCount);
-            }
-            let n = usize::from(n);
-            if out.len() + n > limit {
-                return Err(ZeroCodeError::TooLong);
-            }
-            out.resize(out.len() + n, 0);
-        } else {
-            if out.len() >= limit {
-                return Err(ZeroCodeError::TooLong);
-            }
-            out.push(b);
+    let mut rest = input;
+    loop {
+        // Copy the run of non-zero bytes up to the next `00 n` in one go.
+        let literal_len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        let (literal, tail) = rest.split_at(literal_len);
+        if out.len() + literal.len() > limit {
+            return Err(ZeroCodeError::TooLong);
         }
+        out.extend_from_slice(literal);
+        let [_zero, tail @ ..] = tail else {
+            return Ok(());
+        };
+        let (&n, tail) = tail.split_first().ok_or(ZeroCodeError::MissingCount)?;
+        if n == 0 {
+            return Err(ZeroCodeError::ZeroCount);
+        }
+        let n = usize::from(n);
+        if out.len() + n > limit {
+            return Err(ZeroCodeError::TooLong);
+        }
+        out.resize(out.len() + n, 0);
+        rest = tail;
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Seeds corpus/<target> from the real OpenSim captures in ../../shared/captures (idempotent).
+# Datagram targets get every captured datagram; `login` gets the captured XML bodies.
+set -euo pipefail
+cd "$(dirname "$0")"
+target="$1"
+captures="../../shared/captures/opensim-0.9.2.2"
+mkdir -p "corpus/$target"
+case "$target" in
+    login)
+        for f in "$captures"/*.xml; do cp "$f" "corpus/$target/$(basename "$f")"; done
+        ;;
+    *)
+        python3 - "$captures" "corpus/$target" <<'PY'
+import json, pathlib, sys
+src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+n = 0
+for f in sorted(src.glob("*.udp.jsonl")):
+    for i, line in enumerate(f.read_text().splitlines()):
+        if line.strip():
+            (dst / f"{f.stem}-{i:04}").write_bytes(bytes.fromhex(json.loads(line)["hex"]))
+            n += 1
+print(f"seeded {n} datagrams into {dst}")
+PY
+        ;;
+esac
