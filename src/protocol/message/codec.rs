@@ -282,7 +282,10 @@ impl<'a> Reader<'a> {
     /// # Errors
     /// [`MessageError::Truncated`].
     pub fn string2(&mut self) -> Result<String, MessageError> {
-        Ok(fit_text(text_from_wire(self.var2()?), usize::from(u16::MAX)))
+        Ok(fit_text(
+            text_from_wire(self.var2()?),
+            usize::from(u16::MAX),
+        ))
     }
 
     /// Reads a `Variable` block's repeat count.
