@@ -28,6 +28,12 @@ pub const DEFAULT_OPTIONS: [&str; 6] = [
 ];
 
 /// The `passwd` member for a clear-text password: `"$1$"` + lowercase hex MD5 of its UTF-8 bytes.
+///
+/// ```
+/// let h = overlook::protocol::login::password_hash("capture");
+/// assert!(h.starts_with("$1$"));
+/// assert_eq!(h.len(), 35);
+/// ```
 pub fn password_hash(clear: &str) -> String {
     let digest = Md5::digest(clear.as_bytes());
     let mut out = String::with_capacity(35);

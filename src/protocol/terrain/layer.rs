@@ -37,6 +37,18 @@ pub struct DecodedLayer {
 /// - [`PatchError::BadPatchSize`] if a land layer's patch size is not 16;
 /// - [`PatchError::PatchOutOfRange`] for a patch outside the region's `size / 16` patches;
 /// - [`PatchError::NonFiniteDcOffset`] for a NaN or infinite patch offset.
+///
+/// # Example
+/// The flat patch of PROTOCOL §4.7's golden vector: 256 heights of exactly 21.0 at patch (3, 7).
+/// ```
+/// use overlook::protocol::terrain::decode_layer;
+///
+/// let data = [0x08, 0x01, 0x10, 0x4C, 0x00, 0x00, 0x00, 0xA4, 0x41, 0x01, 0x00, 0x67, 0x26, 0x10];
+/// let layer = decode_layer(&data, 256, 256)?;
+/// assert_eq!((layer.patches[0].x, layer.patches[0].y), (3, 7));
+/// assert!(layer.patches[0].heights.iter().all(|&h| h == 21.0));
+/// # Ok::<(), overlook::protocol::terrain::PatchError>(())
+/// ```
 pub fn decode_layer(
     data: &[u8],
     region_size_x: u32,

@@ -218,6 +218,22 @@ pub struct PacketRepr<'a> {
 ///
 /// # Errors
 /// Any [`PacketError`]; the datagram should then be logged and dropped.
+///
+/// # Example
+/// OpenSim's first datagram of every session: an unreliable `PacketAck` of our packet #1, with
+/// sequence number 0.
+/// ```
+/// use overlook::protocol::udp::{self, MessageId};
+///
+/// let datagram = [0x00, 0, 0, 0, 0, 0x00, 0xFF, 0xFF, 0xFF, 0xFB, 0x01, 0x01, 0, 0, 0];
+/// let packet = udp::decode(&datagram)?;
+/// assert_eq!(packet.sequence, 0);
+/// assert!(!packet.is_reliable());
+/// assert_eq!(packet.message, MessageId::Fixed(0xFFFF_FFFB));
+/// assert_eq!(&packet.body[..], &[0x01, 0x01, 0, 0, 0]);
+/// assert_eq!(packet.to_vec(), datagram);
+/// # Ok::<(), overlook::protocol::udp::PacketError>(())
+/// ```
 pub fn decode(datagram: &[u8]) -> Result<PacketRepr<'_>, PacketError> {
     let packet = Packet::new_checked(datagram)?;
     let (payload, raw_acks) = split_datagram(datagram)?;
