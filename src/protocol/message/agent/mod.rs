@@ -195,8 +195,9 @@ impl Throttles {
     pub const OPENSIM_CLIENT_CAP: f32 = 5_120_000.0;
 
     /// Overlook's rates: land 4 Mbit/s so terrain streams in well under a second (PROTOCOL §8),
-    /// task 500 kbit/s, resend 150 kbit/s, texture 250 kbit/s, asset 100 kbit/s, wind and cloud
-    /// 50 kbit/s. Total 5,100,000 bit/s = 637,500 B/s, under [`Self::OPENSIM_CLIENT_CAP`], and
+    /// task 500 kbit/s, resend 150 kbit/s, texture 200 kbit/s, asset and wind and cloud
+    /// 50 kbit/s. Total 5,000,000 bit/s = 625,000 B/s, under OpenSim's 5.1 Mbit/s per-client cap
+    /// ([`Self::OPENSIM_CLIENT_CAP`], 640,000 B/s) so it never scales our land rate down, and
     /// every rate above OpenSim's per-category floor (1000 B/s; 50 B/s for wind and cloud).
     pub const OVERLOOK: Throttles = Throttles {
         resend: 150_000.0,
@@ -204,8 +205,8 @@ impl Throttles {
         wind: 50_000.0,
         cloud: 50_000.0,
         task: 500_000.0,
-        texture: 250_000.0,
-        asset: 100_000.0,
+        texture: 200_000.0,
+        asset: 50_000.0,
     };
 
     /// The rates in wire order.
@@ -368,7 +369,7 @@ mod tests {
 
         let throttle = AgentThrottle::overlook(ids(), 0x0102_0304);
         let hex = "04030201 00000000 1c 007c1248 0024744a 00504347 00504347 \
-                   0024f448 00247448 0050c347";
+                   0024f448 00504348 00504347";
         check(&throttle, &format!("{IDS_HEX} {hex}"));
         let odd = AgentThrottle {
             throttles: ThrottleBlob::Raw(vec![1, 2, 3]),
@@ -386,8 +387,12 @@ mod tests {
     fn overlook_throttles_fit_opensim() {
         let t = Throttles::OVERLOOK;
         assert_eq!(t.land, 4_000_000.0);
-        assert_eq!(t.total(), 5_100_000.0);
+        assert_eq!(t.total(), 5_000_000.0);
         assert!(t.total() < Throttles::OPENSIM_CLIENT_CAP);
+        assert!(
+            t.total() < 5_100_000.0,
+            "under the 5.1 Mbit/s cap as the brief words it"
+        );
         // OpenSim's floors are 1000 B/s per category, 50 B/s for wind and cloud.
         assert!(t.to_array().iter().all(|&r| r >= 400.0));
         assert!(
