@@ -335,26 +335,3 @@ fn reencoding_whole_packets_reproduces_the_captured_bytes() {
         );
     }
 }
-
-/// Rough decode cost on the captures (PROTOCOL §8 quotes ~0.12 µs per patch for a tuned decoder).
-/// `cargo test --release --no-default-features --lib terrain::captures::decode_speed -- --ignored
-/// --nocapture`
-#[test]
-#[ignore = "timing, meaningful only in release builds"]
-fn decode_speed() {
-    for (session, size) in [("test-region", 256), ("var-region", 512)] {
-        let packets: Vec<Vec<u8>> = layer_data(session).into_iter().map(|(_, d)| d).collect();
-        let rounds = 200;
-        let start = std::time::Instant::now();
-        let mut patches = 0usize;
-        for _ in 0..rounds {
-            for data in &packets {
-                patches += std::hint::black_box(decode_layer(data, size, size).unwrap())
-                    .patches
-                    .len();
-            }
-        }
-        let per_patch = start.elapsed().as_secs_f64() * 1e9 / patches as f64;
-        eprintln!("{session}: {per_patch:.0} ns per patch over {patches} patches");
-    }
-}
