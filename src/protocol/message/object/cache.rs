@@ -5,8 +5,9 @@
 //! viewer without the object (or with another CRC) asks for it with `RequestMultipleObjects`, and
 //! the simulator answers with a full update. OpenSim 0.9.2.2 sent no probes in the captures.
 
-use crate::protocol::message::circuit::AgentIds;
-use crate::protocol::message::codec::{MessageError, MessageRepr, Reader, Writer};
+use super::{REGION_DATA_LEN, read_region_data, write_region_data};
+use crate::protocol::message::circuit::{AgentIds, message_repr, read_block, write_block};
+use crate::protocol::message::codec::{MessageError, MessageRepr};
 use crate::protocol::udp::MessageId;
 
 /// One probe: an object the simulator thinks the viewer may have cached.
@@ -31,48 +32,24 @@ pub struct ObjectUpdateCached {
     pub objects: Vec<CachedObject>,
 }
 
-impl MessageRepr for ObjectUpdateCached {
-    const NAME: &'static str = "ObjectUpdateCached";
-    const ID: MessageId = MessageId::High(14);
-    const ZEROCODED: bool = false;
-
-    fn parse(body: &[u8]) -> Result<Self, MessageError> {
-        let mut r = Reader::new(body);
-        let region_handle = r.u64()?;
-        let time_dilation = r.u16()?;
-        let n = r.count()?;
-        let mut objects = Vec::with_capacity(n);
-        for _ in 0..n {
-            objects.push(CachedObject {
-                id: r.u32()?,
-                crc: r.u32()?,
-                update_flags: r.u32()?,
-            });
-        }
-        r.finish()?;
-        Ok(ObjectUpdateCached {
-            region_handle,
-            time_dilation,
-            objects,
-        })
+message_repr! {
+    ObjectUpdateCached, "ObjectUpdateCached", MessageId::High(14), false,
+    parse(r) {
+        let (region_handle, time_dilation) = read_region_data(r)?;
+        let objects = read_block(r, |r| {
+            Ok(CachedObject { id: r.u32()?, crc: r.u32()?, update_flags: r.u32()? })
+        })?;
+        Ok(ObjectUpdateCached { region_handle, time_dilation, objects })
     }
-
-    fn buffer_len(&self) -> usize {
-        11 + 12 * self.objects.len()
-    }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize, MessageError> {
-        let mut w = Writer::new(buf);
-        w.u64(self.region_handle);
-        w.u16(self.time_dilation);
-        w.count("ObjectData", self.objects.len());
-        for o in &self.objects {
+    emit(self, w) {
+        write_region_data(w, self.region_handle, self.time_dilation);
+        write_block(w, "ObjectData", &self.objects, |w, o| {
             w.u32(o.id);
             w.u32(o.crc);
             w.u32(o.update_flags);
-        }
-        w.finish()
+        });
     }
+    len(self) { REGION_DATA_LEN + 1 + 12 * self.objects.len() }
 }
 
 /// Why the viewer asks for an object (`CacheMissType`).
@@ -148,40 +125,23 @@ impl RequestMultipleObjects {
     }
 }
 
-impl MessageRepr for RequestMultipleObjects {
-    const NAME: &'static str = "RequestMultipleObjects";
-    const ID: MessageId = MessageId::Medium(3);
-    const ZEROCODED: bool = true;
-
-    fn parse(body: &[u8]) -> Result<Self, MessageError> {
-        let mut r = Reader::new(body);
-        let agent = AgentIds::read(&mut r)?;
-        let n = r.count()?;
-        let mut objects = Vec::with_capacity(n);
-        for _ in 0..n {
-            objects.push(ObjectRequest {
-                cache_miss_type: CacheMissType::from(r.u8()?),
-                id: r.u32()?,
-            });
-        }
-        r.finish()?;
+message_repr! {
+    RequestMultipleObjects, "RequestMultipleObjects", MessageId::Medium(3), true,
+    parse(r) {
+        let agent = AgentIds::read(r)?;
+        let objects = read_block(r, |r| {
+            Ok(ObjectRequest { cache_miss_type: CacheMissType::from(r.u8()?), id: r.u32()? })
+        })?;
         Ok(RequestMultipleObjects { agent, objects })
     }
-
-    fn buffer_len(&self) -> usize {
-        AgentIds::WIRE_LEN + 1 + 5 * self.objects.len()
-    }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize, MessageError> {
-        let mut w = Writer::new(buf);
-        self.agent.write(&mut w);
-        w.count("ObjectData", self.objects.len());
-        for o in &self.objects {
+    emit(self, w) {
+        self.agent.write(w);
+        write_block(w, "ObjectData", &self.objects, |w, o| {
             w.u8(u8::from(o.cache_miss_type));
             w.u32(o.id);
-        }
-        w.finish()
+        });
     }
+    len(self) { AgentIds::WIRE_LEN + 1 + 5 * self.objects.len() }
 }
 
 #[cfg(test)]

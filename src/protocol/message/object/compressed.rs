@@ -6,7 +6,9 @@
 
 use super::compressed_object::CompressedObject;
 use super::update::TextColor;
-use crate::protocol::message::codec::{MessageError, MessageRepr, Reader, Writer};
+use super::{REGION_DATA_LEN, read_region_data, write_region_data};
+use crate::protocol::message::circuit::{message_repr, read_block, write_block};
+use crate::protocol::message::codec::{MessageError, MessageRepr};
 use crate::protocol::types::Uuid;
 use crate::protocol::udp::MessageId;
 
@@ -85,45 +87,24 @@ pub struct ObjectUpdateCompressed {
     pub objects: Vec<CompressedBlock>,
 }
 
-impl MessageRepr for ObjectUpdateCompressed {
-    const NAME: &'static str = "ObjectUpdateCompressed";
-    const ID: MessageId = MessageId::High(13);
-    const ZEROCODED: bool = false;
-
-    fn parse(body: &[u8]) -> Result<Self, MessageError> {
-        let mut r = Reader::new(body);
-        let region_handle = r.u64()?;
-        let time_dilation = r.u16()?;
-        let n = r.count()?;
-        let mut objects = Vec::with_capacity(n);
-        for _ in 0..n {
-            objects.push(CompressedBlock {
-                update_flags: r.u32()?,
-                data: r.var2()?.to_vec(),
-            });
-        }
-        r.finish()?;
-        Ok(ObjectUpdateCompressed {
-            region_handle,
-            time_dilation,
-            objects,
-        })
+message_repr! {
+    ObjectUpdateCompressed, "ObjectUpdateCompressed", MessageId::High(13), false,
+    parse(r) {
+        let (region_handle, time_dilation) = read_region_data(r)?;
+        let objects = read_block(r, |r| {
+            Ok(CompressedBlock { update_flags: r.u32()?, data: r.var2()?.to_vec() })
+        })?;
+        Ok(ObjectUpdateCompressed { region_handle, time_dilation, objects })
     }
-
-    fn buffer_len(&self) -> usize {
-        11 + self.objects.iter().map(|o| 6 + o.data.len()).sum::<usize>()
-    }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize, MessageError> {
-        let mut w = Writer::new(buf);
-        w.u64(self.region_handle);
-        w.u16(self.time_dilation);
-        w.count("ObjectData", self.objects.len());
-        for o in &self.objects {
+    emit(self, w) {
+        write_region_data(w, self.region_handle, self.time_dilation);
+        write_block(w, "ObjectData", &self.objects, |w, o| {
             w.u32(o.update_flags);
             w.var2("Data", &o.data);
-        }
-        w.finish()
+        });
+    }
+    len(self) {
+        REGION_DATA_LEN + 1 + self.objects.iter().map(|o| 6 + o.data.len()).sum::<usize>()
     }
 }
 
@@ -133,6 +114,7 @@ mod tests {
     use super::super::compressed_flags as cf;
     use super::super::compressed_object::tests::{base, rich};
     use super::*;
+    use crate::protocol::message::codec::Reader;
     use crate::protocol::message::object::PCode;
     use crate::protocol::message::object::extra_params::{ExtraParam, ExtraParams};
     use crate::protocol::message::object::shape::PrimShape;

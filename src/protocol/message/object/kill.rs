@@ -3,7 +3,8 @@
 //! Carries region-local ids; OpenSim batches up to 200 per packet. The receiver removes each
 //! object with its children; a later update for the same id re-creates it.
 
-use crate::protocol::message::codec::{MessageError, MessageRepr, Reader, Writer};
+use crate::protocol::message::circuit::{message_repr, read_block, write_block};
+use crate::protocol::message::codec::{MessageError, MessageRepr, Reader};
 use crate::protocol::udp::MessageId;
 
 /// `KillObject`: remove these objects.
@@ -13,34 +14,11 @@ pub struct KillObject {
     pub ids: Vec<u32>,
 }
 
-impl MessageRepr for KillObject {
-    const NAME: &'static str = "KillObject";
-    const ID: MessageId = MessageId::High(16);
-    const ZEROCODED: bool = false;
-
-    fn parse(body: &[u8]) -> Result<Self, MessageError> {
-        let mut r = Reader::new(body);
-        let n = r.count()?;
-        let mut ids = Vec::with_capacity(n);
-        for _ in 0..n {
-            ids.push(r.u32()?);
-        }
-        r.finish()?;
-        Ok(KillObject { ids })
-    }
-
-    fn buffer_len(&self) -> usize {
-        1 + 4 * self.ids.len()
-    }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize, MessageError> {
-        let mut w = Writer::new(buf);
-        w.count("ObjectData", self.ids.len());
-        for id in &self.ids {
-            w.u32(*id);
-        }
-        w.finish()
-    }
+message_repr! {
+    KillObject, "KillObject", MessageId::High(16), false,
+    parse(r) { Ok(KillObject { ids: read_block(r, Reader::u32)? }) }
+    emit(self, w) { write_block(w, "ObjectData", &self.ids, |w, id| w.u32(*id)); }
+    len(self) { 1 + 4 * self.ids.len() }
 }
 
 #[cfg(test)]

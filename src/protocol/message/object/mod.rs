@@ -53,6 +53,8 @@ pub use terse::{ImprovedTerseObjectUpdate, TerseData, TerseObject};
 pub use texture_entry::{TeField, TextureEntry};
 pub use update::{ObjectData, ObjectUpdate, TextColor};
 
+use crate::protocol::message::codec::{MessageError, Reader, Writer};
+
 /// Type codes of [`ExtraParam`] entries.
 pub mod extra_param_types {
     pub use super::extra_params::{
@@ -93,6 +95,22 @@ pub mod compressed_flags {
     pub const PARTICLES_NEW: u32 = 0x0400;
     /// Every bit that selects a field.
     pub const FIELD_BITS: u32 = 0x07FF;
+}
+
+/// Bytes of the `RegionData` block that opens the simulator's object updates (`ObjectUpdate`,
+/// `ObjectUpdateCompressed`, `ObjectUpdateCached`, `ImprovedTerseObjectUpdate`): `RegionHandle`
+/// (u64) and `TimeDilation` (u16). The messages keep both as fields of their own.
+const REGION_DATA_LEN: usize = 8 + 2;
+
+/// Reads the `RegionData` block: `(region_handle, time_dilation)`.
+fn read_region_data(r: &mut Reader<'_>) -> Result<(u64, u16), MessageError> {
+    Ok((r.u64()?, r.u16()?))
+}
+
+/// Writes the `RegionData` block.
+fn write_region_data(w: &mut Writer<'_>, region_handle: u64, time_dilation: u16) {
+    w.u64(region_handle);
+    w.u16(time_dilation);
 }
 
 /// What kind of object a block describes (`PCode`).

@@ -9,6 +9,8 @@
 //! Unencoded, OpenSim zero-codes these packets; the packet layer obeys the header flag.
 
 use super::quant::{f32_to_u16, u16_to_f32};
+use super::{REGION_DATA_LEN, read_region_data, write_region_data};
+use crate::protocol::message::circuit::{message_repr, read_block, write_block};
 use crate::protocol::message::codec::{MessageError, MessageRepr, Reader, Writer};
 use crate::protocol::types::{Quat, Vec3, Vec4};
 use crate::protocol::udp::MessageId;
@@ -186,49 +188,25 @@ pub struct ImprovedTerseObjectUpdate {
     pub objects: Vec<TerseObject>,
 }
 
-impl MessageRepr for ImprovedTerseObjectUpdate {
-    const NAME: &'static str = "ImprovedTerseObjectUpdate";
-    const ID: MessageId = MessageId::High(15);
-    const ZEROCODED: bool = false;
-
-    fn parse(body: &[u8]) -> Result<Self, MessageError> {
-        let mut r = Reader::new(body);
-        let region_handle = r.u64()?;
-        let time_dilation = r.u16()?;
-        let n = r.count()?;
-        let mut objects = Vec::with_capacity(n);
-        for _ in 0..n {
-            objects.push(TerseObject {
-                data: r.var1()?.to_vec(),
-                texture_entry: r.var2()?.to_vec(),
-            });
-        }
-        r.finish()?;
-        Ok(ImprovedTerseObjectUpdate {
-            region_handle,
-            time_dilation,
-            objects,
-        })
+message_repr! {
+    ImprovedTerseObjectUpdate, "ImprovedTerseObjectUpdate", MessageId::High(15), false,
+    parse(r) {
+        let (region_handle, time_dilation) = read_region_data(r)?;
+        let objects = read_block(r, |r| {
+            Ok(TerseObject { data: r.var1()?.to_vec(), texture_entry: r.var2()?.to_vec() })
+        })?;
+        Ok(ImprovedTerseObjectUpdate { region_handle, time_dilation, objects })
     }
-
-    fn buffer_len(&self) -> usize {
-        11 + self
-            .objects
-            .iter()
-            .map(|o| 3 + o.data.len() + o.texture_entry.len())
-            .sum::<usize>()
-    }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize, MessageError> {
-        let mut w = Writer::new(buf);
-        w.u64(self.region_handle);
-        w.u16(self.time_dilation);
-        w.count("ObjectData", self.objects.len());
-        for o in &self.objects {
+    emit(self, w) {
+        write_region_data(w, self.region_handle, self.time_dilation);
+        write_block(w, "ObjectData", &self.objects, |w, o| {
             w.var1("Data", &o.data);
             w.var2("TextureEntry", &o.texture_entry);
-        }
-        w.finish()
+        });
+    }
+    len(self) {
+        let objects = self.objects.iter().map(|o| 3 + o.data.len() + o.texture_entry.len());
+        REGION_DATA_LEN + 1 + objects.sum::<usize>()
     }
 }
 

@@ -11,6 +11,8 @@ use super::motion::MotionData;
 use super::name_value::NameValues;
 use super::shape::{PrimShape, ShapeKind};
 use super::texture_entry::TextureEntry;
+use super::{REGION_DATA_LEN, read_region_data, write_region_data};
+use crate::protocol::message::circuit::{message_repr, read_block, write_block};
 use crate::protocol::message::codec::{MessageError, MessageRepr, Reader, Writer, text_from_wire};
 use crate::protocol::types::{Uuid, Vec3};
 use crate::protocol::udp::MessageId;
@@ -276,42 +278,18 @@ pub struct ObjectUpdate {
     pub objects: Vec<ObjectData>,
 }
 
-impl MessageRepr for ObjectUpdate {
-    const NAME: &'static str = "ObjectUpdate";
-    const ID: MessageId = MessageId::High(12);
-    const ZEROCODED: bool = true;
-
-    fn parse(body: &[u8]) -> Result<Self, MessageError> {
-        let mut r = Reader::new(body);
-        let region_handle = r.u64()?;
-        let time_dilation = r.u16()?;
-        let n = r.count()?;
-        let mut objects = Vec::with_capacity(n);
-        for _ in 0..n {
-            objects.push(ObjectData::read(&mut r)?);
-        }
-        r.finish()?;
-        Ok(ObjectUpdate {
-            region_handle,
-            time_dilation,
-            objects,
-        })
+message_repr! {
+    ObjectUpdate, "ObjectUpdate", MessageId::High(12), true,
+    parse(r) {
+        let (region_handle, time_dilation) = read_region_data(r)?;
+        let objects = read_block(r, ObjectData::read)?;
+        Ok(ObjectUpdate { region_handle, time_dilation, objects })
     }
-
-    fn buffer_len(&self) -> usize {
-        8 + 2 + 1 + self.objects.iter().map(ObjectData::wire_len).sum::<usize>()
+    emit(self, w) {
+        write_region_data(w, self.region_handle, self.time_dilation);
+        write_block(w, "ObjectData", &self.objects, |w, o| o.write(w));
     }
-
-    fn emit(&self, buf: &mut [u8]) -> Result<usize, MessageError> {
-        let mut w = Writer::new(buf);
-        w.u64(self.region_handle);
-        w.u16(self.time_dilation);
-        w.count("ObjectData", self.objects.len());
-        for o in &self.objects {
-            o.write(&mut w);
-        }
-        w.finish()
-    }
+    len(self) { REGION_DATA_LEN + 1 + self.objects.iter().map(ObjectData::wire_len).sum::<usize>() }
 }
 
 #[cfg(test)]
