@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use overlook::protocol::capture::{CapturedDatagram, read_udp_jsonl};
+use overlook::protocol::capture::{CapturedDatagram, decode_hex, read_udp_jsonl};
 
 /// The folder of the OpenSim 0.9.2.2 captures, with a trailing slash.
 pub const CAPTURE_DIR: &str = concat!(
@@ -43,8 +43,5 @@ pub fn load_capture(name: &str) -> Vec<CapturedDatagram> {
 /// Bytes from hex text; whitespace is ignored.
 pub fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digits"))
-        .collect()
+    decode_hex(&s).expect("hex digits")
 }

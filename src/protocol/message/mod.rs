@@ -17,7 +17,7 @@ pub mod region;
 pub mod template;
 
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use agent::{
     AgentThrottle, AgentUpdate, Audible, ChatFromSimulator, ChatFromViewer, ChatType, SourceType,

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use super::circuit::AgentIds;
 use super::codec::{MessageError, MessageRepr};
+use super::template::Template;
 use crate::protocol::capture::{Direction, decode_hex, read_udp_jsonl};
 use crate::protocol::types::{Quat, Uuid, Vec3};
 use crate::protocol::udp::{self, MessageId};
@@ -27,6 +28,11 @@ const TEMPLATE: &str = include_str!("template/message_template.msg");
 pub fn hex(s: &str) -> Vec<u8> {
     let digits: String = s.split_whitespace().collect();
     decode_hex(&digits).expect("test hex")
+}
+
+/// Parses a template text and leaks it, for the generic decoder's `&'static Template`.
+pub fn leak(text: &str) -> &'static Template {
+    Box::leak(Box::new(Template::parse(text).unwrap()))
 }
 
 /// Emits `m` into a junk-filled buffer, compares with `expected_hex`, parses it back, and checks

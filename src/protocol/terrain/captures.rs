@@ -16,6 +16,7 @@ use std::collections::HashMap;
 
 use super::patch::read_coefficients;
 use super::*;
+use crate::protocol::capture::decode_hex;
 
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -37,13 +38,6 @@ fn zero_decode(body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 /// `(LayerID.Type, Data)` of every incoming LayerData (High 11) datagram of a session.
 fn layer_data(session: &str) -> Vec<(u8, Vec<u8>)> {
     let path = format!("{DIR}{session}.udp.jsonl");
@@ -54,7 +48,7 @@ fn layer_data(session: &str) -> Vec<(u8, Vec<u8>)> {
         if v["dir"] != "in" {
             continue;
         }
-        let mut datagram = hex(v["hex"].as_str().unwrap());
+        let mut datagram = decode_hex(v["hex"].as_str().unwrap()).unwrap();
         let flags = datagram[0];
         assert_eq!(
             flags & 0x10,

@@ -183,19 +183,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::protocol::message::generic::{decode, decode_with};
+    use crate::protocol::message::testutil::{hex, leak};
     use crate::protocol::udp::MessageId;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    fn leak(text: &str) -> &'static Template {
-        Box::leak(Box::new(Template::parse(text).unwrap()))
-    }
 
     fn layout_what(r: Result<Vec<u8>, MessageError>) -> &'static str {
         match r {

@@ -258,18 +258,7 @@ fn read_value(r: &mut Reader<'_>, ty: FieldType) -> Result<FieldValue, MessageEr
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    fn leak(text: &str) -> &'static Template {
-        Box::leak(Box::new(Template::parse(text).unwrap()))
-    }
+    use crate::protocol::message::testutil::{hex, leak};
 
     #[test]
     fn decodes_use_circuit_code() {
