@@ -78,8 +78,11 @@ pub enum LoginError {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    //! Reading the shared OpenSim 0.9.2.2 captures at test run time.
+    //! Reading the shared OpenSim 0.9.2.2 captures at test run time, and the login replies in
+    //! them.
     #![allow(clippy::panic)]
+
+    use super::{LoginReply, LoginSuccess, parse_login_response};
 
     /// The directory of the captures, beside the checkout.
     pub const CAPTURES: &str = concat!(
@@ -95,6 +98,14 @@ pub(crate) mod test_support {
 
     /// The three sessions that logged in successfully.
     pub const SESSIONS: [&str; 3] = ["test-region", "test-region-fresh", "var-region"];
+
+    /// Parses a login reply that must be a success.
+    pub fn success(bytes: &[u8]) -> LoginSuccess {
+        match parse_login_response(bytes).unwrap() {
+            LoginReply::Success(success) => *success,
+            other => panic!("not a success: {other:?}"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -106,18 +117,11 @@ mod tests {
         clippy::panic
     )]
 
-    use super::test_support::capture;
+    use super::test_support::{capture, success};
     use super::*;
     use crate::protocol::types::{Uuid, Vec3};
     use core::net::Ipv4Addr;
     use proptest::prelude::*;
-
-    fn success(bytes: &[u8]) -> LoginSuccess {
-        match parse_login_response(bytes).unwrap() {
-            LoginReply::Success(success) => *success,
-            other => panic!("not a success: {other:?}"),
-        }
-    }
 
     fn uuid(text: &str) -> Uuid {
         text.parse().unwrap()

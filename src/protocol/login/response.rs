@@ -264,16 +264,9 @@ mod tests {
     )]
 
     use super::*;
-    use crate::protocol::login::test_support::capture;
+    use crate::protocol::login::test_support::{capture, success};
     use crate::protocol::login::xml::representable;
     use proptest::prelude::*;
-
-    fn success(bytes: &[u8]) -> LoginSuccess {
-        match parse_login_response(bytes).unwrap() {
-            LoginReply::Success(success) => *success,
-            other => panic!("not a success: {other:?}"),
-        }
-    }
 
     /// The capture's reply struct with `edit` applied, written back out.
     fn edited(edit: impl FnOnce(&mut Vec<(String, Value)>)) -> String {
