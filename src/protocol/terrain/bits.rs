@@ -9,7 +9,7 @@
 //! Guarantees: the reader never reads past its slice and never panics; running out of bits is
 //! [`PatchError::Truncated`]. What the writer emits, the reader reads back unchanged.
 
-use super::PatchError;
+use super::{PatchError, to_usize};
 
 /// Reads LayerData fields from a byte slice, per §4.2.
 ///
@@ -44,7 +44,7 @@ impl<'a> BitReader<'a> {
         let loaded_bytes = self.len.saturating_sub(self.rest.len());
         loaded_bytes
             .saturating_mul(8)
-            .saturating_sub(usize_from_u32(self.acc_bits))
+            .saturating_sub(to_usize(self.acc_bits))
     }
 
     /// Bits left to read.
@@ -52,7 +52,7 @@ impl<'a> BitReader<'a> {
         self.rest
             .len()
             .saturating_mul(8)
-            .saturating_add(usize_from_u32(self.acc_bits))
+            .saturating_add(to_usize(self.acc_bits))
     }
 
     /// Loads whole bytes until at least 56 bits are buffered or the input is exhausted.
@@ -65,7 +65,7 @@ impl<'a> BitReader<'a> {
             let take = (63 - self.acc_bits) >> 3;
             self.acc |= u64::from_be_bytes(*word) >> self.acc_bits;
             self.acc_bits += take * 8;
-            self.rest = self.rest.get(usize_from_u32(take)..).unwrap_or_default();
+            self.rest = self.rest.get(to_usize(take)..).unwrap_or_default();
             return;
         }
         while self.acc_bits <= 56 {
@@ -153,7 +153,7 @@ impl<'a> BitReader<'a> {
         if nbits <= 8 {
             return self.read_raw(nbits);
         }
-        if usize_from_u32(nbits) > self.remaining_bits() {
+        if to_usize(nbits) > self.remaining_bits() {
             return Err(PatchError::Truncated);
         }
         let mut value = 0u32;
@@ -199,7 +199,7 @@ impl BitWriter {
         self.buf
             .len()
             .saturating_mul(8)
-            .saturating_add(usize_from_u32(self.acc_bits))
+            .saturating_add(to_usize(self.acc_bits))
     }
 
     /// Appends the low `k ≤ 32` bits of `value`, most significant first (not chunked).
@@ -252,12 +252,6 @@ impl BitWriter {
         }
         self.buf
     }
-}
-
-/// `u32 → usize`, lossless on every target this crate builds for (`usize` is at least 32 bits
-/// there); saturates elsewhere.
-fn usize_from_u32(v: u32) -> usize {
-    usize::try_from(v).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

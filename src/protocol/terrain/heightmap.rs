@@ -12,7 +12,7 @@
 //! Guarantees: no method panics; patches outside the region are refused with an error.
 
 use super::patch::{DecodedPatch, patches_for};
-use super::{PATCH_SIZE, PatchError};
+use super::{PATCH_SIZE, PatchError, to_usize};
 
 /// What [`Heightmap::apply`] did with a patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,12 +243,6 @@ impl Heightmap {
             .checked_mul(to_usize(self.patches_x()))?
             .checked_add(to_usize(px))
     }
-}
-
-/// `u32 → usize`: lossless where `usize` has at least 32 bits (every target this crate builds
-/// for); saturates otherwise.
-fn to_usize(v: u32) -> usize {
-    usize::try_from(v).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

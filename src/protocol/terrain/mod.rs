@@ -44,6 +44,12 @@ pub const PATCH_SIZE: u32 = 16;
 /// Number of samples in one patch.
 pub const PATCH_SAMPLES: usize = 256;
 
+/// `u32 → usize`: lossless where `usize` has at least 32 bits (every target this crate builds
+/// for); saturates otherwise.
+fn to_usize(v: u32) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
 /// Why a LayerData bitstream, a patch or a heightmap was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 pub enum PatchError {
