@@ -14,6 +14,7 @@ use super::compressed_flags as cf;
 use super::extra_params::ExtraParams;
 use super::name_value::NameValues;
 use super::shape::{PrimShape, ShapeKind};
+use super::take_u32_prefixed;
 use super::texture_entry::TextureEntry;
 use super::update::{TextColor, classify};
 use crate::protocol::message::codec::{MessageError, Reader, Writer};
@@ -102,8 +103,7 @@ fn write_cstr(w: &mut Writer<'_>, s: &[u8]) -> Result<(), MessageError> {
 
 /// Reads a `u32`-length-prefixed blob.
 fn read_blob(r: &mut Reader<'_>) -> Result<Vec<u8>, MessageError> {
-    let len = usize::try_from(r.u32()?).map_err(|_| MessageError::Truncated)?;
-    Ok(r.take(len)?.to_vec())
+    Ok(take_u32_prefixed(r)?.to_vec())
 }
 
 fn write_blob(w: &mut Writer<'_>, field: &'static str, b: &[u8]) -> Result<(), MessageError> {

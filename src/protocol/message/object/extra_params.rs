@@ -7,6 +7,7 @@
 //! is lossless and [`ExtraParams::to_bytes`] reproduces the input. An empty blob (what OpenSim puts
 //! in a full `ObjectUpdate` without parameters) means no entries. Every length is bounds-checked.
 
+use super::take_u32_prefixed;
 use crate::protocol::message::codec::{MessageError, Reader, Writer};
 use crate::protocol::types::{Uuid, Vec3};
 
@@ -351,8 +352,7 @@ impl ExtraParams {
         let mut params = Vec::with_capacity(count);
         for _ in 0..count {
             let kind = r.u16()?;
-            let len = usize::try_from(r.u32()?).map_err(|_| MessageError::Truncated)?;
-            params.push(ExtraParam::decode(kind, r.take(len)?)?);
+            params.push(ExtraParam::decode(kind, take_u32_prefixed(r)?)?);
         }
         Ok(ExtraParams { params })
     }
@@ -365,8 +365,7 @@ impl ExtraParams {
         let mut r = Reader::new(bytes);
         for _ in 0..r.count()? {
             r.u16()?;
-            let len = usize::try_from(r.u32()?).map_err(|_| MessageError::Truncated)?;
-            r.take(len)?;
+            take_u32_prefixed(&mut r)?;
         }
         Ok(bytes.len() - r.remaining().len())
     }

@@ -113,6 +113,13 @@ fn write_region_data(w: &mut Writer<'_>, region_handle: u64, time_dilation: u16)
     w.u16(time_dilation);
 }
 
+/// Takes a blob with a `u32` length prefix: an extra-parameter entry, a compressed object's
+/// TextureEntry, texture animation or particle blocks, a terse update's TextureEntry.
+fn take_u32_prefixed<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], MessageError> {
+    let len = usize::try_from(r.u32()?).map_err(|_| MessageError::Truncated)?;
+    r.take(len)
+}
+
 /// What kind of object a block describes (`PCode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PCode {

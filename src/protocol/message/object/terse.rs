@@ -9,7 +9,7 @@
 //! Unencoded, OpenSim zero-codes these packets; the packet layer obeys the header flag.
 
 use super::quant::{f32_to_u16, u16_to_f32};
-use super::{REGION_DATA_LEN, read_region_data, write_region_data};
+use super::{REGION_DATA_LEN, read_region_data, take_u32_prefixed, write_region_data};
 use crate::protocol::message::circuit::{message_repr, read_block, write_block};
 use crate::protocol::message::codec::{MessageError, MessageRepr, Reader, Writer};
 use crate::protocol::types::{Quat, Vec3, Vec4};
@@ -170,8 +170,7 @@ impl TerseObject {
             return Ok(None);
         }
         let mut r = Reader::new(&self.texture_entry);
-        let len = usize::try_from(r.u32()?).map_err(|_| MessageError::Truncated)?;
-        let te = r.take(len)?;
+        let te = take_u32_prefixed(&mut r)?;
         r.finish()?;
         Ok(Some(te))
     }
