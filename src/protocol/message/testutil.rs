@@ -17,7 +17,8 @@ use crate::protocol::udp::{self, MessageId};
 /// The captured sessions with UDP traffic.
 pub const SESSIONS: [&str; 3] = ["test-region", "test-region-fresh", "var-region"];
 
-const CAPTURES: &str = concat!(
+/// The folder of the OpenSim 0.9.2.2 captures, with a trailing slash.
+pub const CAPTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/captures/opensim-0.9.2.2/"
 );

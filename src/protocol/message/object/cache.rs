@@ -146,8 +146,8 @@ message_repr! {
 
 #[cfg(test)]
 mod tests {
-    use super::super::captures::template_agrees;
     use super::*;
+    use crate::protocol::message::testutil::template_agrees;
     use crate::protocol::types::Uuid;
     use proptest::prelude::*;
 

@@ -9,34 +9,16 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::protocol::capture::{Direction, read_udp_jsonl};
-use crate::protocol::message::testutil::{assert_template_header, golden};
-use crate::protocol::message::{MessageError, MessageRepr, generic};
+use crate::protocol::message::testutil::{
+    CAPTURES, SESSIONS, assert_template_header, golden, template_agrees,
+};
+use crate::protocol::message::{MessageError, MessageRepr};
 use crate::protocol::types::Vec3;
 use crate::protocol::udp::{self, MessageId};
 
-pub(super) const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/captures/opensim-0.9.2.2/"
-);
-pub(super) const SESSIONS: [&str; 3] = ["test-region", "test-region-fresh", "var-region"];
-
-/// The template-driven generic decoder, an independent oracle, reads `body` as message `M` to its
-/// exact length and writes it back unchanged.
-pub(super) fn template_agrees<M: MessageRepr>(body: &[u8]) {
-    let g = generic::decode(M::ID, body)
-        .unwrap_or_else(|e| panic!("{}: template decode failed: {e}", M::NAME));
-    assert_eq!(g.name, M::NAME);
-    assert_eq!(
-        generic::encode(&g).unwrap(),
-        body,
-        "{}: template re-encode",
-        M::NAME
-    );
-}
-
 /// The incoming datagrams of a session as (message, zero-decoded body).
 pub(super) fn bodies(session: &str) -> Vec<(MessageId, Vec<u8>)> {
-    let text = std::fs::read_to_string(format!("{DIR}{session}.udp.jsonl")).unwrap();
+    let text = std::fs::read_to_string(format!("{CAPTURES}{session}.udp.jsonl")).unwrap();
     read_udp_jsonl(&text)
         .unwrap()
         .into_iter()

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::captures::{DIR, SESSIONS, messages};
+use super::captures::messages;
 use super::*;
+use crate::protocol::message::testutil::{CAPTURES, SESSIONS};
 use crate::protocol::types::{Quat, Uuid, Vec3};
 
 /// id, sent as a full update?, PCode, PathCurve, ProfileCurve, scale, position, ParentID.
@@ -275,7 +276,7 @@ fn label(s: &PrimShape) -> String {
 #[test]
 fn shape_classes_match_summary() {
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{DIR}SUMMARY.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(format!("{CAPTURES}SUMMARY.json")).unwrap())
             .unwrap();
     for session in SESSIONS {
         let mut counts = BTreeMap::new();

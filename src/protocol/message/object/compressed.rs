@@ -110,7 +110,6 @@ message_repr! {
 
 #[cfg(test)]
 mod tests {
-    use super::super::captures::template_agrees;
     use super::super::compressed_flags as cf;
     use super::super::compressed_object::tests::{base, rich};
     use super::*;
@@ -118,6 +117,7 @@ mod tests {
     use crate::protocol::message::object::PCode;
     use crate::protocol::message::object::extra_params::{ExtraParam, ExtraParams};
     use crate::protocol::message::object::shape::PrimShape;
+    use crate::protocol::message::testutil::template_agrees;
     use crate::protocol::types::{Quat, Vec3};
     use proptest::prelude::*;
 

@@ -23,8 +23,8 @@ message_repr! {
 
 #[cfg(test)]
 mod tests {
-    use super::super::captures::template_agrees;
     use super::*;
+    use crate::protocol::message::testutil::template_agrees;
     use proptest::prelude::*;
 
     #[test]

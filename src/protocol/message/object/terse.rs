@@ -211,9 +211,9 @@ message_repr! {
 
 #[cfg(test)]
 mod tests {
-    use super::super::captures::template_agrees;
     use super::*;
     use crate::protocol::capture::decode_hex;
+    use crate::protocol::message::testutil::template_agrees;
     use proptest::prelude::*;
 
     /// The falling avatar's first terse update in var-region (OpenSim 0.9.2.2).

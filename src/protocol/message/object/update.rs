@@ -294,9 +294,9 @@ message_repr! {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::captures::template_agrees;
     use super::*;
     use crate::protocol::message::object::motion::Motion;
+    use crate::protocol::message::testutil::template_agrees;
     use crate::protocol::types::{Quat, Vec4};
     use proptest::prelude::*;
 
