@@ -90,6 +90,18 @@ fn parse_line(line: &str) -> Result<CapturedDatagram, &'static str> {
     Ok(CapturedDatagram { t, dir, bytes })
 }
 
+/// The folder of the OpenSim 0.9.2.2 captures beside the checkout (`../shared/captures/` from
+/// the crate root), with a trailing slash; the tests read them at run time.
+#[cfg(test)]
+pub(crate) const CAPTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/captures/opensim-0.9.2.2/"
+);
+
+/// The captured sessions: each logged in successfully and has UDP traffic.
+#[cfg(test)]
+pub(crate) const SESSIONS: [&str; 3] = ["test-region", "test-region-fresh", "var-region"];
+
 /// Decodes a string of hex digit pairs.
 pub fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     let digits = hex.as_bytes();

@@ -100,7 +100,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
     use super::*;
-    use crate::protocol::login::test_support::{SESSIONS, capture};
+    use crate::protocol::capture::SESSIONS;
+    use crate::protocol::login::test_support::capture;
     use crate::protocol::login::xml::representable;
     use proptest::prelude::*;
 

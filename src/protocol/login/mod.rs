@@ -83,21 +83,13 @@ pub(crate) mod test_support {
     #![allow(clippy::panic)]
 
     use super::{LoginReply, LoginSuccess, parse_login_response};
-
-    /// The directory of the captures, beside the checkout.
-    pub const CAPTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/captures/opensim-0.9.2.2/"
-    );
+    use crate::protocol::capture::CAPTURES;
 
     /// Reads one capture file, e.g. `capture("test-region.login-response.xml")`.
     pub fn capture(name: &str) -> Vec<u8> {
         let path = format!("{CAPTURES}{name}");
         std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
     }
-
-    /// The three sessions that logged in successfully.
-    pub const SESSIONS: [&str; 3] = ["test-region", "test-region-fresh", "var-region"];
 
     /// Parses a login reply that must be a success.
     pub fn success(bytes: &[u8]) -> LoginSuccess {

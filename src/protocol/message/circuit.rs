@@ -311,7 +311,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::protocol::capture::Direction;
+    use crate::protocol::capture::{Direction, SESSIONS};
     use crate::protocol::message::testutil::{
         self as t, CAPTURE_AGENT, IDS_HEX, check, golden, golden_in, ids, round_trip,
     };
@@ -410,7 +410,7 @@ mod tests {
     fn golden_circuit_setup() {
         let ucc = golden::<UseCircuitCode>();
         let cam = golden::<CompleteAgentMovement>();
-        for t in t::SESSIONS {
+        for t in SESSIONS {
             let [u] = golden_in(&ucc, t, Direction::Out)[..] else {
                 panic!("one UseCircuitCode in {t}")
             };
@@ -435,7 +435,7 @@ mod tests {
         let acks = golden::<PacketAck>();
         let starts = golden::<StartPingCheck>();
         let completes = golden::<CompletePingCheck>();
-        for t in t::SESSIONS {
+        for t in SESSIONS {
             // The sim's first datagram acks UseCircuitCode, our sequence number 1.
             assert_eq!(golden_in(&acks, t, Direction::In)[0].packets, [1]);
             let pings = golden_in(&starts, t, Direction::In);

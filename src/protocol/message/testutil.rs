@@ -10,18 +10,9 @@ use proptest::prelude::*;
 use super::circuit::AgentIds;
 use super::codec::{MessageError, MessageRepr};
 use super::template::Template;
-use crate::protocol::capture::{Direction, decode_hex, read_udp_jsonl};
+use crate::protocol::capture::{CAPTURES, Direction, SESSIONS, decode_hex, read_udp_jsonl};
 use crate::protocol::types::{Quat, Uuid, Vec3};
 use crate::protocol::udp::{self, MessageId};
-
-/// The captured sessions with UDP traffic.
-pub const SESSIONS: [&str; 3] = ["test-region", "test-region-fresh", "var-region"];
-
-/// The folder of the OpenSim 0.9.2.2 captures, with a trailing slash.
-pub const CAPTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/captures/opensim-0.9.2.2/"
-);
 
 const TEMPLATE: &str = include_str!("template/message_template.msg");
 

@@ -16,12 +16,7 @@ use std::collections::HashMap;
 
 use super::patch::read_coefficients;
 use super::*;
-use crate::protocol::capture::decode_hex;
-
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/captures/opensim-0.9.2.2/"
-);
+use crate::protocol::capture::{CAPTURES, decode_hex};
 
 /// Zero-decoding for the test only (`00 n` = n zeros); a proper udp module lives elsewhere.
 fn zero_decode(body: &[u8]) -> Vec<u8> {
@@ -40,7 +35,7 @@ fn zero_decode(body: &[u8]) -> Vec<u8> {
 
 /// `(LayerID.Type, Data)` of every incoming LayerData (High 11) datagram of a session.
 fn layer_data(session: &str) -> Vec<(u8, Vec<u8>)> {
-    let path = format!("{DIR}{session}.udp.jsonl");
+    let path = format!("{CAPTURES}{session}.udp.jsonl");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -71,7 +66,7 @@ fn layer_data(session: &str) -> Vec<(u8, Vec<u8>)> {
 }
 
 fn r32(name: &str, size: u32) -> Heightmap {
-    let bytes = std::fs::read(format!("{DIR}{name}.terrain.r32")).unwrap();
+    let bytes = std::fs::read(format!("{CAPTURES}{name}.terrain.r32")).unwrap();
     Heightmap::from_r32(&bytes, size, size).unwrap()
 }
 

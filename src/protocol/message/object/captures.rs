@@ -8,10 +8,8 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::*;
-use crate::protocol::capture::{Direction, read_udp_jsonl};
-use crate::protocol::message::testutil::{
-    CAPTURES, SESSIONS, assert_template_header, golden, template_agrees,
-};
+use crate::protocol::capture::{CAPTURES, Direction, SESSIONS, read_udp_jsonl};
+use crate::protocol::message::testutil::{assert_template_header, golden, template_agrees};
 use crate::protocol::message::{MessageError, MessageRepr};
 use crate::protocol::types::Vec3;
 use crate::protocol::udp::{self, MessageId};

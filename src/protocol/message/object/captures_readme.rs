@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::captures::messages;
 use super::*;
-use crate::protocol::message::testutil::{CAPTURES, SESSIONS};
+use crate::protocol::capture::{CAPTURES, SESSIONS};
 use crate::protocol::types::{Quat, Uuid, Vec3};
 
 /// id, sent as a full update?, PCode, PathCurve, ProfileCurve, scale, position, ParentID.
