@@ -97,7 +97,6 @@ fn is_text_kind(kind: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
     use super::*;
     use crate::protocol::capture::SESSIONS;

@@ -137,7 +137,6 @@ pub(crate) fn flag_member(params: &Value, name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
     use super::*;
     use proptest::prelude::*;

@@ -80,7 +80,6 @@ pub enum LoginError {
 pub(crate) mod test_support {
     //! Reading the shared OpenSim 0.9.2.2 captures at test run time, and the login replies in
     //! them.
-    #![allow(clippy::panic)]
 
     use super::{LoginReply, LoginSuccess, parse_login_response};
     use crate::protocol::capture::CAPTURES;

@@ -298,7 +298,6 @@ impl LoginRequest {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
     use super::*;
     use crate::protocol::capture::SESSIONS;

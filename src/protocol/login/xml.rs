@@ -254,7 +254,6 @@ pub(crate) fn push_text_element(out: &mut String, tag: &str, text: &str) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
     use super::*;
     use proptest::prelude::*;

@@ -1,7 +1,6 @@
 //! Test helpers for the typed messages: the table-driven `check` round trip, golden vectors from
 //! the OpenSim 0.9.2.2 captures (`shared/captures/opensim-0.9.2.2/`, read at run time), a
 //! template oracle for each message's header constants, and proptest strategies.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use core::fmt::Debug;
 

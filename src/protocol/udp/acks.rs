@@ -61,7 +61,6 @@ impl ExactSizeIterator for AckIter<'_> {}
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

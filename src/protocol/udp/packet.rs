@@ -327,7 +327,6 @@ pub fn choose_zerocoding(flags: u8, message: MessageId, body: &[u8]) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::protocol::message::testutil::hex;
     use proptest::prelude::*;

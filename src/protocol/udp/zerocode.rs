@@ -102,7 +102,6 @@ pub fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), ZeroCodeError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use proptest::prelude::*;
 

@@ -180,7 +180,6 @@ fn quat_wire(q: Quat) -> [f32; 3] {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::protocol::message::generic::{decode, decode_with};
     use crate::protocol::message::testutil::{hex, leak};

@@ -256,7 +256,6 @@ fn read_value(r: &mut Reader<'_>, ty: FieldType) -> Result<FieldValue, MessageEr
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::protocol::message::testutil::{hex, leak};
 

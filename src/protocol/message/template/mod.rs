@@ -299,7 +299,6 @@ pub fn template() -> &'static Template {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::as_conversions)]
     use super::*;
 
     /// SHA-1 (FIPS 180-4), enough to pin the embedded copy without a dependency.

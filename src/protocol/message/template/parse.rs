@@ -302,7 +302,6 @@ fn message_id(freq: Token<'_>, number: u32) -> Option<MessageId> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::as_conversions)]
     use super::*;
 
     #[test]
