@@ -2,7 +2,9 @@
 //!
 //! Each successful login issues a seed at `http://host:port/CAPS/<uuid>0000/` (OpenSim's
 //! `CapsUtil.GetCapsSeedPath`). The seed follows OpenSim's `BunchOfCaps.SeedCapRequest`: only a
-//! `POST` with `Content-Type: application/llsd+xml` is served (anything else: **404**), the body
+//! `POST` with `Content-Type: application/llsd+xml` is served (anything else: **404**; the
+//! media type is compared without parameters or letter case, where OpenSim compares the header
+//! exactly), the body
 //! must be an LLSD array of names (else **400**, and objects stay withheld); the answer is an LLSD
 //! map from each requested name this region supports to its URL, and the region is told
 //! ([`crate::sim::RegionGate::seeds_granted`]) so it may send the scene. Unknown seeds, and seeds

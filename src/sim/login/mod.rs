@@ -1,10 +1,11 @@
 //! The embedded region's login service over HTTP (axum on tokio), shaped like OpenSim 0.9.2.2's.
 //!
 //! Endpoints (see [`LoginService::router`]):
-//! - `POST /`: XML-RPC `login_to_simulator` ([`authenticate`] has the decision and OpenSim's
-//!   refusal texts); with `Content-Type: application/llsd+xml` the same login as LLSD, as
-//!   OpenSim's `HandleLLSDLogin` answers it.
-//! - `POST /CAPS/<uuid>0000/`: the seed capability ([`caps`]), and the few capabilities it grants.
+//! - `POST /`: XML-RPC `login_to_simulator` (module `authenticate` has the decision and
+//!   OpenSim's refusal texts, see [`LoginRefusal`]); with `Content-Type: application/llsd+xml`
+//!   the same login as LLSD, as OpenSim's `HandleLLSDLogin` answers it.
+//! - `POST /CAPS/<uuid>0000/`: the seed capability (module `caps`), and the few capabilities it
+//!   grants ([`SUPPORTED_CAPS`]).
 //! - `GET /get_grid_info`: the grid's self-description (PROTOCOL §11); `GET /welcome`: a tiny
 //!   splash page for the `welcome` URL it names.
 //!

@@ -1,6 +1,8 @@
 //! The login service over real loopback HTTP (see [`super::test_support`] for the client and the
 //! mock region gate): OpenSim's replies, refusals, seed rules and transport answers.
 
+use std::sync::Arc;
+
 use super::test_support::*;
 use super::*;
 use crate::protocol::login::test_support::{SESSIONS, capture};
@@ -428,4 +430,37 @@ async fn garbage_never_panics_and_gets_opensims_transport_answers() {
     );
     // Still serving.
     success(h.login_as("Test", "User", "test").await);
+}
+
+#[test]
+fn urls_follow_the_public_base() {
+    let gate = Arc::new(MockGate::default());
+    for (url, port, login) in [
+        ("http://127.0.0.1:9000/", 9000, "http://127.0.0.1:9000/"),
+        ("http://example.org", 80, "http://example.org/"),
+        ("http://[::1]:8002//", 8002, "http://[::1]:8002/"),
+        ("https://grid.example/", 0, "https://grid.example/"),
+    ] {
+        let mut config = LoginConfig::new(accounts(), region(), url);
+        config.grid_name = "My Grid & Co".into();
+        let service = LoginService::new(config, gate.clone());
+        assert_eq!(
+            (service.http_port(), service.login_uri()),
+            (port, login.into())
+        );
+        let info = service.grid_info();
+        assert_eq!(info.gridnick.as_deref(), Some("my-grid---co"));
+        assert_eq!(
+            parse_grid_info(info.to_xml().as_bytes())
+                .unwrap()
+                .gridname
+                .as_deref(),
+            Some("My Grid & Co")
+        );
+        let seed = service.seed_url(Uuid([0xab; 16]));
+        assert_eq!(
+            seed,
+            format!("{}CAPS/abababab-abab-abab-abab-abababababab0000/", login)
+        );
+    }
 }
