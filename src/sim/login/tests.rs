@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::test_support::*;
 use super::*;
-use crate::protocol::login::test_support::{SESSIONS, capture};
+use crate::protocol::capture::SESSIONS;
+use crate::protocol::login::test_support::capture;
 use crate::protocol::login::xmlrpc::{self as rpc, Value};
 use crate::protocol::login::{
     LOGIN_METHOD, LoginError, LoginRequest, StartLocation, parse_grid_info, parse_login_response,
