@@ -9,6 +9,7 @@
 //!   `get_grid_info`) on axum;
 //! - `server` runs both on tokio and implements [`RegionGate`] for the login service.
 
+pub mod scene;
 pub mod terrain;
 
 use crate::protocol::types::{Uuid, Vec3};

@@ -33,7 +33,7 @@ use crate::protocol::types::{Vec3, Vec4};
 
 mod packets;
 mod png_map;
-mod shape;
+pub(crate) mod shape;
 
 pub use packets::{layer_data_packets, nearest_first};
 pub use png_map::from_png;
