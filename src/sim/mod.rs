@@ -10,6 +10,8 @@
 //! - `server` runs both on tokio and implements [`RegionGate`] for the login service.
 
 pub mod login;
+pub mod scene;
+pub mod terrain;
 
 use crate::protocol::types::{Uuid, Vec3};
 
