@@ -9,6 +9,8 @@
 //!   `get_grid_info`) on axum;
 //! - `server` runs both on tokio and implements [`RegionGate`] for the login service.
 
+pub mod region;
+
 use crate::protocol::types::{Uuid, Vec3};
 
 /// A user the region accepts.
