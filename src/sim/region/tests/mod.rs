@@ -243,3 +243,21 @@ fn logout_gets_logout_reply() {
     net.run_for(Duration::from_secs(5));
     assert!(net.region.poll_timeout().is_none());
 }
+
+#[test]
+fn two_viewers_see_each_other_on_a_lossy_link() {
+    let mut net = Net::demo(LOSSY, 21);
+    let a = net.login(1, true);
+    let b = net.login(2, true);
+    assert!(net.run_until(Duration::from_secs(40), |n| settled(n, a) && settled(n, b)));
+    net.run_for(Duration::from_secs(3));
+    let (ida, idb) = (net.viewers[a].agent, net.viewers[b].agent);
+    let sees = |i: usize, who| {
+        net.viewers[i]
+            .object_blocks()
+            .iter()
+            .any(|o| o.full_id == who && o.pcode == PCode::Avatar)
+    };
+    assert!(sees(a, idb) && sees(b, ida));
+    assert!(net.terrain_error(a) <= 0.25 && net.terrain_error(b) <= 0.25);
+}

@@ -394,3 +394,87 @@ fn terrain_is_paced_by_the_land_throttle() {
     assert_eq!(land_rate(&nan), None);
     let _ = Phase::TerrainComplete;
 }
+
+#[test]
+fn duplicates_are_acked_and_handled_once() {
+    let now = Instant::now();
+    let mut region = Region::new(
+        info(256, 256),
+        smooth_map(256, 256),
+        Box::new(boxes(1)),
+        now,
+    )
+    .unwrap();
+    let ids = AgentIds {
+        agent_id: Uuid([3; 16]),
+        session_id: Uuid([4; 16]),
+    };
+    region
+        .expect_circuit(ExpectedCircuit {
+            circuit_code: 5,
+            agent_id: ids.agent_id,
+            session_id: ids.session_id,
+            secure_session_id: Uuid::NIL,
+            first: "A".into(),
+            last: "B".into(),
+            start_position: Vec3::new(128.0, 128.0, 30.0),
+            look_at: Vec3::new(1.0, 0.0, 0.0),
+        })
+        .unwrap();
+    let from: SocketAddr = "10.1.1.2:5000".parse().unwrap();
+    let ucc = UseCircuitCode {
+        code: 5,
+        session_id: ids.session_id,
+        agent_id: ids.agent_id,
+    };
+    // A resent UseCircuitCode is acked again at once.
+    region.handle_datagram(now, from, &datagram(1, &ucc));
+    region.handle_datagram(now, from, &datagram(1, &ucc));
+    let acks = drain_names(&mut region);
+    assert_eq!(acks.len(), 2);
+    assert!(
+        acks.iter()
+            .all(|m| matches!(m, Message::PacketAck(a) if a.packets == [1]))
+    );
+    let cam = CompleteAgentMovement {
+        agent: ids,
+        circuit_code: 5,
+    };
+    region.handle_datagram(now, from, &datagram(2, &cam));
+    region.handle_datagram(now, from, &datagram(2, &cam));
+    let t = now + Duration::from_millis(200);
+    region.handle_timeout(t);
+    let (mut sent, mut acked) = (Vec::new(), Vec::new());
+    while let Some((_, d)) = region.poll_transmit() {
+        let p = udp::decode(&d).unwrap();
+        acked.extend(p.acks.iter().copied());
+        let m = Message::parse(p.message, &p.body).unwrap();
+        if let Message::PacketAck(a) = &m {
+            acked.extend(a.packets.iter().copied());
+        }
+        sent.push(m);
+    }
+    let handshakes = sent
+        .iter()
+        .filter(|m| m.name() == "RegionHandshake")
+        .count();
+    assert_eq!(handshakes, 1, "handled once");
+    // Both copies are acknowledged (piggy-backed or in a PacketAck).
+    assert_eq!(acked.iter().filter(|&&s| s == 2).count(), 2, "{acked:?}");
+    // The wrong session's CompleteAgentMovement would have been ignored; a second agent with
+    // a circuit code already in use is refused.
+    let again = region.expect_circuit(ExpectedCircuit {
+        circuit_code: 5,
+        agent_id: Uuid([9; 16]),
+        session_id: Uuid([9; 16]),
+        secure_session_id: Uuid::NIL,
+        first: "C".into(),
+        last: "D".into(),
+        start_position: Vec3::new(1.0, 1.0, 1.0),
+        look_at: Vec3::new(1.0, 0.0, 0.0),
+    });
+    assert_eq!(
+        again,
+        Err(crate::sim::region::RegionError::CircuitCodeInUse(5))
+    );
+}
