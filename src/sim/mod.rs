@@ -10,6 +10,7 @@
 //! - `server` runs both on tokio and implements [`RegionGate`] for the login service.
 
 pub mod login;
+pub mod region;
 pub mod scene;
 pub mod terrain;
 

@@ -1,0 +1,480 @@
+//! Gates with a hand-driven client, garbage, walking, the scene's movers and kill cycle,
+//! silence, kicks, and the terrain stream on its own.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use web_time::Instant;
+
+use super::harness::{Net, PERFECT, info, smooth_map};
+use super::{STORY, settled};
+use crate::protocol::circuit::Phase;
+use crate::protocol::message::agent::control_flags;
+use crate::protocol::message::object::{PCode, TerseData};
+use crate::protocol::message::{
+    AgentIds, CompleteAgentMovement, Message, MessageRepr, RegionHandshakeReply, UseCircuitCode,
+};
+use crate::protocol::terrain::decode_layer;
+use crate::protocol::types::{Uuid, Vec3};
+use crate::protocol::udp::{self, PacketRepr, flags};
+use crate::sim::ExpectedCircuit;
+use crate::sim::region::terrain_stream::{TerrainPacing, TerrainStream, Viewpoint, land_rate};
+use crate::sim::region::{DemoScene, LeaveReason, Region, RegionEvent, StaticScene};
+
+fn datagram<M: MessageRepr>(seq: u32, msg: &M) -> Vec<u8> {
+    PacketRepr {
+        flags: flags::RELIABLE,
+        sequence: seq,
+        message: M::ID,
+        body: msg.to_bytes().unwrap().into(),
+        acks: vec![],
+    }
+    .to_vec()
+}
+
+/// Names of the messages the region sent to a hand-driven client.
+fn drain_names(region: &mut Region) -> Vec<Message> {
+    std::iter::from_fn(|| region.poll_transmit())
+        .map(|(_, d)| {
+            let p = udp::decode(&d).unwrap();
+            Message::parse(p.message, &p.body).unwrap()
+        })
+        .collect()
+}
+
+/// `n` boxes that stay put.
+fn boxes(n: u32) -> StaticScene {
+    StaticScene {
+        objects: DemoScene::new(n).boxes,
+    }
+}
+
+#[test]
+fn objects_wait_for_both_gates() {
+    let now = Instant::now();
+    let mut region = Region::new(
+        info(256, 256),
+        smooth_map(256, 256),
+        Box::new(boxes(3)),
+        now,
+    )
+    .unwrap();
+    let ids = AgentIds {
+        agent_id: Uuid([1; 16]),
+        session_id: Uuid([2; 16]),
+    };
+    region
+        .expect_circuit(ExpectedCircuit {
+            circuit_code: 77,
+            agent_id: ids.agent_id,
+            session_id: ids.session_id,
+            secure_session_id: Uuid::NIL,
+            first: "A".into(),
+            last: "B".into(),
+            start_position: Vec3::new(128.0, 128.0, 30.0),
+            look_at: Vec3::new(1.0, 0.0, 0.0),
+        })
+        .unwrap();
+    let from: SocketAddr = "10.1.1.1:5000".parse().unwrap();
+    let ucc = UseCircuitCode {
+        code: 77,
+        session_id: ids.session_id,
+        agent_id: ids.agent_id,
+    };
+    region.handle_datagram(now, from, &datagram(1, &ucc));
+    let first = drain_names(&mut region);
+    assert_eq!(first.len(), 1, "only the ack before CompleteAgentMovement");
+    assert!(matches!(&first[0], Message::PacketAck(a) if a.packets == [1]));
+    // Nothing region-related while the agent is a child, however long.
+    let mut t = now;
+    for _ in 0..50 {
+        t += Duration::from_millis(100);
+        region.handle_timeout(t);
+    }
+    assert!(
+        drain_names(&mut region)
+            .iter()
+            .all(|m| m.name() == "PacketAck")
+    );
+    let cam = CompleteAgentMovement {
+        agent: ids,
+        circuit_code: 77,
+    };
+    region.handle_datagram(t, from, &datagram(2, &cam));
+    region.grant_seeds(t, ids.agent_id);
+    let mut sent = Vec::new();
+    for _ in 0..50 {
+        t += Duration::from_millis(100);
+        region.handle_timeout(t);
+        sent.extend(drain_names(&mut region));
+    }
+    let names: Vec<&str> = sent.iter().map(Message::name).collect();
+    assert!(names.contains(&"RegionHandshake"));
+    assert!(names.contains(&"AgentMovementComplete"));
+    assert!(names.contains(&"LayerData"));
+    let prims = |msgs: &[Message]| {
+        msgs.iter()
+            .filter_map(|m| match m {
+                Message::ObjectUpdate(u) => {
+                    Some(u.objects.iter().filter(|o| o.pcode == PCode::Prim).count())
+                }
+                _ => None,
+            })
+            .sum::<usize>()
+    };
+    assert_eq!(prims(&sent), 0, "seeds alone do not open the scene");
+    assert!(!names.contains(&"KillObject"));
+    // The handshake reply is the second gate.
+    let reply = RegionHandshakeReply {
+        agent: ids,
+        flags: 0,
+    };
+    region.handle_datagram(t, from, &datagram(3, &reply));
+    let mut later = Vec::new();
+    for _ in 0..10 {
+        t += Duration::from_millis(100);
+        region.handle_timeout(t);
+        later.extend(drain_names(&mut region));
+    }
+    assert_eq!(prims(&later), 3, "flags without 0x2 still get full updates");
+}
+
+#[test]
+fn garbage_flood_neither_panics_nor_stalls() {
+    let mut net = Net::demo(PERFECT, 11);
+    let v = net.login(1, true);
+    let viewer_addr = net.viewers[v].addr;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..3000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = (x % 90) as usize;
+        let mut d: Vec<u8> = (0..len).map(|k| (x >> (k % 56)) as u8).collect();
+        if i % 3 == 0 && d.len() > 6 {
+            // Plausible headers with garbage bodies, some reliable, some zero-coded.
+            d[0] = [0x40, 0xC0, 0x00, 0x10][(i / 3 % 4) as usize];
+        }
+        let from = if i % 2 == 0 {
+            viewer_addr
+        } else {
+            format!("10.9.{}.{}:{}", i % 200, i % 250, 1000 + i)
+                .parse()
+                .unwrap()
+        };
+        net.inject(from, d);
+    }
+    assert!(net.run_until(Duration::from_secs(10), |n| settled(n, v)));
+    for p in STORY {
+        assert!(net.viewers[v].phase(p).is_some(), "phase {p}");
+    }
+    let stats = net.region.stats();
+    assert!(stats.malformed + stats.ignored > 1000, "{stats:?}");
+    assert_eq!(net.region.agents().len(), 1);
+}
+
+/// Terse positions of `local_id` the viewer received, in order.
+fn terse_positions(net: &Net, v: usize, local_id: u32) -> Vec<TerseData> {
+    net.viewers[v]
+        .messages()
+        .filter_map(|m| match m {
+            Message::ImprovedTerseObjectUpdate(u) => Some(u.objects.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|o| o.terse().ok())
+        .filter(|t| t.local_id == local_id)
+        .collect()
+}
+
+#[test]
+fn walking_forward_moves_the_avatar() {
+    let mut net = Net::demo(PERFECT, 12);
+    let v = net.login(1, true);
+    assert!(net.run_until(Duration::from_secs(5), |n| settled(n, v)));
+    let me = net.region.agents()[0].clone();
+    let start = me.position;
+    net.viewers[v]
+        .circuit
+        .set_controls(net.now, control_flags::AT_POS);
+    net.run_for(Duration::from_secs(2));
+    net.viewers[v].circuit.set_controls(net.now, 0);
+    net.run_for(Duration::from_millis(500));
+    let terse = terse_positions(&net, v, me.local_id);
+    assert!(terse.len() >= 5, "{} terse updates", terse.len());
+    assert!(
+        terse.iter().all(|t| t.collision_plane.is_some()),
+        "avatar form"
+    );
+    let end = terse.last().unwrap();
+    // Look-at <0.99, 0.042>: about 6 m east.
+    let moved = end.position.x - start.x;
+    assert!((5.0..7.5).contains(&moved), "moved {moved} m east");
+    assert!((end.position.y - start.y).abs() < 0.6);
+    assert!(end.velocity.x.abs() < 0.01, "the last update says stopped");
+    assert_eq!(net.region.agents()[0].position.x, end.position.x);
+    // Turning left changes the heading, not the place.
+    net.viewers[v]
+        .circuit
+        .set_controls(net.now, control_flags::TURN_LEFT);
+    net.run_for(Duration::from_secs(1));
+    net.viewers[v].circuit.set_controls(net.now, 0);
+    net.run_for(Duration::from_millis(300));
+    let turned = terse_positions(&net, v, me.local_id)
+        .last()
+        .copied()
+        .unwrap();
+    assert!((turned.position.x - end.position.x).abs() < 0.01);
+    assert!(turned.rotation.z.abs() > 0.5, "{:?}", turned.rotation);
+    // Flying up leaves the ground.
+    net.viewers[v]
+        .circuit
+        .set_controls(net.now, control_flags::FLY | control_flags::UP_POS);
+    net.run_for(Duration::from_secs(1));
+    let flown = terse_positions(&net, v, me.local_id)
+        .last()
+        .copied()
+        .unwrap();
+    assert!(
+        flown.position.z > end.position.z + 5.0,
+        "{} → {}",
+        end.position.z,
+        flown.position.z
+    );
+}
+
+#[test]
+fn movers_and_the_kill_cycle_reach_the_viewer() {
+    let mut net = Net::demo(PERFECT, 13);
+    let v = net.login(1, true);
+    assert!(net.run_until(Duration::from_secs(5), |n| settled(n, v)));
+    net.run_for(Duration::from_secs(5));
+    let orbit = terse_positions(&net, v, 1);
+    assert!(
+        orbit.len() > 10,
+        "{} terse updates of the mover",
+        orbit.len()
+    );
+    let first = orbit.first().unwrap().position;
+    let last = orbit.last().unwrap().position;
+    assert!((first.x - last.x).abs() + (first.y - last.y).abs() > 0.5);
+    let viewer = &net.viewers[v];
+    let kills: Vec<u32> = viewer
+        .messages()
+        .filter_map(|m| match m {
+            Message::KillObject(k) => Some(k.ids.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(kills.contains(&2), "{kills:?}");
+    assert!(!kills.contains(&1));
+    let recreated = viewer.object_blocks().iter().filter(|o| o.id == 2).count();
+    assert!(recreated >= 2, "box 2 sent {recreated} times");
+    // SimStats reports the scene's prim count; the viewer settles on it.
+    let prims = viewer
+        .messages()
+        .find_map(|m| match m {
+            Message::SimStats(s) => s.stat(crate::protocol::message::region::stat_id::TOTAL_PRIMS),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(prims, 5.0);
+}
+
+#[test]
+fn silence_drops_the_agent_after_a_minute() {
+    let mut net = Net::demo(PERFECT, 14);
+    let v = net.login(1, true);
+    assert!(net.run_until(Duration::from_secs(5), |n| settled(n, v)));
+    while net.region.poll_event().is_some() {}
+    net.link.drop = 1.0;
+    net.run_for(Duration::from_secs(59));
+    assert!(net.region.is_present(net.viewers[v].agent));
+    net.run_for(Duration::from_secs(3));
+    assert!(!net.region.is_present(net.viewers[v].agent));
+    assert!(matches!(
+        net.region.poll_event(),
+        Some(RegionEvent::Left {
+            reason: LeaveReason::TimedOut(_),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn kick_sends_kick_user() {
+    let mut net = Net::demo(PERFECT, 15);
+    let v = net.login(1, true);
+    assert!(net.run_until(Duration::from_secs(5), |n| settled(n, v)));
+    let agent = net.viewers[v].agent;
+    assert!(net.region.kick(net.now, agent, "New login detected"));
+    net.run_for(Duration::from_secs(1));
+    assert!(net.viewers[v].circuit.is_closed());
+    assert!(!net.region.is_present(agent));
+    assert!(!net.region.kick(net.now, agent, "again"));
+}
+
+fn view(at: Vec3, far: f32, rate: f64) -> Viewpoint {
+    Viewpoint { at, far, rate }
+}
+
+#[test]
+fn terrain_rounds_go_nearest_first_and_cover_the_region() {
+    let map = smooth_map(512, 512);
+    let t0 = Instant::now();
+    let mut s = TerrainStream::new(&map, t0);
+    let pacing = TerrainPacing::default();
+    let at = Vec3::new(100.0, 300.0, 25.0);
+    let mut out = Vec::new();
+    // Far 64 m: the first round takes the ~50 patches within it plus 128 beyond.
+    s.poll(t0, &map, view(at, 64.0, 1e9), &pacing, &mut out);
+    let first: Vec<(u32, u32)> = out
+        .iter()
+        .flat_map(|l| decode_layer(&l.data, 512, 512).unwrap().patches)
+        .map(|p| (p.x, p.y))
+        .collect();
+    assert!(
+        (128 + 40..128 + 60).contains(&first.len()),
+        "{}",
+        first.len()
+    );
+    assert_eq!(first[0], (6, 18), "the agent's own patch first");
+    let dist =
+        |&(x, y): &(u32, u32)| ((x * 16 + 8) as f32 - at.x).hypot((y * 16 + 8) as f32 - at.y);
+    assert!(first.windows(2).all(|w| dist(&w[0]) <= dist(&w[1]) + 1e-3));
+    assert!(out.iter().all(|l| l.data.len() <= 1000));
+    let mut t = t0;
+    while !s.is_done() {
+        t += pacing.round_interval;
+        s.poll(t, &map, view(at, 64.0, 1e9), &pacing, &mut out);
+        assert!(t < t0 + Duration::from_secs(10));
+    }
+    assert_eq!(s.patches_sent, 1024);
+    // 896 patches beyond Far at 128 a round: seven more rounds.
+    assert_eq!(t, t0 + pacing.round_interval * 7);
+}
+
+#[test]
+fn terrain_is_paced_by_the_land_throttle() {
+    let map = smooth_map(256, 256);
+    let t0 = Instant::now();
+    let mut s = TerrainStream::new(&map, t0);
+    let pacing = TerrainPacing::default();
+    let at = Vec3::new(128.0, 128.0, 25.0);
+    let (mut out, mut t) = (Vec::new(), t0);
+    while !s.is_done() {
+        s.poll(t, &map, view(at, 512.0, 9125.0), &pacing, &mut out);
+        t = s
+            .next_deadline(9125.0)
+            .unwrap_or(t)
+            .max(t + Duration::from_millis(1));
+    }
+    let bytes: usize = out.iter().map(|l| l.data.len() + 13).sum();
+    let secs = t.duration_since(t0).as_secs_f64();
+    let expected = (bytes as f64 - 9125.0 * 0.25) / 9125.0;
+    assert!((secs - expected).abs() < 0.3, "{bytes} bytes in {secs} s");
+    // The rates of AgentThrottle, bits/s → bytes/s, with OpenSim's floor and cap.
+    use crate::protocol::message::Throttles;
+    assert_eq!(land_rate(&Throttles::OVERLOOK), Some(500_000.0));
+    let tiny = Throttles {
+        land: 8.0,
+        ..Throttles::OVERLOOK
+    };
+    assert_eq!(land_rate(&tiny), Some(1000.0));
+    let huge = Throttles {
+        land: 80_000_000.0,
+        ..Throttles::OVERLOOK
+    };
+    assert!(land_rate(&huge).unwrap() < 640_000.0);
+    let nan = Throttles {
+        land: f32::NAN,
+        ..Throttles::OVERLOOK
+    };
+    assert_eq!(land_rate(&nan), None);
+    let _ = Phase::TerrainComplete;
+}
+
+#[test]
+fn duplicates_are_acked_and_handled_once() {
+    let now = Instant::now();
+    let mut region = Region::new(
+        info(256, 256),
+        smooth_map(256, 256),
+        Box::new(boxes(1)),
+        now,
+    )
+    .unwrap();
+    let ids = AgentIds {
+        agent_id: Uuid([3; 16]),
+        session_id: Uuid([4; 16]),
+    };
+    region
+        .expect_circuit(ExpectedCircuit {
+            circuit_code: 5,
+            agent_id: ids.agent_id,
+            session_id: ids.session_id,
+            secure_session_id: Uuid::NIL,
+            first: "A".into(),
+            last: "B".into(),
+            start_position: Vec3::new(128.0, 128.0, 30.0),
+            look_at: Vec3::new(1.0, 0.0, 0.0),
+        })
+        .unwrap();
+    let from: SocketAddr = "10.1.1.2:5000".parse().unwrap();
+    let ucc = UseCircuitCode {
+        code: 5,
+        session_id: ids.session_id,
+        agent_id: ids.agent_id,
+    };
+    // A resent UseCircuitCode is acked again at once.
+    region.handle_datagram(now, from, &datagram(1, &ucc));
+    region.handle_datagram(now, from, &datagram(1, &ucc));
+    let acks = drain_names(&mut region);
+    assert_eq!(acks.len(), 2);
+    assert!(
+        acks.iter()
+            .all(|m| matches!(m, Message::PacketAck(a) if a.packets == [1]))
+    );
+    let cam = CompleteAgentMovement {
+        agent: ids,
+        circuit_code: 5,
+    };
+    region.handle_datagram(now, from, &datagram(2, &cam));
+    region.handle_datagram(now, from, &datagram(2, &cam));
+    let t = now + Duration::from_millis(200);
+    region.handle_timeout(t);
+    let (mut sent, mut acked) = (Vec::new(), Vec::new());
+    while let Some((_, d)) = region.poll_transmit() {
+        let p = udp::decode(&d).unwrap();
+        acked.extend(p.acks.iter().copied());
+        let m = Message::parse(p.message, &p.body).unwrap();
+        if let Message::PacketAck(a) = &m {
+            acked.extend(a.packets.iter().copied());
+        }
+        sent.push(m);
+    }
+    let handshakes = sent
+        .iter()
+        .filter(|m| m.name() == "RegionHandshake")
+        .count();
+    assert_eq!(handshakes, 1, "handled once");
+    // Both copies are acknowledged (piggy-backed or in a PacketAck).
+    assert_eq!(acked.iter().filter(|&&s| s == 2).count(), 2, "{acked:?}");
+    // The wrong session's CompleteAgentMovement would have been ignored; a second agent with
+    // a circuit code already in use is refused.
+    let again = region.expect_circuit(ExpectedCircuit {
+        circuit_code: 5,
+        agent_id: Uuid([9; 16]),
+        session_id: Uuid([9; 16]),
+        secure_session_id: Uuid::NIL,
+        first: "C".into(),
+        last: "D".into(),
+        start_position: Vec3::new(1.0, 1.0, 1.0),
+        look_at: Vec3::new(1.0, 0.0, 0.0),
+    });
+    assert_eq!(
+        again,
+        Err(crate::sim::region::RegionError::CircuitCodeInUse(5))
+    );
+}
