@@ -17,6 +17,9 @@ struct Cli {
 enum Command {
     /// Open the viewer window (the default).
     View,
+    /// Run the embedded OpenSim-compatible region alone, so any viewer can log in.
+    #[cfg(feature = "sim")]
+    Sim(SimArgs),
     /// Decode captured LLUDP traffic (a `udp.jsonl` file) and print every message.
     Replay {
         /// The capture, one JSON object per datagram: {"t", "dir", "hex"}.
@@ -27,6 +30,133 @@ enum Command {
     },
 }
 
+/// `overlook sim` options.
+#[cfg(feature = "sim")]
+#[derive(Debug, clap::Args)]
+struct SimArgs {
+    /// HTTP address of the login service (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    http: std::net::SocketAddr,
+    /// UDP address of the region (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    udp: std::net::SocketAddr,
+    /// Region size in metres: `N` or `WxH`, multiples of 256 from 256 to 4096.
+    #[arg(long, value_parser = parse_size)]
+    size: Option<(u32, u32)>,
+    /// Terrain file: an OpenSim `.r32` or a 16-bit grayscale `.png` (default: a procedural island).
+    #[arg(long)]
+    terrain: Option<PathBuf>,
+    /// Height range a PNG's black..white maps to, `MIN:MAX` metres.
+    #[arg(long, value_parser = parse_range, default_value = "0:128")]
+    height_range: (f32, f32),
+    /// Seed of the island and the scene.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// An account, `"First Last:password"`; may repeat (default `Test User:test`).
+    #[arg(long = "user", value_parser = parse_user)]
+    users: Vec<(String, String, String)>,
+    /// The region's name.
+    #[arg(long, default_value = "Overlook Region")]
+    name: String,
+}
+
+#[cfg(feature = "sim")]
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).unwrap_or((s, s));
+    let n = |t: &str| t.trim().parse::<u32>().map_err(|e| format!("{t}: {e}"));
+    Ok((n(w)?, n(h)?))
+}
+
+#[cfg(feature = "sim")]
+fn parse_range(s: &str) -> Result<(f32, f32), String> {
+    let (a, b) = s.split_once(':').ok_or("expected MIN:MAX")?;
+    let f = |t: &str| t.trim().parse::<f32>().map_err(|e| format!("{t}: {e}"));
+    let (a, b) = (f(a)?, f(b)?);
+    if a < b {
+        Ok((a, b))
+    } else {
+        Err("MIN must be below MAX".into())
+    }
+}
+
+#[cfg(feature = "sim")]
+fn parse_user(s: &str) -> Result<(String, String, String), String> {
+    let (name, password) = s
+        .split_once(':')
+        .ok_or("expected \"First Last:password\"")?;
+    let (first, last) = name
+        .trim()
+        .split_once(' ')
+        .ok_or("expected a first and a last name")?;
+    Ok((
+        first.to_owned(),
+        last.trim().to_owned(),
+        password.to_owned(),
+    ))
+}
+
+#[cfg(feature = "sim")]
+fn run_sim(args: SimArgs) -> ExitCode {
+    use overlook::sim::server::{self, SimConfig};
+    use overlook::sim::terrain::TerrainSource;
+
+    let terrain = match &args.terrain {
+        None => TerrainSource::Island { seed: args.seed },
+        Some(path) => match TerrainSource::from_path(path.clone(), args.height_range) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("overlook sim: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let accounts = if args.users.is_empty() {
+        vec![server::test_account("Test", "User", "test")]
+    } else {
+        args.users
+            .iter()
+            .map(|(f, l, p)| server::test_account(f, l, p))
+            .collect()
+    };
+    let cfg = SimConfig {
+        http: args.http,
+        udp: args.udp,
+        size: args.size,
+        terrain,
+        seed: args.seed,
+        accounts,
+        region_name: args.name,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("overlook sim: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let sim = match server::start(cfg).await {
+            Ok(sim) => sim,
+            Err(e) => {
+                eprintln!("overlook sim: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!(
+            "region \"{}\" ({}x{} m), UDP {}",
+            sim.info.name, sim.info.size_x, sim.info.size_y, sim.udp
+        );
+        println!("login URI: {}", sim.login_uri);
+        for a in &sim.accounts {
+            println!("user: {} {} (password {:?})", a.first, a.last, a.password);
+        }
+        tokio::select! {
+            () = sim.wait() => ExitCode::FAILURE,
+            _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::View) {
@@ -34,6 +164,8 @@ fn main() -> ExitCode {
             overlook::viewer::app().run();
             ExitCode::SUCCESS
         }
+        #[cfg(feature = "sim")]
+        Command::Sim(args) => run_sim(args),
         Command::Replay { file, summary } => {
             let mut out = std::io::stdout().lock();
             match overlook::replay::run(&file, summary, &mut out) {

@@ -12,6 +12,7 @@
 pub mod login;
 pub mod region;
 pub mod scene;
+pub mod server;
 pub mod terrain;
 
 use crate::protocol::types::{Uuid, Vec3};
