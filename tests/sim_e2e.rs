@@ -110,7 +110,7 @@ async fn logs_in_and_receives_the_whole_region_over_loopback() {
         socket.connect(region_addr).unwrap();
         let mut circuit = Circuit::new(cfg, login_sent, Instant::now());
         let mut map = Heightmap::new(size.0, size.1).unwrap();
-        let mut objects = 0usize;
+        let (mut full, mut compressed) = (0usize, 0usize);
         let mut buf = [0u8; 0x2000];
         let give_up = Instant::now() + Duration::from_secs(30);
         while Instant::now() < give_up && circuit.phases().get(Phase::ObjectsSettled).is_none() {
@@ -136,8 +136,8 @@ async fn logs_in_and_receives_the_whole_region_over_loopback() {
                                 map.apply(&p).unwrap();
                             }
                         }
-                        Message::ObjectUpdate(u) => objects += u.objects.len(),
-                        Message::ObjectUpdateCompressed(u) => objects += u.objects.len(),
+                        Message::ObjectUpdate(u) => full += u.objects.len(),
+                        Message::ObjectUpdateCompressed(u) => compressed += u.objects.len(),
                         _ => {}
                     },
                     Event::Disconnected(r) => panic!("disconnected: {r}"),
@@ -146,11 +146,11 @@ async fn logs_in_and_receives_the_whole_region_over_loopback() {
             }
         }
         circuit.logout(Instant::now());
-        (*circuit.phases(), map, objects)
+        (*circuit.phases(), map, full, compressed)
     })
     .await
     .unwrap();
-    let (phases, map, objects) = result;
+    let (phases, map, full, compressed) = result;
     for p in Phase::ALL.into_iter().filter(|&p| p != Phase::Logout) {
         assert!(phases.get(p).is_some(), "phase {p} not reached: {phases:?}");
     }
@@ -168,6 +168,9 @@ async fn logs_in_and_receives_the_whole_region_over_loopback() {
         (map.size_x(), map.size_y()),
         (expected.size_x, expected.size_y)
     );
-    assert!(objects >= 30, "{objects} objects");
+    // Static objects come compressed; the mover, the blinker and the avatar as full updates.
+    assert!(full >= 3, "{full} full updates");
+    assert!(compressed >= 25, "{compressed} compressed");
+    assert!(full + compressed >= 30, "{full} + {compressed} objects");
     sim.shutdown();
 }
