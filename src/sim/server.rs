@@ -21,7 +21,7 @@ use super::region::{MoverState, Region, SceneSource};
 use super::scene::{SceneObject, default_scene};
 use super::terrain::{TerrainError, TerrainSource};
 use super::{Account, ExpectedCircuit, RegionGate, RegionInfo};
-use crate::protocol::message::object::ObjectData;
+use crate::protocol::message::object::{CompressedBlock, ObjectData};
 use crate::protocol::types::Uuid;
 
 /// How to run the region.
@@ -139,12 +139,28 @@ impl RunningSim {
 }
 
 /// The default scene as the region's object source: movers orbit, the blinker is killed and
-/// re-created.
-struct DefaultScene {
+/// re-created, everything else is offered compressed.
+pub(crate) struct DefaultScene {
     objects: Vec<SceneObject>,
 }
 
+impl DefaultScene {
+    /// The region's view of `objects` (as [`default_scene`] builds them).
+    pub(crate) fn new(objects: Vec<SceneObject>) -> Self {
+        DefaultScene { objects }
+    }
+}
+
 impl SceneSource for DefaultScene {
+    fn compressed(&self, local_id: u32) -> Option<CompressedBlock> {
+        let o = self.objects.iter().find(|o| o.local_id == local_id)?;
+        if o.motion.is_some() || o.blink.is_some() {
+            return None;
+        }
+        // An object that cannot be encoded compressed still goes as a full update.
+        o.compressed_block(0.0).ok()
+    }
+
     fn objects(&self) -> Vec<ObjectData> {
         self.objects.iter().map(|o| o.to_object_data(0.0)).collect()
     }
@@ -268,9 +284,7 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
         udp: udp_v4,
         water_height: super::terrain::WATER_HEIGHT,
     };
-    let scene = DefaultScene {
-        objects: default_scene(&map, cfg.seed),
-    };
+    let scene = DefaultScene::new(default_scene(&map, cfg.seed));
     let region = Region::new(info.clone(), map, Box::new(scene), Instant::now())
         .map_err(|e| SimError::Region(e.to_string()))?;
     let shared = Arc::new(Shared {

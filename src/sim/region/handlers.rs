@@ -7,7 +7,7 @@ use std::time::Duration;
 use web_time::Instant;
 
 use super::agent::{Agent, Stage, ground_at};
-use super::objects::{AvatarLook, avatar_object, pack_updates};
+use super::objects::{AvatarLook, avatar_object, pack_compressed, pack_updates};
 use super::terrain_stream::{TerrainStream, land_rate};
 use super::{LeaveReason, Region, RegionEvent, messages};
 use crate::protocol::circuit::reliable::Receipt;
@@ -286,17 +286,24 @@ impl Region {
         for block in &avatars {
             a.known.insert(block.id);
         }
-        let scene: Vec<ObjectData> = self
-            .objects
-            .iter()
-            .filter(|o| !self.hidden.contains(&o.id))
-            .cloned()
-            .collect();
+        // Objects the scene offers compressed go as `ObjectUpdateCompressed`, the rest full.
+        let mut scene: Vec<ObjectData> = Vec::new();
+        let mut compressed = Vec::new();
+        for o in self.objects.iter().filter(|o| !self.hidden.contains(&o.id)) {
+            match self.scene.compressed(o.id) {
+                Some(block) => compressed.push(block),
+                None => scene.push(o.clone()),
+            }
+        }
         let handle = self.info.handle();
-        for msg in pack_updates(handle, avatars, self.cfg.max_object_body)
+        let max = self.cfg.max_object_body;
+        for msg in pack_updates(handle, avatars, max)
             .into_iter()
-            .chain(pack_updates(handle, scene, self.cfg.max_object_body))
+            .chain(pack_updates(handle, scene, max))
         {
+            a.send(now, &msg, true);
+        }
+        for msg in pack_compressed(handle, compressed, max) {
             a.send(now, &msg, true);
         }
     }

@@ -1,14 +1,16 @@
-//! What the region shows besides terrain: the scene as a [`SceneSource`] (static objects as full
-//! `ObjectUpdate` blocks, objects that move, objects that come and go), the avatars it builds
-//! itself ([`avatar_object`]), and the packing of both into datagram-sized messages.
+//! What the region shows besides terrain: the scene as a [`SceneSource`] (objects as full
+//! `ObjectUpdate` blocks, optionally also as `ObjectUpdateCompressed` blocks for those that stay
+//! put, objects that move, objects that come and go), the avatars it builds itself
+//! ([`avatar_object`]), and the packing of both into datagram-sized messages.
 //!
 //! The scene is handed over already encoded so the region does not depend on how it was made:
 //! the default scene module builds `ObjectData` blocks, tests build a few by hand.
 
 use crate::protocol::message::MessageRepr;
 use crate::protocol::message::object::{
-    ImprovedTerseObjectUpdate, Motion, MotionData, NameValue, NameValues, ObjectData, ObjectUpdate,
-    PCode, PrimShape, TerseData, TerseObject, TextColor, TextureEntry,
+    CompressedBlock, ImprovedTerseObjectUpdate, Motion, MotionData, NameValue, NameValues,
+    ObjectData, ObjectUpdate, ObjectUpdateCompressed, PCode, PrimShape, TerseData, TerseObject,
+    TextColor, TextureEntry,
 };
 use crate::protocol::types::{Quat, Uuid, Vec3, Vec4};
 
@@ -41,6 +43,15 @@ pub trait SceneSource: Send {
     /// sends `KillObject`; when it comes back, a fresh full `ObjectUpdate`.
     fn hidden(&self, _t: f64) -> Vec<u32> {
         Vec::new()
+    }
+
+    /// The object as an `ObjectUpdateCompressed` block, for objects that stay as they are:
+    /// OpenSim sends objects unchanged for a while compressed and recently changed ones as
+    /// full updates. `None` (the default) sends the object as a full `ObjectUpdate`; objects
+    /// that move or come and go should answer `None`. Only the first sending of the scene to
+    /// an agent uses this; a re-created object is always a full update.
+    fn compressed(&self, _local_id: u32) -> Option<CompressedBlock> {
+        None
     }
 }
 
@@ -360,6 +371,38 @@ pub(super) fn pack_terse(
         let full = current.objects.len() >= 255 || current.buffer_len() + len > max_body;
         if full && !current.objects.is_empty() {
             let next = ImprovedTerseObjectUpdate {
+                objects: Vec::new(),
+                ..current.clone()
+            };
+            out.push(core::mem::replace(&mut current, next));
+        }
+        current.objects.push(block);
+    }
+    if !current.objects.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Splits compressed blocks into `ObjectUpdateCompressed` messages whose bodies stay under
+/// `max_body` bytes; a block bigger than that travels alone.
+pub(super) fn pack_compressed(
+    handle: u64,
+    blocks: Vec<CompressedBlock>,
+    max_body: usize,
+) -> Vec<ObjectUpdateCompressed> {
+    let mut out = Vec::new();
+    let mut current = ObjectUpdateCompressed {
+        region_handle: handle,
+        time_dilation: u16::MAX,
+        objects: Vec::new(),
+    };
+    for block in blocks {
+        // Update flags, the Var2 length, the data.
+        let len = 6 + block.data.len();
+        let full = current.objects.len() >= 255 || current.buffer_len() + len > max_body;
+        if full && !current.objects.is_empty() {
+            let next = ObjectUpdateCompressed {
                 objects: Vec::new(),
                 ..current.clone()
             };
