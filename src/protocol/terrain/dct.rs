@@ -28,6 +28,9 @@ pub static UNZIGZAG: [u8; 256] = invert(&build_zigzag());
 /// (`setup_patch_icosines`) and OpenSim (`SetupCosines16`).
 pub static COS: [[f32; 16]; 16] = build_cos();
 
+/// [`COS`] transposed: `COS_T[n][u] = c(u, n)`, for [`inverse_dct_naive`].
+static COS_T: [[f32; 16]; 16] = transpose(&build_cos());
+
 /// Vertical-pass table of the inverse DCT, transposed for contiguous access:
 /// `ICOL_HALF[y][v] = w(v)·COS[v][y]` with `w(0) = 1/√2`, `w(v > 0) = 1`, for output rows
 /// `y < 8` (rows `15 − y` follow by symmetry).
@@ -112,6 +115,27 @@ pub fn inverse_dct_add(block: &[[f32; 16]; 16], rows: usize, cols: usize, out: &
         {
             *t += e + d;
             *b += e - d;
+        }
+    }
+}
+
+/// The reference inverse DCT: the direct four-loop sum of §4.6, one 256-term sum per output
+/// sample, added onto `out`.
+///
+/// `out[y][x] += (1/8)·Σ_v Σ_u w(v)·w(u)·block[v][u]·c(v,y)·c(u,x)` with the same `f32` cosines
+/// as [`inverse_dct_add`]. About 65,000 multiply-adds per patch: it exists as the baseline the
+/// fast transform is tested and benchmarked against, not for decoding.
+pub fn inverse_dct_naive(block: &[[f32; 16]; 16], out: &mut [[f32; 16]; 16]) {
+    let w = |k: usize| if k == 0 { OO_SQRT2 } else { 1.0 };
+    for (out_row, cos_y) in out.iter_mut().zip(COS_T.iter()) {
+        for (o, cos_x) in out_row.iter_mut().zip(COS_T.iter()) {
+            let mut sum = 0.0f32;
+            for (v, (block_row, &cv)) in block.iter().zip(cos_y.iter()).enumerate() {
+                for (u, (&b, &cu)) in block_row.iter().zip(cos_x.iter()).enumerate() {
+                    sum += w(v) * w(u) * b * cv * cu;
+                }
+            }
+            *o += sum * 0.125;
         }
     }
 }
@@ -274,6 +298,21 @@ const fn build_cos() -> [[f32; 16]; 16] {
         u += 1;
     }
     table
+}
+
+#[allow(clippy::indexing_slicing)]
+const fn transpose(table: &[[f32; 16]; 16]) -> [[f32; 16]; 16] {
+    let mut out = [[0.0f32; 16]; 16];
+    let mut i = 0;
+    while i < N {
+        let mut j = 0;
+        while j < N {
+            out[j][i] = table[i][j];
+            j += 1;
+        }
+        i += 1;
+    }
+    out
 }
 
 #[allow(clippy::indexing_slicing)]
@@ -476,6 +515,42 @@ mod tests {
         let mut untouched = [[2.0f32; 16]; 16];
         inverse_dct_add(&block, 0, 16, &mut untouched);
         assert_eq!(untouched, [[2.0f32; 16]; 16]);
+    }
+
+    proptest::proptest! {
+        /// The fast transform, given how far the coefficients reach, equals the direct sum
+        /// (`f32`, same cosines) and the `f64` formula on random sparse blocks.
+        #[test]
+        fn fast_idct_matches_naive_on_random_blocks(
+            values in proptest::collection::vec(-100.0f32..100.0, 256),
+            rows in 0usize..=16,
+            cols in 0usize..=16,
+            zero_every in 1usize..5,
+            base in -50.0f32..50.0,
+        ) {
+            let mut block = [[0.0f32; 16]; 16];
+            for (k, &value) in values.iter().enumerate() {
+                let (v, u) = (k / 16, k % 16);
+                if v < rows && u < cols && k % zero_every == 0 {
+                    block[v][u] = value;
+                }
+            }
+            let mut fast = [[base; 16]; 16];
+            inverse_dct_add(&block, rows, cols, &mut fast);
+            let mut naive = [[base; 16]; 16];
+            inverse_dct_naive(&block, &mut naive);
+            let exact = naive_idct(&block);
+            for y in 0..16 {
+                for x in 0..16 {
+                    proptest::prop_assert!(
+                        (fast[y][x] - naive[y][x]).abs() < 1e-3,
+                        "({}, {}): {} vs {}", x, y, fast[y][x], naive[y][x]
+                    );
+                    let want = f64::from(base) + exact[y][x];
+                    proptest::prop_assert!((f64::from(naive[y][x]) - want).abs() < 1e-3);
+                }
+            }
+        }
     }
 
     #[test]

@@ -283,6 +283,42 @@ pub fn decode_patch_into(
     header: &PatchHeader,
     heights: &mut [f32; 256],
 ) -> Result<(), PatchError> {
+    let dq = read_dequantised(r, header)?;
+    heights.fill(dq.addval);
+    let (grid, _) = heights.as_chunks_mut::<16>();
+    inverse_dct_add(&dq.block, dq.rows, dq.cols, grid);
+    Ok(())
+}
+
+/// A patch's coefficients after de-zig-zag, dequantisation and scaling (§4.6 steps 1 and 3),
+/// ready for the inverse DCT: `heights = addval + IDCT(block)`.
+///
+/// Exposed for the benchmark and tests that compare inverse DCTs on real blocks; decoders use
+/// [`decode_patch_into`].
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq)]
+pub struct DequantisedBlock {
+    /// `block[v][u]`: coefficient at vertical frequency `v`, horizontal frequency `u`, already
+    /// multiplied by `1 + 2(u + v)` and by `mult = range / 2^prequant`.
+    pub block: [[f32; 16]; 16],
+    /// One past the last row (`v`) holding a non-zero coefficient; 0 for a flat patch.
+    pub rows: usize,
+    /// One past the last column (`u`) holding a non-zero coefficient; 0 for a flat patch.
+    pub cols: usize,
+    /// The offset every height starts from, `range/2 + dc_offset`.
+    pub addval: f32,
+}
+
+/// Reads the coefficients following `header` into a [`DequantisedBlock`].
+///
+/// # Errors
+/// As [`decode_patch`].
+#[doc(hidden)]
+#[inline]
+pub fn read_dequantised(
+    r: &mut BitReader<'_>,
+    header: &PatchHeader,
+) -> Result<DequantisedBlock, PatchError> {
     if !header.dc_offset.is_finite() {
         return Err(PatchError::NonFiniteDcOffset);
     }
@@ -303,11 +339,12 @@ pub fn decode_patch_into(
         rows = rows.max(row_i + 1);
         cols = cols.max(col_i + 1);
     })?;
-
-    heights.fill(addval);
-    let (grid, _) = heights.as_chunks_mut::<16>();
-    inverse_dct_add(&block, rows, cols, grid);
-    Ok(())
+    Ok(DequantisedBlock {
+        block,
+        rows,
+        cols,
+        addval,
+    })
 }
 
 /// `prequant` (2..=17 from a quant byte, or OpenSim's 10) as an `i32` exponent.
