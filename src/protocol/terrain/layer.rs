@@ -12,7 +12,7 @@
 use super::bits::{BitReader, BitWriter};
 use super::encode::encode_patch;
 use super::patch::{
-    DecodedPatch, DequantisedBlock, END_OF_PATCHES, GroupHeader, PatchHeader, decode_patch_into,
+    DecodedPatch, DequantisedBlock, END_OF_PATCHES, GroupHeader, PatchHeader, decode_patch_with,
     patches_for, read_dequantised,
 };
 use super::{LayerType, PatchError};
@@ -56,6 +56,8 @@ pub fn decode_layer(
     region_size_y: u32,
 ) -> Result<DecodedLayer, PatchError> {
     let mut patches = Vec::new();
+    // Coefficient scratch shared by the patches; each leaves it zeroed again.
+    let mut block = [[0.0f32; 16]; 16];
     let layer = for_each_patch(data, region_size_x, region_size_y, |r, header| {
         if patches.capacity() == 0 {
             // A patch takes at least 68 bits; reserve for what the data could hold, capped.
@@ -68,7 +70,7 @@ pub fn decode_layer(
             heights: [0.0; 256],
         });
         match patches.last_mut() {
-            Some(patch) => decode_patch_into(r, header, &mut patch.heights),
+            Some(patch) => decode_patch_with(r, header, &mut patch.heights, &mut block),
             None => Ok(()),
         }
     })?;

@@ -283,10 +283,33 @@ pub fn decode_patch_into(
     header: &PatchHeader,
     heights: &mut [f32; 256],
 ) -> Result<(), PatchError> {
-    let dq = read_dequantised(r, header)?;
-    heights.fill(dq.addval);
+    let mut block = [[0.0f32; 16]; 16];
+    decode_patch_with(r, header, heights, &mut block)
+}
+
+/// [`decode_patch_into`] with a caller-kept coefficient scratch block, which must be all zero on
+/// entry and is all zero again on success. A layer decoder keeps one for all its patches, so a
+/// patch pays for clearing only the coefficients it used, and a flat one for none.
+///
+/// # Errors
+/// As [`decode_patch`]; after an error `block` may hold coefficients.
+#[inline]
+pub(crate) fn decode_patch_with(
+    r: &mut BitReader<'_>,
+    header: &PatchHeader,
+    heights: &mut [f32; 256],
+    block: &mut [[f32; 16]; 16],
+) -> Result<(), PatchError> {
+    let (rows, cols, addval) = dequantise_into(r, header, block)?;
+    heights.fill(addval);
+    if rows == 0 {
+        return Ok(());
+    }
     let (grid, _) = heights.as_chunks_mut::<16>();
-    inverse_dct_add(&dq.block, dq.rows, dq.cols, grid);
+    inverse_dct_add(block, rows, cols, grid);
+    for row in block.iter_mut().take(rows) {
+        row.iter_mut().take(cols).for_each(|b| *b = 0.0);
+    }
     Ok(())
 }
 
@@ -319,6 +342,25 @@ pub fn read_dequantised(
     r: &mut BitReader<'_>,
     header: &PatchHeader,
 ) -> Result<DequantisedBlock, PatchError> {
+    let mut block = [[0.0f32; 16]; 16];
+    let (rows, cols, addval) = dequantise_into(r, header, &mut block)?;
+    Ok(DequantisedBlock {
+        block,
+        rows,
+        cols,
+        addval,
+    })
+}
+
+/// Reads the coefficients following `header` into `block` (all zero on entry), de-zig-zagged,
+/// dequantised and multiplied by `mult`; returns how far the non-zero rows and columns reach and
+/// the patch's `addval`. Only `block[..rows][..cols]` is written.
+#[inline(always)]
+fn dequantise_into(
+    r: &mut BitReader<'_>,
+    header: &PatchHeader,
+    block: &mut [[f32; 16]; 16],
+) -> Result<(usize, usize, f32), PatchError> {
     if !header.dc_offset.is_finite() {
         return Err(PatchError::NonFiniteDcOffset);
     }
@@ -327,7 +369,6 @@ pub fn read_dequantised(
     let mult = f32::from(header.range) * pow2(-prequant);
     let addval = mult * pow2(prequant - 1) + header.dc_offset;
 
-    let mut block = [[0.0f32; 16]; 16];
     let (mut rows, mut cols) = (0usize, 0usize);
     for_each_coefficient(r, header.wbits(), |i, value| {
         let k = UNZIGZAG.get(i).copied().unwrap_or(0);
@@ -339,12 +380,7 @@ pub fn read_dequantised(
         rows = rows.max(row_i + 1);
         cols = cols.max(col_i + 1);
     })?;
-    Ok(DequantisedBlock {
-        block,
-        rows,
-        cols,
-        addval,
-    })
+    Ok((rows, cols, addval))
 }
 
 /// `prequant` (2..=17 from a quant byte, or OpenSim's 10) as an `i32` exponent.
