@@ -24,6 +24,10 @@ pub static ZIGZAG: [u8; 256] = build_zigzag();
 /// Inverse of [`ZIGZAG`]: `UNZIGZAG[i]` is `row * 16 + col` of the `i`-th transmitted coefficient.
 pub static UNZIGZAG: [u8; 256] = invert(&build_zigzag());
 
+/// The dequantisation factor of each transmitted coefficient, in transmission order:
+/// `DEQUANT_ZZ[i] = 1 + 2(row + col)` for the coefficient at `UNZIGZAG[i]`.
+pub static DEQUANT_ZZ: [f32; 256] = build_dequant_zz(&invert(&build_zigzag()));
+
 /// `COS[u][n] = cos((2n + 1)·u·π/32)`, with the angle rounded to `f32` first as in SLV
 /// (`setup_patch_icosines`) and OpenSim (`SetupCosines16`).
 pub static COS: [[f32; 16]; 16] = build_cos();
@@ -298,6 +302,18 @@ const fn build_cos() -> [[f32; 16]; 16] {
     table
 }
 
+#[allow(clippy::indexing_slicing, clippy::as_conversions)]
+const fn build_dequant_zz(unzigzag: &[u8; 256]) -> [f32; 256] {
+    let mut table = [0.0f32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let k = unzigzag[i] as usize;
+        table[i] = (1 + 2 * (k / N + k % N)) as f32;
+        i += 1;
+    }
+    table
+}
+
 #[allow(clippy::indexing_slicing)]
 const fn transpose(table: &[[f32; 16]; 16]) -> [[f32; 16]; 16] {
     let mut out = [[0.0f32; 16]; 16];
@@ -443,6 +459,8 @@ mod tests {
         }
         for i in 0..256 {
             assert_eq!(usize::from(ZIGZAG[usize::from(UNZIGZAG[i])]), i);
+            let k = UNZIGZAG[i];
+            assert_eq!(DEQUANT_ZZ[i], dequant_factor(k >> 4, k & 15));
         }
     }
 

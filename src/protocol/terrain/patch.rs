@@ -9,7 +9,7 @@
 //! patch actually uses.
 
 use super::bits::{BitReader, BitWriter};
-use super::dct::{UNZIGZAG, dequant_factor, inverse_dct_add};
+use super::dct::{DEQUANT_ZZ, UNZIGZAG, inverse_dct_add};
 use super::{LayerType, PATCH_SAMPLES, PATCH_SIZE, PatchError};
 
 /// The quant byte that ends the patch list (`END_OF_PATCHES`).
@@ -370,15 +370,15 @@ fn dequantise_into(
     let addval = mult * pow2(prequant - 1) + header.dc_offset;
 
     let (mut rows, mut cols) = (0usize, 0usize);
+    let flat = block.as_flattened_mut();
     for_each_coefficient(r, header.wbits(), |i, value| {
-        let k = UNZIGZAG.get(i).copied().unwrap_or(0);
-        let (row, col) = (k >> 4, k & 0x0F);
-        let (row_i, col_i) = (usize::from(row), usize::from(col));
-        if let Some(slot) = block.get_mut(row_i).and_then(|r| r.get_mut(col_i)) {
-            *slot = exact_f32(value) * dequant_factor(row, col) * mult;
+        let k = usize::from(UNZIGZAG.get(i).copied().unwrap_or(0));
+        let factor = DEQUANT_ZZ.get(i).copied().unwrap_or(0.0);
+        if let Some(slot) = flat.get_mut(k) {
+            *slot = exact_f32(value) * factor * mult;
         }
-        rows = rows.max(row_i + 1);
-        cols = cols.max(col_i + 1);
+        rows = rows.max((k >> 4) + 1);
+        cols = cols.max((k & 0x0F) + 1);
     })?;
     Ok((rows, cols, addval))
 }
