@@ -12,7 +12,7 @@
 use super::bits::{BitReader, BitWriter};
 use super::encode::encode_patch;
 use super::patch::{
-    DecodedPatch, DequantisedBlock, END_OF_PATCHES, GroupHeader, PatchHeader, decode_patch_with,
+    DecodedPatch, DequantisedBlock, END_OF_PATCHES, GroupHeader, PatchHeader, add_relief,
     patches_for, read_dequantised,
 };
 use super::{LayerType, PatchError};
@@ -67,10 +67,10 @@ pub fn decode_layer(
         patches.push(DecodedPatch {
             x: header.x,
             y: header.y,
-            heights: [0.0; 256],
+            heights: [header.addval(); 256],
         });
         match patches.last_mut() {
-            Some(patch) => decode_patch_with(r, header, &mut patch.heights, &mut block),
+            Some(patch) => add_relief(r, header, &mut patch.heights, &mut block),
             None => Ok(()),
         }
     })?;

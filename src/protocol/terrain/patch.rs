@@ -83,6 +83,19 @@ impl PatchHeader {
         u32::from(self.quant_wbits >> 4) + 2
     }
 
+    /// SLV `decompress_patch`'s `mult = range / 2^prequant`, the scale of the coefficients.
+    #[inline]
+    pub fn mult(&self) -> f32 {
+        f32::from(self.range) * pow2(-prequant_i32(self.prequant()))
+    }
+
+    /// SLV `decompress_patch`'s `addval = mult·2^(prequant−1) + dc_offset` (= `range/2 +
+    /// dc_offset`), the height every sample starts from.
+    #[inline]
+    pub fn addval(&self) -> f32 {
+        self.mult() * pow2(prequant_i32(self.prequant()) - 1) + self.dc_offset
+    }
+
     /// Bits per coefficient magnitude, `(quant_wbits & 0x0F) + 2` (2 to 17).
     pub fn wbits(&self) -> u32 {
         u32::from(self.quant_wbits & 0x0F) + 2
@@ -284,24 +297,28 @@ pub fn decode_patch_into(
     heights: &mut [f32; 256],
 ) -> Result<(), PatchError> {
     let mut block = [[0.0f32; 16]; 16];
-    decode_patch_with(r, header, heights, &mut block)
+    heights.fill(header.addval());
+    add_relief(r, header, heights, &mut block)
 }
 
-/// [`decode_patch_into`] with a caller-kept coefficient scratch block, which must be all zero on
-/// entry and is all zero again on success. A layer decoder keeps one for all its patches, so a
-/// patch pays for clearing only the coefficients it used, and a flat one for none.
+/// The second half of [`decode_patch_into`]: reads the coefficients and adds their inverse DCT
+/// onto `heights`, which the caller has filled with [`PatchHeader::addval`] (a layer decoder
+/// creates each patch with that value rather than zeros and a second fill).
+///
+/// `block` is a caller-kept coefficient scratch block, all zero on entry and all zero again on
+/// success: a layer decoder keeps one for all its patches, so a patch pays for clearing only the
+/// coefficients it used, and a flat one for none.
 ///
 /// # Errors
 /// As [`decode_patch`]; after an error `block` may hold coefficients.
 #[inline]
-pub(crate) fn decode_patch_with(
+pub(crate) fn add_relief(
     r: &mut BitReader<'_>,
     header: &PatchHeader,
     heights: &mut [f32; 256],
     block: &mut [[f32; 16]; 16],
 ) -> Result<(), PatchError> {
-    let (rows, cols, addval) = dequantise_into(r, header, block)?;
-    heights.fill(addval);
+    let (rows, cols) = dequantise_into(r, header, block)?;
     if rows == 0 {
         return Ok(());
     }
@@ -343,31 +360,28 @@ pub fn read_dequantised(
     header: &PatchHeader,
 ) -> Result<DequantisedBlock, PatchError> {
     let mut block = [[0.0f32; 16]; 16];
-    let (rows, cols, addval) = dequantise_into(r, header, &mut block)?;
+    let (rows, cols) = dequantise_into(r, header, &mut block)?;
     Ok(DequantisedBlock {
         block,
         rows,
         cols,
-        addval,
+        addval: header.addval(),
     })
 }
 
 /// Reads the coefficients following `header` into `block` (all zero on entry), de-zig-zagged,
-/// dequantised and multiplied by `mult`; returns how far the non-zero rows and columns reach and
-/// the patch's `addval`. Only `block[..rows][..cols]` is written.
+/// dequantised and multiplied by `mult`; returns how far the non-zero rows and columns reach.
+/// Only `block[..rows][..cols]` is written.
 #[inline(always)]
 fn dequantise_into(
     r: &mut BitReader<'_>,
     header: &PatchHeader,
     block: &mut [[f32; 16]; 16],
-) -> Result<(usize, usize, f32), PatchError> {
+) -> Result<(usize, usize), PatchError> {
     if !header.dc_offset.is_finite() {
         return Err(PatchError::NonFiniteDcOffset);
     }
-    let prequant = prequant_i32(header.prequant());
-    // SLV `decompress_patch`: mult = range / 2^prequant, addval = mult·2^(prequant−1) + dc.
-    let mult = f32::from(header.range) * pow2(-prequant);
-    let addval = mult * pow2(prequant - 1) + header.dc_offset;
+    let mult = header.mult();
 
     let (mut rows, mut cols) = (0usize, 0usize);
     let flat = block.as_flattened_mut();
@@ -380,7 +394,7 @@ fn dequantise_into(
         rows = rows.max((k >> 4) + 1);
         cols = cols.max((k & 0x0F) + 1);
     })?;
-    Ok((rows, cols, addval))
+    Ok((rows, cols))
 }
 
 /// `prequant` (2..=17 from a quant byte, or OpenSim's 10) as an `i32` exponent.
