@@ -24,9 +24,16 @@ pub static ZIGZAG: [u8; 256] = build_zigzag();
 /// Inverse of [`ZIGZAG`]: `UNZIGZAG[i]` is `row * 16 + col` of the `i`-th transmitted coefficient.
 pub static UNZIGZAG: [u8; 256] = invert(&build_zigzag());
 
+/// The dequantisation factor of each transmitted coefficient, in transmission order:
+/// `DEQUANT_ZZ[i] = 1 + 2(row + col)` for the coefficient at `UNZIGZAG[i]`.
+pub static DEQUANT_ZZ: [f32; 256] = build_dequant_zz(&invert(&build_zigzag()));
+
 /// `COS[u][n] = cos((2n + 1)·u·π/32)`, with the angle rounded to `f32` first as in SLV
 /// (`setup_patch_icosines`) and OpenSim (`SetupCosines16`).
 pub static COS: [[f32; 16]; 16] = build_cos();
+
+/// [`COS`] transposed: `COS_T[n][u] = c(u, n)`, for [`inverse_dct_naive`].
+static COS_T: [[f32; 16]; 16] = transpose(&build_cos());
 
 /// Vertical-pass table of the inverse DCT, transposed for contiguous access:
 /// `ICOL_HALF[y][v] = w(v)·COS[v][y]` with `w(0) = 1/√2`, `w(v > 0) = 1`, for output rows
@@ -56,7 +63,7 @@ pub fn dequant_factor(row: u8, col: u8) -> f32 {
 /// for the (up to 16) rows of `out`, so `out` pre-filled with the patch's `addval` yields heights
 /// directly.
 ///
-/// Cost: the horizontal pass touches only non-zero coefficients (8 multiply-adds each), the
+/// Cost: the horizontal pass is 8 multiply-adds per coefficient inside `rows × cols`, the
 /// vertical pass is 128 multiply-adds per used row. Both use the symmetry
 /// `c(u, 15 − n) = (−1)^u · c(u, n)`: even and odd frequencies are summed separately for the
 /// first 8 outputs and give the last 8 by sum and difference.
@@ -71,15 +78,13 @@ pub fn inverse_dct_add(block: &[[f32; 16]; 16], rows: usize, cols: usize, out: &
     for (line, block_row) in lines.iter_mut().zip(block.iter()).take(rows) {
         let (mut even, mut odd) = ([0.0f32; 8], [0.0f32; 8]);
         let terms = block_row.iter().zip(IROW_HALF.iter()).take(cols);
+        // No test for zero coefficients: inside `rows × cols` a branch per term mispredicts
+        // more than an 8-lane multiply-add costs.
         for (&b, irow) in terms.clone().step_by(2) {
-            if b != 0.0 {
-                axpy(&mut even, irow, b);
-            }
+            axpy(&mut even, irow, b);
         }
         for (&b, irow) in terms.skip(1).step_by(2) {
-            if b != 0.0 {
-                axpy(&mut odd, irow, b);
-            }
+            axpy(&mut odd, irow, b);
         }
         let (lo, hi) = line.split_at_mut(8);
         for ((l, e), d) in lo.iter_mut().zip(even.iter()).zip(odd.iter()) {
@@ -112,6 +117,27 @@ pub fn inverse_dct_add(block: &[[f32; 16]; 16], rows: usize, cols: usize, out: &
         {
             *t += e + d;
             *b += e - d;
+        }
+    }
+}
+
+/// The reference inverse DCT: the direct four-loop sum of §4.6, one 256-term sum per output
+/// sample, added onto `out`.
+///
+/// `out[y][x] += (1/8)·Σ_v Σ_u w(v)·w(u)·block[v][u]·c(v,y)·c(u,x)` with the same `f32` cosines
+/// as [`inverse_dct_add`]. About 65,000 multiply-adds per patch: it exists as the baseline the
+/// fast transform is tested and benchmarked against, not for decoding.
+pub fn inverse_dct_naive(block: &[[f32; 16]; 16], out: &mut [[f32; 16]; 16]) {
+    let w = |k: usize| if k == 0 { OO_SQRT2 } else { 1.0 };
+    for (out_row, cos_y) in out.iter_mut().zip(COS_T.iter()) {
+        for (o, cos_x) in out_row.iter_mut().zip(COS_T.iter()) {
+            let mut sum = 0.0f32;
+            for (v, (block_row, &cv)) in block.iter().zip(cos_y.iter()).enumerate() {
+                for (u, (&b, &cu)) in block_row.iter().zip(cos_x.iter()).enumerate() {
+                    sum += w(v) * w(u) * b * cv * cu;
+                }
+            }
+            *o += sum * 0.125;
         }
     }
 }
@@ -276,6 +302,33 @@ const fn build_cos() -> [[f32; 16]; 16] {
     table
 }
 
+#[allow(clippy::indexing_slicing, clippy::as_conversions)]
+const fn build_dequant_zz(unzigzag: &[u8; 256]) -> [f32; 256] {
+    let mut table = [0.0f32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let k = unzigzag[i] as usize;
+        table[i] = (1 + 2 * (k / N + k % N)) as f32;
+        i += 1;
+    }
+    table
+}
+
+#[allow(clippy::indexing_slicing)]
+const fn transpose(table: &[[f32; 16]; 16]) -> [[f32; 16]; 16] {
+    let mut out = [[0.0f32; 16]; 16];
+    let mut i = 0;
+    while i < N {
+        let mut j = 0;
+        while j < N {
+            out[j][i] = table[i][j];
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
 #[allow(clippy::indexing_slicing)]
 const fn build_icol_half(cos: &[[f32; 16]; 16]) -> [[f32; 16]; 8] {
     let mut table = [[0.0f32; 16]; 8];
@@ -406,6 +459,8 @@ mod tests {
         }
         for i in 0..256 {
             assert_eq!(usize::from(ZIGZAG[usize::from(UNZIGZAG[i])]), i);
+            let k = UNZIGZAG[i];
+            assert_eq!(DEQUANT_ZZ[i], dequant_factor(k >> 4, k & 15));
         }
     }
 
@@ -476,6 +531,42 @@ mod tests {
         let mut untouched = [[2.0f32; 16]; 16];
         inverse_dct_add(&block, 0, 16, &mut untouched);
         assert_eq!(untouched, [[2.0f32; 16]; 16]);
+    }
+
+    proptest::proptest! {
+        /// The fast transform, given how far the coefficients reach, equals the direct sum
+        /// (`f32`, same cosines) and the `f64` formula on random sparse blocks.
+        #[test]
+        fn fast_idct_matches_naive_on_random_blocks(
+            values in proptest::collection::vec(-100.0f32..100.0, 256),
+            rows in 0usize..=16,
+            cols in 0usize..=16,
+            zero_every in 1usize..5,
+            base in -50.0f32..50.0,
+        ) {
+            let mut block = [[0.0f32; 16]; 16];
+            for (k, &value) in values.iter().enumerate() {
+                let (v, u) = (k / 16, k % 16);
+                if v < rows && u < cols && k % zero_every == 0 {
+                    block[v][u] = value;
+                }
+            }
+            let mut fast = [[base; 16]; 16];
+            inverse_dct_add(&block, rows, cols, &mut fast);
+            let mut naive = [[base; 16]; 16];
+            inverse_dct_naive(&block, &mut naive);
+            let exact = naive_idct(&block);
+            for y in 0..16 {
+                for x in 0..16 {
+                    proptest::prop_assert!(
+                        (fast[y][x] - naive[y][x]).abs() < 1e-3,
+                        "({}, {}): {} vs {}", x, y, fast[y][x], naive[y][x]
+                    );
+                    let want = f64::from(base) + exact[y][x];
+                    proptest::prop_assert!((f64::from(naive[y][x]) - want).abs() < 1e-3);
+                }
+            }
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@
 use super::bits::{BitReader, BitWriter};
 use super::encode::encode_patch;
 use super::patch::{
-    DecodedPatch, END_OF_PATCHES, GroupHeader, PatchHeader, decode_patch_into, patches_for,
+    DecodedPatch, DequantisedBlock, END_OF_PATCHES, GroupHeader, PatchHeader, add_relief,
+    patches_for, read_dequantised,
 };
 use super::{LayerType, PatchError};
 
@@ -54,22 +55,68 @@ pub fn decode_layer(
     region_size_x: u32,
     region_size_y: u32,
 ) -> Result<DecodedLayer, PatchError> {
+    let mut patches = Vec::new();
+    // Coefficient scratch shared by the patches; each leaves it zeroed again.
+    let mut block = [[0.0f32; 16]; 16];
+    let layer = for_each_patch(data, region_size_x, region_size_y, |r, header| {
+        if patches.capacity() == 0 {
+            // A patch takes at least 68 bits; reserve for what the data could hold, capped.
+            patches.reserve((data.len() / 9).min(256));
+        }
+        // Decode straight into the vector's slot: a patch is 1 KiB, not worth copying around.
+        patches.push(DecodedPatch {
+            x: header.x,
+            y: header.y,
+            heights: [header.addval(); 256],
+        });
+        match patches.last_mut() {
+            Some(patch) => add_relief(r, header, &mut patch.heights, &mut block),
+            None => Ok(()),
+        }
+    })?;
+    Ok(DecodedLayer { layer, patches })
+}
+
+/// The dequantised coefficient blocks of a land layer's patches, in packet order, checked as
+/// [`decode_layer`] checks them; empty for other layers. For benchmarks and tests that compare
+/// inverse DCTs on real data.
+///
+/// # Errors
+/// As [`decode_layer`].
+#[doc(hidden)]
+pub fn dequantised_blocks(
+    data: &[u8],
+    region_size_x: u32,
+    region_size_y: u32,
+) -> Result<Vec<DequantisedBlock>, PatchError> {
+    let mut blocks = Vec::new();
+    for_each_patch(data, region_size_x, region_size_y, |r, header| {
+        blocks.push(read_dequantised(r, header)?);
+        Ok(())
+    })?;
+    Ok(blocks)
+}
+
+/// Reads the group header and every patch header of a layer, calling `f` to consume each patch's
+/// coefficients; returns the layer type. Does nothing past the group header for non-land layers.
+#[inline(always)]
+fn for_each_patch(
+    data: &[u8],
+    region_size_x: u32,
+    region_size_y: u32,
+    mut f: impl FnMut(&mut BitReader<'_>, &PatchHeader) -> Result<(), PatchError>,
+) -> Result<LayerType, PatchError> {
     let mut r = BitReader::new(data);
     let group = GroupHeader::read(&mut r)?;
     let layer = group.layer;
     if !layer.is_land() {
-        return Ok(DecodedLayer {
-            layer,
-            patches: Vec::new(),
-        });
+        return Ok(layer);
     }
     if group.patch_size != 16 {
         return Err(PatchError::BadPatchSize(group.patch_size));
     }
     let extended = layer.has_extended_ids();
     let (patches_x, patches_y) = (patches_for(region_size_x), patches_for(region_size_y));
-    // A patch takes at least 68 bits; reserve for what the data could hold, capped.
-    let mut patches = Vec::with_capacity((data.len() / 9).min(256));
     while let Some(header) = PatchHeader::read(&mut r, extended)? {
         if header.x >= patches_x || header.y >= patches_y {
             return Err(PatchError::PatchOutOfRange {
@@ -79,17 +126,9 @@ pub fn decode_layer(
                 patches_y,
             });
         }
-        // Decode straight into the vector's slot: a patch is 1 KiB, not worth copying around.
-        patches.push(DecodedPatch {
-            x: header.x,
-            y: header.y,
-            heights: [0.0; 256],
-        });
-        if let Some(patch) = patches.last_mut() {
-            decode_patch_into(&mut r, &header, &mut patch.heights)?;
-        }
+        f(&mut r, &header)?;
     }
-    Ok(DecodedLayer { layer, patches })
+    Ok(layer)
 }
 
 /// Encodes land patches `(x, y, heights)` into a LayerData `Data` field the way OpenSim does:

@@ -35,8 +35,10 @@ mod captures;
 pub use bits::{BitReader, BitWriter};
 pub use encode::{Prescan, encode_patch, encode_patch_with};
 pub use heightmap::{Heightmap, PatchStatus};
-pub use layer::{DecodedLayer, decode_layer, encode_layer};
-pub use patch::{DecodedPatch, GroupHeader, PatchHeader, decode_patch, decode_patch_into};
+pub use layer::{DecodedLayer, decode_layer, dequantised_blocks, encode_layer};
+pub use patch::{
+    DecodedPatch, DequantisedBlock, GroupHeader, PatchHeader, decode_patch, decode_patch_into,
+};
 
 /// Side of a terrain patch in samples (and metres): every land patch is 16×16.
 pub const PATCH_SIZE: u32 = 16;

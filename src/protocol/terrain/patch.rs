@@ -9,7 +9,7 @@
 //! patch actually uses.
 
 use super::bits::{BitReader, BitWriter};
-use super::dct::{UNZIGZAG, dequant_factor, inverse_dct_add};
+use super::dct::{DEQUANT_ZZ, UNZIGZAG, inverse_dct_add};
 use super::{LayerType, PATCH_SAMPLES, PATCH_SIZE, PatchError};
 
 /// The quant byte that ends the patch list (`END_OF_PATCHES`).
@@ -81,6 +81,19 @@ impl PatchHeader {
     /// `prequant`: the quantisation shift, `(quant_wbits >> 4) + 2`.
     pub fn prequant(&self) -> u32 {
         u32::from(self.quant_wbits >> 4) + 2
+    }
+
+    /// SLV `decompress_patch`'s `mult = range / 2^prequant`, the scale of the coefficients.
+    #[inline]
+    pub fn mult(&self) -> f32 {
+        f32::from(self.range) * pow2(-prequant_i32(self.prequant()))
+    }
+
+    /// SLV `decompress_patch`'s `addval = mult·2^(prequant−1) + dc_offset` (= `range/2 +
+    /// dc_offset`), the height every sample starts from.
+    #[inline]
+    pub fn addval(&self) -> f32 {
+        self.mult() * pow2(prequant_i32(self.prequant()) - 1) + self.dc_offset
     }
 
     /// Bits per coefficient magnitude, `(quant_wbits & 0x0F) + 2` (2 to 17).
@@ -283,31 +296,105 @@ pub fn decode_patch_into(
     header: &PatchHeader,
     heights: &mut [f32; 256],
 ) -> Result<(), PatchError> {
+    let mut block = [[0.0f32; 16]; 16];
+    heights.fill(header.addval());
+    add_relief(r, header, heights, &mut block)
+}
+
+/// The second half of [`decode_patch_into`]: reads the coefficients and adds their inverse DCT
+/// onto `heights`, which the caller has filled with [`PatchHeader::addval`] (a layer decoder
+/// creates each patch with that value rather than zeros and a second fill).
+///
+/// `block` is a caller-kept coefficient scratch block, all zero on entry and all zero again on
+/// success: a layer decoder keeps one for all its patches, so a patch pays for clearing only the
+/// coefficients it used, and a flat one for none.
+///
+/// # Errors
+/// As [`decode_patch`]; after an error `block` may hold coefficients.
+#[inline]
+pub(crate) fn add_relief(
+    r: &mut BitReader<'_>,
+    header: &PatchHeader,
+    heights: &mut [f32; 256],
+    block: &mut [[f32; 16]; 16],
+) -> Result<(), PatchError> {
+    let (rows, cols) = dequantise_into(r, header, block)?;
+    if rows == 0 {
+        return Ok(());
+    }
+    let (grid, _) = heights.as_chunks_mut::<16>();
+    inverse_dct_add(block, rows, cols, grid);
+    for row in block.iter_mut().take(rows) {
+        row.iter_mut().take(cols).for_each(|b| *b = 0.0);
+    }
+    Ok(())
+}
+
+/// A patch's coefficients after de-zig-zag, dequantisation and scaling (§4.6 steps 1 and 3),
+/// ready for the inverse DCT: `heights = addval + IDCT(block)`.
+///
+/// Exposed for the benchmark and tests that compare inverse DCTs on real blocks; decoders use
+/// [`decode_patch_into`].
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq)]
+pub struct DequantisedBlock {
+    /// `block[v][u]`: coefficient at vertical frequency `v`, horizontal frequency `u`, already
+    /// multiplied by `1 + 2(u + v)` and by `mult = range / 2^prequant`.
+    pub block: [[f32; 16]; 16],
+    /// One past the last row (`v`) holding a non-zero coefficient; 0 for a flat patch.
+    pub rows: usize,
+    /// One past the last column (`u`) holding a non-zero coefficient; 0 for a flat patch.
+    pub cols: usize,
+    /// The offset every height starts from, `range/2 + dc_offset`.
+    pub addval: f32,
+}
+
+/// Reads the coefficients following `header` into a [`DequantisedBlock`].
+///
+/// # Errors
+/// As [`decode_patch`].
+#[doc(hidden)]
+#[inline]
+pub fn read_dequantised(
+    r: &mut BitReader<'_>,
+    header: &PatchHeader,
+) -> Result<DequantisedBlock, PatchError> {
+    let mut block = [[0.0f32; 16]; 16];
+    let (rows, cols) = dequantise_into(r, header, &mut block)?;
+    Ok(DequantisedBlock {
+        block,
+        rows,
+        cols,
+        addval: header.addval(),
+    })
+}
+
+/// Reads the coefficients following `header` into `block` (all zero on entry), de-zig-zagged,
+/// dequantised and multiplied by `mult`; returns how far the non-zero rows and columns reach.
+/// Only `block[..rows][..cols]` is written.
+#[inline(always)]
+fn dequantise_into(
+    r: &mut BitReader<'_>,
+    header: &PatchHeader,
+    block: &mut [[f32; 16]; 16],
+) -> Result<(usize, usize), PatchError> {
     if !header.dc_offset.is_finite() {
         return Err(PatchError::NonFiniteDcOffset);
     }
-    let prequant = prequant_i32(header.prequant());
-    // SLV `decompress_patch`: mult = range / 2^prequant, addval = mult·2^(prequant−1) + dc.
-    let mult = f32::from(header.range) * pow2(-prequant);
-    let addval = mult * pow2(prequant - 1) + header.dc_offset;
+    let mult = header.mult();
 
-    let mut block = [[0.0f32; 16]; 16];
     let (mut rows, mut cols) = (0usize, 0usize);
+    let flat = block.as_flattened_mut();
     for_each_coefficient(r, header.wbits(), |i, value| {
-        let k = UNZIGZAG.get(i).copied().unwrap_or(0);
-        let (row, col) = (k >> 4, k & 0x0F);
-        let (row_i, col_i) = (usize::from(row), usize::from(col));
-        if let Some(slot) = block.get_mut(row_i).and_then(|r| r.get_mut(col_i)) {
-            *slot = exact_f32(value) * dequant_factor(row, col) * mult;
+        let k = usize::from(UNZIGZAG.get(i).copied().unwrap_or(0));
+        let factor = DEQUANT_ZZ.get(i).copied().unwrap_or(0.0);
+        if let Some(slot) = flat.get_mut(k) {
+            *slot = exact_f32(value) * factor * mult;
         }
-        rows = rows.max(row_i + 1);
-        cols = cols.max(col_i + 1);
+        rows = rows.max((k >> 4) + 1);
+        cols = cols.max((k & 0x0F) + 1);
     })?;
-
-    heights.fill(addval);
-    let (grid, _) = heights.as_chunks_mut::<16>();
-    inverse_dct_add(&block, rows, cols, grid);
-    Ok(())
+    Ok((rows, cols))
 }
 
 /// `prequant` (2..=17 from a quant byte, or OpenSim's 10) as an `i32` exponent.
