@@ -95,3 +95,30 @@ impl RegionInfo {
         (u64::from(self.world_x) << 32) | u64::from(self.world_y)
     }
 }
+
+/// Greedy packing of message blocks into groups whose `header + Σ size` stays within `max` bytes
+/// and 255 blocks (a Variable block's count is one byte); a block too big for `max` alone gets a
+/// group of its own.
+pub(crate) fn pack_blocks<T>(
+    items: Vec<T>,
+    size: impl Fn(&T) -> usize,
+    header: usize,
+    max: usize,
+) -> Vec<Vec<T>> {
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    let mut used = 0usize;
+    for item in items {
+        let n = size(&item);
+        match groups.last_mut() {
+            Some(group) if used.saturating_add(n) <= max && group.len() < 255 => {
+                used += n;
+                group.push(item);
+            }
+            _ => {
+                used = header.saturating_add(n);
+                groups.push(vec![item]);
+            }
+        }
+    }
+    groups
+}

@@ -13,6 +13,7 @@ use crate::protocol::message::object::{
     TextColor, TextureEntry,
 };
 use crate::protocol::types::{Quat, Uuid, Vec3, Vec4};
+use crate::sim::pack_blocks;
 
 /// Where a moving object is at some instant.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -317,41 +318,23 @@ pub(super) fn terse_block(
 }
 
 /// Splits full update blocks into `ObjectUpdate` messages whose bodies stay under `max_body`
-/// bytes (before zero-coding); a block bigger than that travels alone.
+/// bytes (before zero-coding) and 255 blocks; a block bigger than that travels alone.
 pub(super) fn pack_updates(
     handle: u64,
     blocks: Vec<ObjectData>,
     max_body: usize,
 ) -> Vec<ObjectUpdate> {
-    let mut out = Vec::new();
-    let mut current = ObjectUpdate {
+    let message = |objects| ObjectUpdate {
         region_handle: handle,
         time_dilation: u16::MAX,
-        objects: Vec::new(),
+        objects,
     };
-    for block in blocks {
-        let block_len = ObjectUpdate {
-            region_handle: handle,
-            time_dilation: 0,
-            objects: vec![block.clone()],
-        }
-        .buffer_len()
-            - 11;
-        let full = current.objects.len() >= 255
-            || current.buffer_len().saturating_add(block_len) > max_body;
-        if full && !current.objects.is_empty() {
-            let next = ObjectUpdate {
-                objects: Vec::new(),
-                ..current.clone()
-            };
-            out.push(core::mem::replace(&mut current, next));
-        }
-        current.objects.push(block);
-    }
-    if !current.objects.is_empty() {
-        out.push(current);
-    }
-    out
+    let header = message(Vec::new()).buffer_len();
+    let size = |o: &ObjectData| message(vec![o.clone()]).buffer_len() - header;
+    pack_blocks(blocks, size, header, max_body)
+        .into_iter()
+        .map(message)
+        .collect()
 }
 
 /// Splits terse blocks into `ImprovedTerseObjectUpdate` messages under `max_body` bytes.
@@ -360,28 +343,17 @@ pub(super) fn pack_terse(
     blocks: Vec<TerseObject>,
     max_body: usize,
 ) -> Vec<ImprovedTerseObjectUpdate> {
-    let mut out = Vec::new();
-    let mut current = ImprovedTerseObjectUpdate {
+    let message = |objects| ImprovedTerseObjectUpdate {
         region_handle: handle,
         time_dilation: u16::MAX,
-        objects: Vec::new(),
+        objects,
     };
-    for block in blocks {
-        let len = 3 + block.data.len() + block.texture_entry.len();
-        let full = current.objects.len() >= 255 || current.buffer_len() + len > max_body;
-        if full && !current.objects.is_empty() {
-            let next = ImprovedTerseObjectUpdate {
-                objects: Vec::new(),
-                ..current.clone()
-            };
-            out.push(core::mem::replace(&mut current, next));
-        }
-        current.objects.push(block);
-    }
-    if !current.objects.is_empty() {
-        out.push(current);
-    }
-    out
+    // Var1 data length, Var2 texture-entry length, the bytes.
+    let size = |b: &TerseObject| 3 + b.data.len() + b.texture_entry.len();
+    pack_blocks(blocks, size, message(Vec::new()).buffer_len(), max_body)
+        .into_iter()
+        .map(message)
+        .collect()
 }
 
 /// Splits compressed blocks into `ObjectUpdateCompressed` messages whose bodies stay under
@@ -391,27 +363,15 @@ pub(super) fn pack_compressed(
     blocks: Vec<CompressedBlock>,
     max_body: usize,
 ) -> Vec<ObjectUpdateCompressed> {
-    let mut out = Vec::new();
-    let mut current = ObjectUpdateCompressed {
+    let message = |objects| ObjectUpdateCompressed {
         region_handle: handle,
         time_dilation: u16::MAX,
-        objects: Vec::new(),
+        objects,
     };
-    for block in blocks {
-        // Update flags, the Var2 length, the data.
-        let len = 6 + block.data.len();
-        let full = current.objects.len() >= 255 || current.buffer_len() + len > max_body;
-        if full && !current.objects.is_empty() {
-            let next = ObjectUpdateCompressed {
-                objects: Vec::new(),
-                ..current.clone()
-            };
-            out.push(core::mem::replace(&mut current, next));
-        }
-        current.objects.push(block);
-    }
-    if !current.objects.is_empty() {
-        out.push(current);
-    }
-    out
+    // Update flags, the Var2 length, the data.
+    let size = |b: &CompressedBlock| 6 + b.data.len();
+    pack_blocks(blocks, size, message(Vec::new()).buffer_len(), max_body)
+        .into_iter()
+        .map(message)
+        .collect()
 }

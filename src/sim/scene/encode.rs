@@ -28,6 +28,7 @@ use crate::protocol::message::object::{
 };
 use crate::protocol::message::{MessageError, MessageRepr};
 use crate::protocol::types::{Quat, Uuid, Vec3, Vec4};
+use crate::sim::pack_blocks;
 
 /// `TimeDilation` of an unloaded region (1.0 × 65535), as in the captures.
 pub const TIME_DILATION: u16 = 65535;
@@ -231,7 +232,7 @@ pub fn object_updates(
     };
     let size =
         |o: &ObjectData| message(vec![o.clone()]).buffer_len() - message(vec![]).buffer_len();
-    pack(blocks, size, message(vec![]).buffer_len(), max_body)
+    pack_blocks(blocks, size, message(vec![]).buffer_len(), max_body)
         .into_iter()
         .map(message)
         .collect()
@@ -251,28 +252,8 @@ pub fn compressed_updates(
     };
     // update flags, Var2 length, data
     let size = |b: &CompressedBlock| 4 + 2 + b.data.len();
-    pack(blocks, size, message(vec![]).buffer_len(), max_body)
+    pack_blocks(blocks, size, message(vec![]).buffer_len(), max_body)
         .into_iter()
         .map(message)
         .collect()
-}
-
-/// Greedy packing of `items` into groups whose `header + Σ size` stays within `max`.
-fn pack<T>(items: Vec<T>, size: impl Fn(&T) -> usize, header: usize, max: usize) -> Vec<Vec<T>> {
-    let mut groups: Vec<Vec<T>> = Vec::new();
-    let mut used = 0;
-    for item in items {
-        let n = size(&item);
-        match groups.last_mut() {
-            Some(group) if used + n <= max && group.len() < 255 => {
-                used += n;
-                group.push(item);
-            }
-            _ => {
-                used = header + n;
-                groups.push(vec![item]);
-            }
-        }
-    }
-    groups
 }
