@@ -8,9 +8,8 @@
 
 use crate::protocol::message::MessageRepr;
 use crate::protocol::message::object::{
-    CompressedBlock, ImprovedTerseObjectUpdate, Motion, MotionData, NameValue, NameValues,
-    ObjectData, ObjectUpdate, ObjectUpdateCompressed, PCode, PrimShape, TerseData, TerseObject,
-    TextColor, TextureEntry,
+    CompressedBlock, ImprovedTerseObjectUpdate, Motion, MotionData, ObjectData, ObjectUpdate,
+    ObjectUpdateCompressed, PCode, PrimShape, TerseData, TerseObject, TextColor, TextureEntry,
 };
 use crate::protocol::types::{Quat, Uuid, Vec3, Vec4};
 use crate::sim::pack_blocks;
@@ -217,14 +216,6 @@ fn empty_block() -> ObjectData {
     }
 }
 
-/// OpenSim's avatar `UpdateFlags`: Physics, ObjectModify, ObjectCopy, ObjectAnyOwner,
-/// ObjectYouOwner, ObjectMove, InventoryEmpty, ObjectTransfer, ObjectOwnerModify
-/// (`LLClientView.CreateAvatarUpdateBlock`).
-const AVATAR_UPDATE_FLAGS: u32 = 0x1000_293D;
-
-/// The size OpenSim gives a default avatar.
-const AVATAR_SCALE: Vec3 = Vec3::new(0.45, 0.6, 1.9);
-
 /// Who an avatar is and where it stands, for [`avatar_object`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AvatarLook<'a> {
@@ -247,7 +238,9 @@ pub struct AvatarLook<'a> {
 /// An avatar's full `ObjectUpdate` block as OpenSim builds it: PCode 47, the 76-byte motion
 /// blob with the foot plane, `NameValue` FirstName / LastName / Title.
 pub fn avatar_object(a: &AvatarLook<'_>) -> ObjectData {
-    let motion = MotionData::Avatar {
+    // The block OpenSim 0.9.2.2 sends (byte-equal to the captured one), standing on the ground:
+    // the collision plane is the foot plane under the avatar.
+    let standing = MotionData::Avatar {
         collision_plane: Vec4 {
             x: 0.0,
             y: 0.0,
@@ -260,31 +253,11 @@ pub fn avatar_object(a: &AvatarLook<'_>) -> ObjectData {
             ..Motion::default()
         },
     };
-    let names = NameValues {
-        entries: vec![
-            NameValue::string("FirstName", a.first),
-            NameValue::string("LastName", a.last),
-            NameValue::string("Title", ""),
-        ],
-    };
     ObjectData {
-        id: a.local_id,
-        full_id: a.agent_id,
-        pcode: PCode::Avatar,
-        material: 4,
-        scale: AVATAR_SCALE,
-        object_data: motion.to_bytes().unwrap_or_default(),
-        update_flags: AVATAR_UPDATE_FLAGS,
-        shape: PrimShape {
-            path_curve: 16,
-            profile_curve: 1,
-            path_scale_x: 100,
-            path_scale_y: 100,
-            ..PrimShape::default()
-        },
-        texture_entry: TextureEntry::default().to_bytes(),
-        name_value: names.to_bytes(),
-        ..empty_block()
+        object_data: standing.to_bytes().unwrap_or_default(),
+        ..crate::sim::scene::avatar_object(
+            a.local_id, a.agent_id, a.first, a.last, a.position, a.rotation,
+        )
     }
 }
 
