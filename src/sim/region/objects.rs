@@ -9,7 +9,7 @@
 use crate::protocol::message::MessageRepr;
 use crate::protocol::message::object::{
     CompressedBlock, ImprovedTerseObjectUpdate, Motion, MotionData, ObjectData, ObjectUpdate,
-    ObjectUpdateCompressed, PCode, PrimShape, TerseData, TerseObject, TextColor, TextureEntry,
+    ObjectUpdateCompressed, PCode, PrimShape, TerseData, TerseObject, TextureEntry,
 };
 use crate::protocol::types::{Quat, Uuid, Vec3, Vec4};
 use crate::sim::pack_blocks;
@@ -177,42 +177,7 @@ pub fn prim_box(local_id: u32, position: Vec3, scale: Vec3) -> ObjectData {
             ..PrimShape::default()
         },
         texture_entry: TextureEntry::default().to_bytes(),
-        ..empty_block()
-    }
-}
-
-/// An `ObjectData` block with every field empty or zero.
-fn empty_block() -> ObjectData {
-    ObjectData {
-        id: 0,
-        state: 0,
-        full_id: Uuid::NIL,
-        crc: 0,
-        pcode: PCode::Prim,
-        material: 0,
-        click_action: 0,
-        scale: Vec3::ZERO,
-        object_data: Vec::new(),
-        parent_id: 0,
-        update_flags: 0,
-        shape: PrimShape::default(),
-        texture_entry: Vec::new(),
-        texture_anim: Vec::new(),
-        name_value: Vec::new(),
-        data: Vec::new(),
-        text: Vec::new(),
-        text_color: TextColor::default(),
-        media_url: Vec::new(),
-        ps_block: Vec::new(),
-        extra_params: Vec::new(),
-        sound: Uuid::NIL,
-        owner_id: Uuid::NIL,
-        gain: 0.0,
-        sound_flags: 0,
-        radius: 0.0,
-        joint_type: 0,
-        joint_pivot: Vec3::ZERO,
-        joint_axis_or_anchor: Vec3::ZERO,
+        ..ObjectData::default()
     }
 }
 

@@ -24,7 +24,7 @@
 use super::SceneObject;
 use crate::protocol::message::object::{
     CompressedBlock, CompressedObject, Motion, MotionData, NameValue, NameValues, ObjectData,
-    ObjectUpdate, ObjectUpdateCompressed, PCode, PrimShape, TerseData, TextColor,
+    ObjectUpdate, ObjectUpdateCompressed, PCode, TerseData,
 };
 use crate::protocol::message::{MessageError, MessageRepr};
 use crate::protocol::types::{Quat, Uuid, Vec3, Vec4};
@@ -48,34 +48,10 @@ pub const NO_COLLISION_PLANE: Vec4 = Vec4 {
 fn blank(id: u32, full_id: Uuid, pcode: PCode, object_data: Vec<u8>) -> ObjectData {
     ObjectData {
         id,
-        state: 0,
         full_id,
-        crc: 0,
         pcode,
-        material: 0,
-        click_action: 0,
-        scale: Vec3::ZERO,
         object_data,
-        parent_id: 0,
-        update_flags: 0,
-        shape: PrimShape::default(),
-        texture_entry: Vec::new(),
-        texture_anim: Vec::new(),
-        name_value: Vec::new(),
-        data: Vec::new(),
-        text: Vec::new(),
-        text_color: TextColor::default(),
-        media_url: Vec::new(),
-        ps_block: Vec::new(),
-        extra_params: Vec::new(),
-        sound: Uuid::NIL,
-        owner_id: Uuid::NIL,
-        gain: 0.0,
-        sound_flags: 0,
-        radius: 0.0,
-        joint_type: 0,
-        joint_pivot: Vec3::ZERO,
-        joint_axis_or_anchor: Vec3::ZERO,
+        ..ObjectData::default()
     }
 }
 

@@ -111,6 +111,43 @@ pub struct ObjectData {
     pub joint_axis_or_anchor: Vec3,
 }
 
+impl Default for ObjectData {
+    /// An all-zero block: a prim (PCode 9) with local id 0, no motion blob and empty fields.
+    fn default() -> Self {
+        ObjectData {
+            id: 0,
+            state: 0,
+            full_id: Uuid::NIL,
+            crc: 0,
+            pcode: PCode::Prim,
+            material: 0,
+            click_action: 0,
+            scale: Vec3::ZERO,
+            object_data: Vec::new(),
+            parent_id: 0,
+            update_flags: 0,
+            shape: PrimShape::default(),
+            texture_entry: Vec::new(),
+            texture_anim: Vec::new(),
+            name_value: Vec::new(),
+            data: Vec::new(),
+            text: Vec::new(),
+            text_color: TextColor::default(),
+            media_url: Vec::new(),
+            ps_block: Vec::new(),
+            extra_params: Vec::new(),
+            sound: Uuid::NIL,
+            owner_id: Uuid::NIL,
+            gain: 0.0,
+            sound_flags: 0,
+            radius: 0.0,
+            joint_type: 0,
+            joint_pivot: Vec3::ZERO,
+            joint_axis_or_anchor: Vec3::ZERO,
+        }
+    }
+}
+
 impl ObjectData {
     /// Bytes of the fixed-size fields (and the length prefixes of the variable ones).
     const FIXED_LEN: usize = 4
