@@ -9,6 +9,19 @@
 //!   `get_grid_info`) on axum;
 //! - `server` runs both on tokio and implements [`RegionGate`] for the login service.
 
+// Like the protocol layer, nothing in the region may panic on what the network sends: these lints
+// bind every module of `sim` (tests exempt).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::as_conversions,
+        clippy::panic
+    )
+)]
+
 pub mod login;
 pub mod region;
 pub mod scene;

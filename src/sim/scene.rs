@@ -12,16 +12,6 @@
 //! Encoders to the wire forms ([`SceneObject::to_object_data`],
 //! [`SceneObject::to_compressed`], [`SceneObject::terse`], [`avatar_object`]) live in
 //! [`encode`]. Everything here is pure; the region decides when to send what.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions,
-        clippy::panic
-    )
-)]
 
 use core::f32::consts::TAU;
 

@@ -265,7 +265,9 @@ impl LoginService {
                 y,
                 z,
             } if name.to_lowercase() == region.name.to_lowercase() => {
-                let inside = x < region.size_x as f32 && y < region.size_y as f32;
+                // Region sides are at most 4096 m: exact in f64, and so is every f32 coordinate.
+                let inside = f64::from(x) < f64::from(region.size_x)
+                    && f64::from(y) < f64::from(region.size_y);
                 Ok((if inside { Vec3::new(x, y, z) } else { default }, "url"))
             }
             StartLocation::Uri { .. } => Ok((default, "safe")),

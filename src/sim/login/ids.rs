@@ -25,6 +25,12 @@ pub struct IdSource {
     state: Mutex<u64>,
 }
 
+/// The low 8 bytes of a `u128`, little-endian.
+fn low_bytes(v: u128) -> [u8; 8] {
+    let [b0, b1, b2, b3, b4, b5, b6, b7, ..] = v.to_le_bytes();
+    [b0, b1, b2, b3, b4, b5, b6, b7]
+}
+
 impl IdSource {
     /// A source seeded from the current time and a process-wide counter.
     pub fn new() -> Self {
@@ -32,8 +38,9 @@ impl IdSource {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let count = SOURCES_CREATED.fetch_add(1, Ordering::Relaxed);
-        // Fold the 128-bit nanosecond count; the truncations only discard entropy.
-        let time = (nanos as u64) ^ ((nanos >> 64) as u64);
+        // Fold the 128-bit nanosecond count into 64 bits (only entropy is discarded).
+        let [lo, hi] = [nanos, nanos >> 64].map(|h| u64::from_le_bytes(low_bytes(h)));
+        let time = lo ^ hi;
         Self::from_seed(time ^ count.wrapping_mul(GOLDEN) ^ u64::from(std::process::id()))
     }
 
@@ -60,8 +67,8 @@ impl IdSource {
 
     /// A circuit code as OpenSim draws it: `0..=i32::MAX`, so it fits the reply's `i4`.
     pub fn circuit_code(&self) -> u32 {
-        // The top 31 bits: always below 2^31.
-        (self.next_u64() >> 33) as u32
+        // The top 31 bits: always below 2^31, so the conversion cannot fail.
+        u32::try_from(self.next_u64() >> 33).unwrap_or(0)
     }
 
     /// A random version-4 UUID.

@@ -10,16 +10,6 @@
 //! - [`avatar_object`]: an avatar's full block — 76-byte motion blob with collision plane and the
 //!   `FirstName`/`LastName`/`Title` name-values;
 //! - [`object_updates`] / [`compressed_updates`]: blocks packed into messages under a size limit.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions,
-        clippy::panic
-    )
-)]
 
 use super::SceneObject;
 use crate::protocol::message::object::{

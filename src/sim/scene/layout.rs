@@ -4,16 +4,6 @@
 //! content"): names, offsets from (128, 128), scales, rotations, shape parameters and texture
 //! entries exactly as OpenSim sent them; the last two are the orbiting sphere and the blinking
 //! box.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions,
-        clippy::panic
-    )
-)]
 
 use super::PLYWOOD;
 use crate::protocol::message::object::{PCode, PrimShape, TeField, TextureEntry, te_material};

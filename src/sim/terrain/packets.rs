@@ -1,15 +1,5 @@
 //! LayerData packing: the patch order OpenSim 0.9.2.2 sends in and the `Data` blobs of several
 //! patches each (PROTOCOL §4.7, §8).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions,
-        clippy::panic
-    )
-)]
 
 use super::shape::{f32_of, floor_u32};
 use crate::protocol::terrain::patch::{END_OF_PATCHES, GroupHeader};

@@ -4,16 +4,6 @@
 //! OpenSim's default terrain (`TerrainChannel` "pinhead island") is
 //! `max(25 − 0.01·r², 10 − 0.001·r², 0)` with `r` the distance in metres from the region centre;
 //! the captured Test Region's `.r32` has exactly this profile away from its console edits.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions,
-        clippy::panic
-    )
-)]
 
 /// Noise cell sizes (metres) and their amplitudes (sum 1).
 const OCTAVES: [(u32, f64); 3] = [(64, 0.57), (32, 0.29), (16, 0.14)];
