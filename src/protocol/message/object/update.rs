@@ -341,12 +341,9 @@ pub(crate) mod tests {
     pub(crate) fn avatar() -> ObjectData {
         ObjectData {
             id: 665_494_845,
-            state: 0,
             full_id: Uuid([0x7c; 16]),
-            crc: 0,
             pcode: PCode::Avatar,
             material: 4,
-            click_action: 0,
             scale: Vec3::new(0.45, 0.6, 1.9),
             object_data: MotionData::Avatar {
                 collision_plane: Vec4 {
@@ -363,26 +360,10 @@ pub(crate) mod tests {
             }
             .to_bytes()
             .unwrap(),
-            parent_id: 0,
-            update_flags: 0,
-            shape: PrimShape::default(),
-            texture_entry: Vec::new(),
-            texture_anim: Vec::new(),
             name_value: b"FirstName STRING RW SV Capture\nLastName STRING RW SV Probe\0".to_vec(),
-            data: Vec::new(),
             text: b"hello\0".to_vec(),
             text_color: TextColor::from_rgba([1, 2, 3, 255]),
-            media_url: Vec::new(),
-            ps_block: Vec::new(),
-            extra_params: Vec::new(),
-            sound: Uuid::NIL,
-            owner_id: Uuid::NIL,
-            gain: 0.0,
-            sound_flags: 0,
-            radius: 0.0,
-            joint_type: 0,
-            joint_pivot: Vec3::ZERO,
-            joint_axis_or_anchor: Vec3::ZERO,
+            ..ObjectData::default()
         }
     }
 

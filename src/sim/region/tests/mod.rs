@@ -15,17 +15,11 @@ use crate::protocol::message::Message;
 use crate::protocol::message::layer_data::layer_type;
 use crate::protocol::message::object::PCode;
 
-const STORY: [Phase; 9] = [
-    Phase::LoginSent,
-    Phase::LoginReplied,
-    Phase::CircuitAcked,
-    Phase::RegionHandshake,
-    Phase::MovementComplete,
-    Phase::FirstTerrain,
-    Phase::TerrainComplete,
-    Phase::FirstObject,
-    Phase::ObjectsSettled,
-];
+/// The story up to `objects_settled`: every phase but `logout`.
+const STORY: [Phase; 9] = {
+    let [story @ .., _logout] = Phase::ALL;
+    story
+};
 
 /// Every phase of the story up to `objects_settled` reached.
 fn settled(net: &Net, i: usize) -> bool {
