@@ -8,7 +8,6 @@ use web_time::Instant;
 
 use super::harness::{Net, PERFECT, info, smooth_map};
 use super::{STORY, settled};
-use crate::protocol::circuit::Phase;
 use crate::protocol::message::agent::control_flags;
 use crate::protocol::message::object::{PCode, TerseData};
 use crate::protocol::message::{
@@ -49,25 +48,28 @@ fn boxes(n: u32) -> StaticScene {
     }
 }
 
-#[test]
-fn objects_wait_for_both_gates() {
+/// A region of `boxes` boxes expecting one agent (ids filled with the bytes of `ids`) on circuit
+/// `code`, with the agent's address (loopback host `host`), ids and `UseCircuitCode`.
+fn expecting_one_agent(
+    boxes_n: u32,
+    code: u32,
+    ids: (u8, u8),
+    host: u8,
+) -> (Instant, Region, SocketAddr, AgentIds, UseCircuitCode) {
     let now = Instant::now();
     let mut region = Region::new(
         info(256, 256),
         smooth_map(256, 256),
-        Box::new(boxes(3)),
+        Box::new(boxes(boxes_n)),
         now,
     )
     .unwrap();
-    let ids = AgentIds {
-        agent_id: Uuid([1; 16]),
-        session_id: Uuid([2; 16]),
-    };
+    let (agent_id, session_id) = (Uuid([ids.0; 16]), Uuid([ids.1; 16]));
     region
         .expect_circuit(ExpectedCircuit {
-            circuit_code: 77,
-            agent_id: ids.agent_id,
-            session_id: ids.session_id,
+            circuit_code: code,
+            agent_id,
+            session_id,
             secure_session_id: Uuid::NIL,
             first: "A".into(),
             last: "B".into(),
@@ -75,12 +77,22 @@ fn objects_wait_for_both_gates() {
             look_at: Vec3::new(1.0, 0.0, 0.0),
         })
         .unwrap();
-    let from: SocketAddr = "10.1.1.1:5000".parse().unwrap();
+    let from = SocketAddr::from(([127, 0, 0, host], 5000));
     let ucc = UseCircuitCode {
-        code: 77,
-        session_id: ids.session_id,
-        agent_id: ids.agent_id,
+        code,
+        session_id,
+        agent_id,
     };
+    let ids = AgentIds {
+        agent_id,
+        session_id,
+    };
+    (now, region, from, ids, ucc)
+}
+
+#[test]
+fn objects_wait_for_both_gates() {
+    let (now, mut region, from, ids, ucc) = expecting_one_agent(3, 77, (1, 2), 1);
     region.handle_datagram(now, from, &datagram(1, &ucc));
     let first = drain_names(&mut region);
     assert_eq!(first.len(), 1, "only the ack before CompleteAgentMovement");
@@ -392,41 +404,11 @@ fn terrain_is_paced_by_the_land_throttle() {
         ..Throttles::OVERLOOK
     };
     assert_eq!(land_rate(&nan), None);
-    let _ = Phase::TerrainComplete;
 }
 
 #[test]
 fn duplicates_are_acked_and_handled_once() {
-    let now = Instant::now();
-    let mut region = Region::new(
-        info(256, 256),
-        smooth_map(256, 256),
-        Box::new(boxes(1)),
-        now,
-    )
-    .unwrap();
-    let ids = AgentIds {
-        agent_id: Uuid([3; 16]),
-        session_id: Uuid([4; 16]),
-    };
-    region
-        .expect_circuit(ExpectedCircuit {
-            circuit_code: 5,
-            agent_id: ids.agent_id,
-            session_id: ids.session_id,
-            secure_session_id: Uuid::NIL,
-            first: "A".into(),
-            last: "B".into(),
-            start_position: Vec3::new(128.0, 128.0, 30.0),
-            look_at: Vec3::new(1.0, 0.0, 0.0),
-        })
-        .unwrap();
-    let from: SocketAddr = "10.1.1.2:5000".parse().unwrap();
-    let ucc = UseCircuitCode {
-        code: 5,
-        session_id: ids.session_id,
-        agent_id: ids.agent_id,
-    };
+    let (now, mut region, from, ids, ucc) = expecting_one_agent(1, 5, (3, 4), 2);
     // A resent UseCircuitCode is acked again at once.
     region.handle_datagram(now, from, &datagram(1, &ucc));
     region.handle_datagram(now, from, &datagram(1, &ucc));
