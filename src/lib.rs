@@ -3,10 +3,15 @@
 //! The crate is layered:
 //! - [`protocol`]: packets, messages, login XML and the sans-IO circuit. No Bevy, no tokio;
 //!   compiles for `wasm32-unknown-unknown` and never panics on wire input.
+//! - [`geometry`], [`terrain`], [`objects`]: meshes built by pure functions (no Bevy): terrain
+//!   chunks with level of detail and prim sweeps. Always compiled, so they test without Bevy.
 //! - the viewer (feature `viewer`): Bevy plugins that show what a region streams.
-//! - `sim` (feature `sim`): the embedded OpenSim-compatible region (in progress, issue 4).
+//! - `sim` (feature `sim`): the embedded OpenSim-compatible region.
 
+pub mod geometry;
+pub mod objects;
 pub mod protocol;
+pub mod terrain;
 
 pub mod replay;
 #[cfg(feature = "sim")]
