@@ -9,6 +9,8 @@
 //! - `sim` (feature `sim`): the embedded OpenSim-compatible region.
 
 pub mod geometry;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod objects;
 pub mod protocol;
 pub mod terrain;

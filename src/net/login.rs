@@ -1,0 +1,159 @@
+//! HTTP on the network thread: grid info, the XML-RPC login and the seed capability, over
+//! reqwest with rustls. Every failure becomes a [`LoginFailure`] that says what to tell the user.
+
+use std::time::Duration;
+
+use super::NetSettings;
+use crate::protocol::login::{
+    LoginError, LoginReply, LoginRequest, parse_grid_info, parse_login_response,
+    parse_seed_response, seed_request_xml,
+};
+
+/// Why a login did not produce a circuit.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoginFailure {
+    /// The login service said no; `message` is its own text, verbatim.
+    #[error("login refused ({reason}): {message}")]
+    Refused {
+        /// OpenSim's short key (`key`, `presence`, …).
+        reason: String,
+        /// The text to show.
+        message: String,
+    },
+    /// The service could not be reached (DNS, connection refused, TLS…).
+    #[error("cannot reach the login service: {0}")]
+    Unreachable(String),
+    /// No answer in time.
+    #[error("the login service did not answer within {0:?}")]
+    TimedOut(Duration),
+    /// It answered, but not with a login reply.
+    #[error("unexpected login reply: {0}")]
+    BadReply(String),
+}
+
+impl From<LoginError> for LoginFailure {
+    fn from(e: LoginError) -> Self {
+        LoginFailure::BadReply(e.to_string())
+    }
+}
+
+/// Capabilities a viewer asks the seed for (the region answers those it has).
+const SEED_CAPS: [&str; 4] = [
+    "EventQueueGet",
+    "SimulatorFeatures",
+    "GetTexture",
+    "GetMesh",
+];
+
+/// The HTTP client of the network thread.
+pub(super) fn http_client(settings: &NetSettings) -> Result<reqwest::Client, reqwest::Error> {
+    // reqwest is built without a default crypto provider; install ring's once per process
+    // (a second install fails harmlessly).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.login_timeout)
+        .user_agent(concat!("Overlook/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+fn failure(e: &reqwest::Error, timeout: Duration) -> LoginFailure {
+    if e.is_timeout() {
+        LoginFailure::TimedOut(timeout)
+    } else {
+        // The innermost cause says most ("Connection refused", "dns error").
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text = s.to_string();
+            source = s.source();
+        }
+        LoginFailure::Unreachable(text)
+    }
+}
+
+/// The login URI for what the user typed: a `…/get_grid_info` URL is fetched and its `login`
+/// member used; anything else is the login URI itself.
+///
+/// # Errors
+/// [`LoginFailure`] when grid info cannot be fetched or read.
+pub async fn resolve_login_uri(
+    client: &reqwest::Client,
+    settings: &NetSettings,
+    grid: &str,
+) -> Result<String, LoginFailure> {
+    let grid = grid.trim();
+    if !grid.trim_end_matches('/').ends_with("get_grid_info") {
+        return Ok(grid.to_owned());
+    }
+    let body = client
+        .get(grid)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| failure(&e, settings.login_timeout))?
+        .bytes()
+        .await
+        .map_err(|e| failure(&e, settings.login_timeout))?;
+    parse_grid_info(&body)?
+        .login
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| LoginFailure::BadReply(format!("{grid} names no login URI")))
+}
+
+/// Posts `login_to_simulator` and reads the reply.
+///
+/// # Errors
+/// [`LoginFailure`]: unreachable, timed out, an HTTP error status, or an unreadable reply.
+/// A refusal is not an error here: it is [`LoginReply::Refused`].
+pub(super) async fn post_login(
+    client: &reqwest::Client,
+    settings: &NetSettings,
+    uri: &str,
+    request: &LoginRequest,
+) -> Result<LoginReply, LoginFailure> {
+    let response = client
+        .post(uri)
+        .header(reqwest::header::CONTENT_TYPE, "text/xml")
+        .body(request.to_xml())
+        .send()
+        .await
+        .map_err(|e| failure(&e, settings.login_timeout))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| failure(&e, settings.login_timeout))?;
+    if !status.is_success() {
+        return Err(LoginFailure::BadReply(format!(
+            "HTTP {status} from {uri}: {}",
+            String::from_utf8_lossy(body.get(..200).unwrap_or(&body))
+        )));
+    }
+    Ok(parse_login_response(&body)?)
+}
+
+/// Asks the seed capability for the region's capabilities; returns how many it granted.
+/// OpenSim sends no objects until this request has been made.
+///
+/// # Errors
+/// [`LoginFailure`] describing what went wrong (reported as a warning: the circuit stays up).
+pub(super) async fn request_seed(
+    client: &reqwest::Client,
+    settings: &NetSettings,
+    seed: &str,
+) -> Result<usize, LoginFailure> {
+    let response = client
+        .post(seed)
+        .header(reqwest::header::CONTENT_TYPE, "application/llsd+xml")
+        .body(seed_request_xml(&SEED_CAPS))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| failure(&e, settings.login_timeout))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| failure(&e, settings.login_timeout))?;
+    Ok(parse_seed_response(&body)?.len())
+}

@@ -1,0 +1,266 @@
+//! The network side of the viewer: one thread running a tokio runtime owns the HTTP login, the
+//! seed capability request, the UDP socket and the sans-IO [`Circuit`]; it sleeps until the
+//! circuit's next deadline, a datagram or a command.
+//!
+//! [`NetHandle::spawn`] starts it. [`NetCommand`]s go in through a tokio channel (a synchronous
+//! `send`, so Bevy systems can call it); [`NetEvent`]s come out through a crossbeam channel that
+//! the Bevy side drains once per frame. Nothing here depends on Bevy: `overlook check` and the
+//! tests drive the same thread without a window.
+//!
+//! Failures never end the thread: an unreachable grid times out with a message, a refused login
+//! reports the server's own `reason` and `message`, a dead circuit reports why, and a new
+//! [`NetCommand::Login`] tries again.
+//!
+//! [`Circuit`]: crate::protocol::circuit::Circuit
+
+mod login;
+mod session;
+
+#[cfg(feature = "sim")]
+pub mod embedded;
+
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use tokio::sync::mpsc;
+
+pub use login::{LoginFailure, resolve_login_uri};
+
+use crate::protocol::circuit::{Phase, ReliableStats};
+use crate::protocol::login::{LoginSuccess, StartLocation};
+use crate::protocol::message::Message;
+
+/// What to log in with.
+#[derive(Clone, PartialEq)]
+pub struct LoginParams {
+    /// The login URI (`http://host:port/`), or a grid's `…/get_grid_info` URL to read it from.
+    pub grid: String,
+    /// First name.
+    pub first: String,
+    /// Last name.
+    pub last: String,
+    /// The clear-text password (hashed before it is sent, as viewers do).
+    pub password: String,
+    /// Where to arrive.
+    pub start: StartLocation,
+}
+
+impl std::fmt::Debug for LoginParams {
+    // The password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginParams")
+            .field("grid", &self.grid)
+            .field("first", &self.first)
+            .field("last", &self.last)
+            .field("start", &self.start)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Timeouts of the network thread.
+#[derive(Debug, Clone)]
+pub struct NetSettings {
+    /// Connecting to the login service.
+    pub connect_timeout: Duration,
+    /// The whole login request, reply included.
+    pub login_timeout: Duration,
+    /// How often [`NetEvent::Stats`] is reported while a circuit is open.
+    pub stats_interval: Duration,
+    /// Whether every datagram is reported as [`NetEvent::Datagram`] (packet inspector,
+    /// recording).
+    pub report_datagrams: bool,
+}
+
+impl Default for NetSettings {
+    fn default() -> Self {
+        NetSettings {
+            connect_timeout: Duration::from_secs(10),
+            login_timeout: Duration::from_secs(30),
+            stats_interval: Duration::from_millis(250),
+            report_datagrams: true,
+        }
+    }
+}
+
+/// Sent to the network thread.
+#[derive(Debug, Clone)]
+pub enum NetCommand {
+    /// Log in and open the circuit (ignored while a session is running).
+    Login(LoginParams),
+    /// Say something in local chat.
+    Chat(String),
+    /// Set the `AgentUpdate` control flags (walk, turn, fly).
+    Controls(u32),
+    /// Log out of the current session; the thread stays up for another login.
+    Logout,
+    /// Log out if connected, then end the thread.
+    Shutdown,
+}
+
+/// Counters of the open circuit, reported every [`NetSettings::stats_interval`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NetStats {
+    /// Smoothed ping round trip, once measured.
+    pub rtt: Option<Duration>,
+    /// Datagrams received.
+    pub packets_in: u64,
+    /// Datagrams sent (resends and acks included).
+    pub packets_out: u64,
+    /// Datagrams dropped because they did not decode.
+    pub malformed: u64,
+    /// Acks, resends and duplicates.
+    pub reliable: ReliableStats,
+}
+
+/// Which way a datagram went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the region.
+    In,
+    /// To the region.
+    Out,
+}
+
+/// Reported by the network thread.
+#[derive(Debug, Clone)]
+pub enum NetEvent {
+    /// A login request is on its way to `uri`.
+    LoggingIn {
+        /// The login URI (resolved from grid info when needed).
+        uri: String,
+    },
+    /// The login service accepted us; the circuit opens next.
+    LoggedIn(Box<LoginSuccess>),
+    /// The login failed: refused (the server's words), unreachable, timed out or unreadable.
+    LoginFailed(LoginFailure),
+    /// The seed capability answered with this many capabilities.
+    SeedGranted(usize),
+    /// A problem worth showing that did not end the session (e.g. the seed request failed).
+    Warning(String),
+    /// A phase of the story was reached, `ms` after the login request.
+    Phase {
+        /// Which.
+        phase: Phase,
+        /// Milliseconds since `login_sent`.
+        ms: u64,
+    },
+    /// A message from the region, decoded and delivered once.
+    Message(Box<Message>),
+    /// A datagram, as sent or received (only with [`NetSettings::report_datagrams`]).
+    Datagram {
+        /// Which way.
+        direction: Direction,
+        /// Milliseconds since the login request.
+        ms: u64,
+        /// The bytes on the wire.
+        bytes: Vec<u8>,
+    },
+    /// Circuit counters.
+    Stats(NetStats),
+    /// The session ended (logout, kick, timeout…): the reason, for people.
+    Disconnected(String),
+}
+
+/// The viewer's end of the network thread.
+#[derive(Debug)]
+pub struct NetHandle {
+    commands: mpsc::UnboundedSender<NetCommand>,
+    events: Receiver<NetEvent>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl NetHandle {
+    /// Starts the network thread with its own single-threaded tokio runtime.
+    ///
+    /// # Errors
+    /// When the runtime or the thread cannot be created (out of resources).
+    pub fn spawn(settings: NetSettings) -> std::io::Result<NetHandle> {
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("overlook-net".into())
+            .spawn(move || runtime.block_on(run(settings, cmd_rx, ev_tx)))?;
+        Ok(NetHandle {
+            commands: cmd_tx,
+            events: ev_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a command; returns false when the thread has ended.
+    pub fn send(&self, command: NetCommand) -> bool {
+        self.commands.send(command).is_ok()
+    }
+
+    /// The event stream.
+    pub fn events(&self) -> &Receiver<NetEvent> {
+        &self.events
+    }
+
+    /// Sends [`NetCommand::Shutdown`] and waits up to `timeout` for the thread to log out and
+    /// end. Returns true when it ended in time.
+    pub fn shutdown(&mut self, timeout: Duration) -> bool {
+        let _ = self.commands.send(NetCommand::Shutdown);
+        let Some(thread) = self.thread.take() else {
+            return true;
+        };
+        let deadline = std::time::Instant::now() + timeout;
+        while !thread.is_finished() {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        thread.join().is_ok()
+    }
+}
+
+impl Drop for NetHandle {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.shutdown(Duration::from_secs(6));
+        }
+    }
+}
+
+/// The thread's main loop: wait for a login, run the session, repeat.
+async fn run(
+    settings: NetSettings,
+    mut commands: mpsc::UnboundedReceiver<NetCommand>,
+    events: Sender<NetEvent>,
+) {
+    let client = match login::http_client(&settings) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = events.send(NetEvent::LoginFailed(LoginFailure::Unreachable(format!(
+                "cannot create the HTTP client: {e}"
+            ))));
+            return;
+        }
+    };
+    while let Some(command) = commands.recv().await {
+        match command {
+            NetCommand::Login(params) => {
+                let outcome =
+                    session::run(&settings, &client, &params, &mut commands, &events).await;
+                if outcome == session::Outcome::Shutdown {
+                    return;
+                }
+            }
+            NetCommand::Shutdown => return,
+            NetCommand::Chat(_) | NetCommand::Controls(_) | NetCommand::Logout => {
+                let _ = events.send(NetEvent::Warning("not connected".into()));
+            }
+        }
+    }
+}
+
+/// The UDP address of a login reply.
+fn sim_address(success: &LoginSuccess) -> SocketAddr {
+    SocketAddr::from((success.sim_ip, success.sim_port))
+}

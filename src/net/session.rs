@@ -1,0 +1,255 @@
+//! One session on the network thread: log in, open the circuit, pump datagrams, timers and
+//! commands through the sans-IO [`Circuit`] until it closes.
+
+use std::net::SocketAddr;
+
+use crossbeam_channel::Sender;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use web_time::Instant;
+
+use super::login::{LoginFailure, post_login, request_seed, resolve_login_uri};
+use super::{Direction, LoginParams, NetCommand, NetEvent, NetSettings, NetStats, sim_address};
+use crate::protocol::circuit::{Circuit, CircuitConfig, Event};
+use crate::protocol::login::{LoginReply, LoginRequest, LoginSuccess};
+use crate::protocol::message::agent::{ChatFromViewer, ChatType};
+use crate::protocol::message::circuit::AgentIds;
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// Logged out, refused or disconnected: wait for the next command.
+    Ended,
+    /// Asked to shut down (or the command channel closed): end the thread.
+    Shutdown,
+}
+
+/// The event sender with the clock of this session.
+struct Reporter<'a> {
+    events: &'a Sender<NetEvent>,
+    origin: Instant,
+}
+
+impl Reporter<'_> {
+    fn send(&self, event: NetEvent) {
+        // The receiver is gone only while the app shuts down; nothing is left to tell.
+        let _ = self.events.send(event);
+    }
+
+    fn ms(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.origin).as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Logs in with `params` and runs the circuit until it closes.
+pub(super) async fn run(
+    settings: &NetSettings,
+    client: &reqwest::Client,
+    params: &LoginParams,
+    commands: &mut mpsc::UnboundedReceiver<NetCommand>,
+    events: &Sender<NetEvent>,
+) -> Outcome {
+    let origin = Instant::now();
+    let report = Reporter { events, origin };
+    let login = async {
+        let uri = resolve_login_uri(client, settings, &params.grid).await?;
+        report.send(NetEvent::LoggingIn { uri: uri.clone() });
+        let request = LoginRequest::new(
+            &params.first,
+            &params.last,
+            &params.password,
+            params.start.clone(),
+        );
+        post_login(client, settings, &uri, &request).await
+    };
+    tokio::pin!(login);
+    // The login may take a while against a slow grid: stay responsive to commands meanwhile.
+    let reply = loop {
+        tokio::select! {
+            reply = &mut login => break reply,
+            command = commands.recv() => match command {
+                None | Some(NetCommand::Shutdown) => return Outcome::Shutdown,
+                Some(NetCommand::Logout) => {
+                    report.send(NetEvent::Disconnected("login cancelled".into()));
+                    return Outcome::Ended;
+                }
+                Some(_) => report.send(NetEvent::Warning("still logging in".into())),
+            },
+        }
+    };
+    let success = match reply {
+        Ok(LoginReply::Success(success)) => success,
+        Ok(LoginReply::Refused { reason, message }) => {
+            report.send(NetEvent::LoginFailed(LoginFailure::Refused {
+                reason,
+                message,
+            }));
+            return Outcome::Ended;
+        }
+        Ok(LoginReply::Indeterminate { next_url, message }) => {
+            report.send(NetEvent::LoginFailed(LoginFailure::BadReply(format!(
+                "the grid asks to log in again at {next_url} ({message}); not supported"
+            ))));
+            return Outcome::Ended;
+        }
+        Err(failure) => {
+            report.send(NetEvent::LoginFailed(failure));
+            return Outcome::Ended;
+        }
+    };
+    let replied = Instant::now();
+    report.send(NetEvent::LoggedIn(success.clone()));
+    let socket = match UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0))).await {
+        Ok(s) => s,
+        Err(e) => {
+            report.send(NetEvent::Disconnected(format!(
+                "cannot open a UDP socket: {e}"
+            )));
+            return Outcome::Ended;
+        }
+    };
+    let mut cfg = CircuitConfig::new(success.agent_id, success.session_id, success.circuit_code);
+    cfg.region_size_x = success.region_size_x;
+    cfg.region_size_y = success.region_size_y;
+    let circuit = Circuit::new(cfg, origin, replied);
+    pump(
+        settings, client, &success, socket, circuit, commands, &report,
+    )
+    .await
+}
+
+/// Drives the circuit over the socket until it closes.
+async fn pump(
+    settings: &NetSettings,
+    client: &reqwest::Client,
+    success: &LoginSuccess,
+    socket: UdpSocket,
+    mut circuit: Circuit,
+    commands: &mut mpsc::UnboundedReceiver<NetCommand>,
+    report: &Reporter<'_>,
+) -> Outcome {
+    let sim = sim_address(success);
+    let seed = async {
+        if success.seed_capability.is_empty() {
+            Err(LoginFailure::BadReply(
+                "the login reply has no seed capability".into(),
+            ))
+        } else {
+            request_seed(client, settings, &success.seed_capability).await
+        }
+    };
+    tokio::pin!(seed);
+    let mut seed_pending = true;
+    let mut shutting_down = false;
+    let mut buf = vec![0u8; 65_536];
+    let mut next_stats = Instant::now();
+    loop {
+        let now = Instant::now();
+        if now >= next_stats {
+            report.send(NetEvent::Stats(stats(&circuit)));
+            next_stats = now + settings.stats_interval;
+        }
+        while let Some(datagram) = circuit.poll_transmit() {
+            if let Err(e) = socket.send_to(&datagram, sim).await {
+                tracing::warn!("sending to {sim}: {e}");
+            }
+            if settings.report_datagrams {
+                report.send(NetEvent::Datagram {
+                    direction: Direction::Out,
+                    ms: report.ms(now),
+                    bytes: datagram,
+                });
+            }
+        }
+        while let Some(event) = circuit.poll_event() {
+            match event {
+                Event::Phase { phase, ms } => report.send(NetEvent::Phase { phase, ms }),
+                Event::Message(m) => report.send(NetEvent::Message(m)),
+                Event::Disconnected(reason) => {
+                    report.send(NetEvent::Stats(stats(&circuit)));
+                    report.send(NetEvent::Disconnected(reason.to_string()));
+                    return if shutting_down {
+                        Outcome::Shutdown
+                    } else {
+                        Outcome::Ended
+                    };
+                }
+            }
+        }
+        let deadline = circuit
+            .poll_timeout()
+            .map_or(next_stats, |t| t.min(next_stats));
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                let now = Instant::now();
+                match received {
+                    Ok((n, from)) if from == sim => {
+                        let bytes = buf.get(..n).unwrap_or_default();
+                        circuit.handle_datagram(now, bytes);
+                        if settings.report_datagrams {
+                            report.send(NetEvent::Datagram {
+                                direction: Direction::In,
+                                ms: report.ms(now),
+                                bytes: bytes.to_vec(),
+                            });
+                        }
+                    }
+                    Ok((_, from)) => tracing::debug!("dropped a datagram from {from}, not the region"),
+                    // e.g. ICMP port unreachable reported on the next receive: the circuit's
+                    // timers decide whether the region is gone.
+                    Err(e) => tracing::debug!("receive: {e}"),
+                }
+            }
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                circuit.handle_timeout(Instant::now());
+            }
+            command = commands.recv() => {
+                let now = Instant::now();
+                match command {
+                    Some(NetCommand::Chat(text)) => {
+                        let chat = ChatFromViewer {
+                            agent: AgentIds {
+                                agent_id: success.agent_id,
+                                session_id: success.session_id,
+                            },
+                            message: text,
+                            chat_type: ChatType::Normal,
+                            channel: 0,
+                        };
+                        if let Err(e) = circuit.send(now, &chat, true) {
+                            report.send(NetEvent::Warning(format!("chat not sent: {e}")));
+                        }
+                    }
+                    Some(NetCommand::Controls(flags)) => circuit.set_controls(now, flags),
+                    Some(NetCommand::Logout) => circuit.logout(now),
+                    None | Some(NetCommand::Shutdown) => {
+                        shutting_down = true;
+                        circuit.logout(now);
+                    }
+                    Some(NetCommand::Login(_)) => {
+                        report.send(NetEvent::Warning("already logged in; log out first".into()));
+                    }
+                }
+            }
+            seed_reply = &mut seed, if seed_pending => {
+                seed_pending = false;
+                match seed_reply {
+                    Ok(n) => report.send(NetEvent::SeedGranted(n)),
+                    Err(e) => report.send(NetEvent::Warning(format!("seed capability: {e}"))),
+                }
+            }
+        }
+    }
+}
+
+fn stats(circuit: &Circuit) -> NetStats {
+    let c = circuit.stats();
+    let reliable = circuit.reliable_stats();
+    NetStats {
+        rtt: circuit.rtt(),
+        packets_in: c.received,
+        packets_out: reliable.sent,
+        malformed: c.malformed,
+        reliable,
+    }
+}

@@ -1,0 +1,230 @@
+//! The network thread (`net::NetHandle`) against the embedded region on loopback: the same code
+//! the viewer and `overlook check` run, without Bevy.
+#![cfg(all(feature = "net", feature = "sim"))]
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use overlook::net::embedded::EmbeddedSim;
+use overlook::net::{LoginFailure, LoginParams, NetCommand, NetEvent, NetHandle, NetSettings};
+use overlook::protocol::circuit::Phase;
+use overlook::protocol::login::StartLocation;
+use overlook::protocol::message::Message;
+use overlook::sim::server::SimConfig;
+
+fn params(grid: &str, password: &str) -> LoginParams {
+    LoginParams {
+        grid: grid.to_owned(),
+        first: "Test".into(),
+        last: "User".into(),
+        password: password.into(),
+        start: StartLocation::Last,
+    }
+}
+
+/// Collects events until `stop` says so or `timeout` passes; returns them all.
+fn collect(
+    net: &NetHandle,
+    timeout: Duration,
+    mut stop: impl FnMut(&NetEvent) -> bool,
+) -> Vec<NetEvent> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match net.events().recv_timeout(left) {
+            Ok(e) => {
+                let done = stop(&e);
+                out.push(e);
+                if done {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+#[test]
+fn logs_in_streams_the_region_and_logs_out() {
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let mut net = NetHandle::spawn(NetSettings::default()).unwrap();
+    assert!(net.send(NetCommand::Login(params(&sim.login_uri, "test"))));
+    let events = collect(&net, Duration::from_secs(30), |e| {
+        matches!(
+            e,
+            NetEvent::Phase {
+                phase: Phase::ObjectsSettled,
+                ..
+            }
+        ) || matches!(e, NetEvent::Disconnected(_) | NetEvent::LoginFailed(_))
+    });
+    let phases: Vec<Phase> = events
+        .iter()
+        .filter_map(|e| match e {
+            NetEvent::Phase { phase, .. } => Some(*phase),
+            _ => None,
+        })
+        .collect();
+    for p in [
+        Phase::LoginSent,
+        Phase::LoginReplied,
+        Phase::CircuitAcked,
+        Phase::RegionHandshake,
+        Phase::MovementComplete,
+        Phase::TerrainComplete,
+        Phase::FirstObject,
+        Phase::ObjectsSettled,
+    ] {
+        assert!(phases.contains(&p), "{p:?} missing from {phases:?}");
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, NetEvent::LoggedIn(s) if s.first_name == "Test"))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, NetEvent::SeedGranted(n) if *n > 0))
+    );
+    let handshake = events.iter().find_map(|e| match e {
+        NetEvent::Message(m) => match &**m {
+            Message::RegionHandshake(h) => Some(h.sim_name.clone()),
+            _ => None,
+        },
+        _ => None,
+    });
+    assert_eq!(handshake.as_deref(), Some(sim.region_name.as_str()));
+    let objects: BTreeSet<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            NetEvent::Message(m) => Some(m),
+            _ => None,
+        })
+        .flat_map(|m| match &**m {
+            Message::ObjectUpdate(u) => u.objects.iter().map(|o| o.id).collect::<Vec<_>>(),
+            Message::ObjectUpdateCompressed(u) => u
+                .objects
+                .iter()
+                .map(|b| b.object().unwrap().local_id)
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert!(objects.len() >= 20, "{} objects", objects.len());
+    // Datagrams both ways were reported for the packet inspector.
+    assert!(events.iter().any(|e| matches!(
+        e,
+        NetEvent::Datagram {
+            direction: overlook::net::Direction::Out,
+            ..
+        }
+    )));
+
+    assert!(net.send(NetCommand::Logout));
+    let tail = collect(&net, Duration::from_secs(10), |e| {
+        matches!(e, NetEvent::Disconnected(_))
+    });
+    assert!(
+        tail.iter()
+            .any(|e| matches!(e, NetEvent::Disconnected(r) if r == "logged out")),
+        "{:?}",
+        tail.iter()
+            .filter(|e| matches!(e, NetEvent::Disconnected(_)))
+            .collect::<Vec<_>>()
+    );
+    // The last counters come with the disconnect: everything the region sent was counted.
+    let last = tail.iter().rev().find_map(|e| match e {
+        NetEvent::Stats(s) => Some(*s),
+        _ => None,
+    });
+    let last = last.expect("final stats");
+    assert!(last.packets_in > 20 && last.packets_out > 5, "{last:?}");
+    assert_eq!(last.malformed, 0);
+    assert!(net.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_refused_login_reports_the_servers_words_and_a_retry_works() {
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let net = NetHandle::spawn(NetSettings::default()).unwrap();
+    net.send(NetCommand::Login(params(&sim.login_uri, "wrong")));
+    let events = collect(&net, Duration::from_secs(10), |e| {
+        matches!(e, NetEvent::LoginFailed(_))
+    });
+    let failure = events.iter().find_map(|e| match e {
+        NetEvent::LoginFailed(f) => Some(f.clone()),
+        _ => None,
+    });
+    match failure {
+        Some(LoginFailure::Refused { reason, message }) => {
+            assert_eq!(reason, "key");
+            assert!(
+                message.starts_with("Could not authenticate your avatar"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The thread is still up and a second attempt with the right password gets in.
+    net.send(NetCommand::Login(params(&sim.login_uri, "test")));
+    let events = collect(&net, Duration::from_secs(20), |e| {
+        matches!(
+            e,
+            NetEvent::Phase {
+                phase: Phase::MovementComplete,
+                ..
+            }
+        )
+    });
+    assert!(events.iter().any(|e| matches!(
+        e,
+        NetEvent::Phase {
+            phase: Phase::MovementComplete,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn an_unreachable_grid_fails_with_a_message_and_grid_info_is_followed() {
+    // A port nobody listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let net = NetHandle::spawn(NetSettings::default()).unwrap();
+    net.send(NetCommand::Login(params(
+        &format!("http://127.0.0.1:{port}/"),
+        "test",
+    )));
+    let events = collect(&net, Duration::from_secs(15), |e| {
+        matches!(e, NetEvent::LoginFailed(_))
+    });
+    match events.last() {
+        Some(NetEvent::LoginFailed(LoginFailure::Unreachable(text))) => {
+            assert!(!text.is_empty());
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+
+    // A get_grid_info URL is resolved to the login URI it names.
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let info_url = format!("{}get_grid_info", sim.login_uri);
+    net.send(NetCommand::Login(params(&info_url, "test")));
+    let events = collect(&net, Duration::from_secs(15), |e| {
+        matches!(e, NetEvent::LoggedIn(_) | NetEvent::LoginFailed(_))
+    });
+    let uri = events.iter().find_map(|e| match e {
+        NetEvent::LoggingIn { uri } => Some(uri.clone()),
+        _ => None,
+    });
+    assert_eq!(uri.as_deref(), Some(sim.login_uri.as_str()));
+    assert!(
+        matches!(events.last(), Some(NetEvent::LoggedIn(_))),
+        "{:?}",
+        events.last()
+    );
+}
