@@ -8,6 +8,8 @@
 //! - the viewer (feature `viewer`): Bevy plugins that show what a region streams.
 //! - `sim` (feature `sim`): the embedded OpenSim-compatible region.
 
+#[cfg(feature = "viewer")]
+pub mod camera;
 pub mod geometry;
 #[cfg(feature = "net")]
 pub mod net;
@@ -16,7 +18,10 @@ pub mod protocol;
 pub mod terrain;
 
 pub mod replay;
+pub mod scene;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(feature = "viewer")]
+pub mod ui;
 #[cfg(feature = "viewer")]
 pub mod viewer;

@@ -8,15 +8,36 @@ use clap::{Parser, Subcommand};
 /// Overlook: a small, fast viewer for OpenSimulator and Second Life-protocol grids.
 #[derive(Debug, Parser)]
 #[command(name = "overlook", version, about)]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    view: ViewArgs,
+}
+
+/// Viewer options: with no grid, the viewer starts the embedded region and logs into it.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct ViewArgs {
+    /// The grid's login URI (e.g. `http://127.0.0.1:9000/`) or its `get_grid_info` URL.
+    #[arg(long)]
+    grid: Option<String>,
+    /// First name (with `--grid`).
+    #[arg(long)]
+    first: Option<String>,
+    /// Last name (with `--grid`).
+    #[arg(long)]
+    last: Option<String>,
+    /// Where to arrive: `last`, `home` or `uri:Region&x&y&z`.
+    #[arg(long, default_value = "last")]
+    start: String,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Open the viewer window (the default).
-    View,
+    /// Open the viewer window (the default). The password comes from `OVERLOOK_PASSWORD` or the
+    /// login dialog.
+    View(ViewArgs),
     /// Run the embedded OpenSim-compatible region alone, so any viewer can log in.
     #[cfg(feature = "sim")]
     Sim(SimArgs),
@@ -157,13 +178,57 @@ fn run_sim(args: SimArgs) -> ExitCode {
     })
 }
 
+fn run_viewer(args: ViewArgs) -> ExitCode {
+    use overlook::ui::LoginForm;
+    use overlook::viewer::{ViewerOptions, app};
+
+    let mut form = LoginForm {
+        start: args.start,
+        ..LoginForm::default()
+    };
+    let mut embedded = None;
+    match args.grid {
+        Some(grid) => {
+            form.grid = grid;
+            form.first = args.first.unwrap_or_default();
+            form.last = args.last.unwrap_or_default();
+            form.password = std::env::var("OVERLOOK_PASSWORD").unwrap_or_default();
+        }
+        None => {
+            let sim = match overlook::net::embedded::EmbeddedSim::start(
+                overlook::sim::server::SimConfig::loopback(),
+            ) {
+                Ok(sim) => sim,
+                Err(e) => {
+                    eprintln!("overlook: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            eprintln!("embedded region \"{}\" at {}", sim.region_name, sim.login_uri);
+            form.grid.clone_from(&sim.login_uri);
+            (form.first, form.last, form.password) = sim.account.clone();
+            embedded = Some(sim);
+        }
+    }
+    // Log in at once when everything is known; otherwise the dialog asks.
+    let ready = !form.grid.is_empty()
+        && !form.first.is_empty()
+        && !form.last.is_empty()
+        && !form.password.is_empty();
+    let options = ViewerOptions {
+        auto_login: ready.then(|| form.params()),
+        form,
+    };
+    app(options).run();
+    // The app logged out on exit; only now may the region go.
+    drop(embedded);
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::View) {
-        Command::View => {
-            overlook::viewer::app().run();
-            ExitCode::SUCCESS
-        }
+    match cli.command.unwrap_or(Command::View(cli.view)) {
+        Command::View(args) => run_viewer(args),
         #[cfg(feature = "sim")]
         Command::Sim(args) => run_sim(args),
         Command::Replay { file, summary } => {

@@ -18,6 +18,8 @@ mod session;
 
 #[cfg(feature = "sim")]
 pub mod embedded;
+#[cfg(feature = "viewer")]
+pub mod plugin;
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;

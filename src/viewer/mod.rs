@@ -1,28 +1,98 @@
-//! The desktop viewer: Bevy app and plugins.
+//! The desktop viewer: the Bevy app and its plugin group.
+//!
+//! [`ViewerPlugins`] holds one plugin per concern, talking through Messages and resources: the
+//! net plugin (network thread ↔ ECS), the region, camera and UI plugins (and the terrain and
+//! objects plugins as they land). [`app`] builds the windowed app.
 
+use bevy::app::PluginGroupBuilder;
 use bevy::prelude::*;
 
-/// Builds the viewer app with a window, a camera and a light.
-pub fn app() -> App {
+use crate::camera::{CameraPlugin, ChaseCamera};
+use crate::net::LoginParams;
+use crate::net::plugin::NetPlugin;
+use crate::scene::RegionPlugin;
+use crate::ui::{LoginForm, UiPlugin};
+
+/// What the viewer starts with.
+#[derive(Debug, Clone, Default)]
+pub struct ViewerOptions {
+    /// Log in with these at once (the embedded region, or a grid with a password given).
+    pub auto_login: Option<LoginParams>,
+    /// The login dialog's initial contents.
+    pub form: LoginForm,
+}
+
+/// The viewer's plugins (add `DefaultPlugins` or a headless equivalent first).
+#[derive(Debug, Default)]
+pub struct ViewerPlugins {
+    /// Start-up options.
+    pub options: ViewerOptions,
+}
+
+impl PluginGroup for ViewerPlugins {
+    fn build(self) -> PluginGroupBuilder {
+        PluginGroupBuilder::start::<Self>()
+            .add(NetPlugin {
+                auto_login: self.options.auto_login,
+                ..NetPlugin::default()
+            })
+            .add(RegionPlugin)
+            .add(CameraPlugin)
+            .add(ScenePlugin)
+            .add(UiPlugin {
+                form: Some(self.options.form),
+            })
+    }
+}
+
+/// Sky, sun and the camera entity.
+#[derive(Debug, Default)]
+pub struct ScenePlugin;
+
+/// SL's default sky at noon, roughly.
+pub const SKY_COLOR: Color = Color::srgb(0.53, 0.70, 0.92);
+
+impl Plugin for ScenePlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(ClearColor(SKY_COLOR))
+            .add_systems(Startup, spawn_camera_and_sun);
+    }
+}
+
+fn spawn_camera_and_sun(mut commands: Commands) {
+    // Until AgentMovementComplete arrives: over the middle of a 256 m region, looking east.
+    commands.spawn((
+        Camera3d::default(),
+        ChaseCamera::default(),
+        Transform::from_xyz(100.0, 60.0, -128.0).looking_at(Vec3::new(140.0, 20.0, -128.0), Vec3::Y),
+    ));
+    commands.spawn((
+        DirectionalLight {
+            illuminance: 12_000.0,
+            shadow_maps_enabled: false,
+            ..default()
+        },
+        // Afternoon sun from the south-west, high.
+        Transform::from_xyz(0.0, 0.0, 0.0).looking_to(Vec3::new(0.5, -0.8, -0.35), Vec3::Y),
+    ));
+    commands.insert_resource(GlobalAmbientLight {
+        color: Color::WHITE,
+        brightness: 600.0,
+        ..default()
+    });
+}
+
+/// The windowed viewer app.
+pub fn app(options: ViewerOptions) -> App {
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {
             title: "Overlook".into(),
+            resolution: (1280, 720).into(),
             ..default()
         }),
         ..default()
     }))
-    .add_systems(Startup, setup);
+    .add_plugins(ViewerPlugins { options });
     app
-}
-
-fn setup(mut commands: Commands) {
-    commands.spawn((
-        Camera3d::default(),
-        Transform::from_xyz(120.0, 40.0, 120.0).looking_at(Vec3::new(128.0, 20.0, 128.0), Vec3::Y),
-    ));
-    commands.spawn((
-        DirectionalLight::default(),
-        Transform::from_xyz(0.0, 100.0, 0.0).looking_at(Vec3::new(1.0, 0.0, 1.0), Vec3::Y),
-    ));
 }

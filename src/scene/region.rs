@@ -1,0 +1,219 @@
+//! `RegionPlugin`: the [`RegionInfo`] resource, from the login reply (size, origin) and
+//! `RegionHandshake` (name, flags, water, terrain corners and textures); `AgentMovementComplete`
+//! places the agent. The circuit answers the handshake itself.
+
+use bevy::prelude::*;
+
+use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
+use crate::protocol::message::Message;
+use crate::protocol::message::region::RegionHandshake;
+use crate::protocol::types::{Uuid, Vec3 as SlVec3};
+
+/// What is known about the region the agent is in.
+#[derive(Resource, Debug, Clone, PartialEq)]
+pub struct RegionInfo {
+    /// Region name (from the handshake; empty before it).
+    pub name: String,
+    /// `RegionFlags`.
+    pub flags: u32,
+    /// `SimAccess` maturity byte.
+    pub sim_access: u8,
+    /// Water height, metres.
+    pub water_height: f32,
+    /// `TerrainStartHeight00, 01, 10, 11`.
+    pub terrain_start_height: [f32; 4],
+    /// `TerrainHeightRange00, 01, 10, 11`.
+    pub terrain_height_range: [f32; 4],
+    /// `TerrainDetail0..3` texture ids.
+    pub terrain_detail: [Uuid; 4],
+    /// Width and depth in metres (login reply).
+    pub size: (u32, u32),
+    /// The region's south-west corner in world metres (login reply).
+    pub origin: (u32, u32),
+    /// Whether the handshake has arrived.
+    pub handshake_received: bool,
+    /// The agent's position from `AgentMovementComplete`, region metres (SL axes).
+    pub agent_position: Option<SlVec3>,
+    /// The agent's look-at from `AgentMovementComplete` (SL axes).
+    pub agent_look_at: Option<SlVec3>,
+    /// Our agent id (login reply).
+    pub agent_id: Uuid,
+}
+
+impl Default for RegionInfo {
+    fn default() -> Self {
+        RegionInfo {
+            name: String::new(),
+            flags: 0,
+            sim_access: 0,
+            water_height: 20.0,
+            terrain_start_height: [10.0; 4],
+            terrain_height_range: [60.0; 4],
+            terrain_detail: [Uuid::NIL; 4],
+            size: (256, 256),
+            origin: (0, 0),
+            handshake_received: false,
+            agent_position: None,
+            agent_look_at: None,
+            agent_id: Uuid::NIL,
+        }
+    }
+}
+
+impl RegionInfo {
+    /// Applies a `RegionHandshake`.
+    pub fn apply_handshake(&mut self, h: &RegionHandshake) {
+        self.name.clone_from(&h.sim_name);
+        self.flags = h.region_flags;
+        self.sim_access = h.sim_access;
+        self.water_height = h.water_height;
+        self.terrain_start_height = h.terrain_start_height;
+        self.terrain_height_range = h.terrain_height_range;
+        self.terrain_detail = h.terrain_detail;
+        self.handshake_received = true;
+    }
+}
+
+/// What has arrived of the region so far, for the status bar and `check`: written by the terrain
+/// and objects plugins.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SceneCounts {
+    /// Distinct land patches received.
+    pub patches_received: usize,
+    /// Land patches the region has (from its size).
+    pub patches_total: usize,
+    /// Repeated land patches.
+    pub patches_duplicated: usize,
+    /// Objects present (avatars included).
+    pub objects: usize,
+    /// Avatars present.
+    pub avatars: usize,
+}
+
+/// Keeps [`RegionInfo`] up to date.
+#[derive(Debug, Default)]
+pub struct RegionPlugin;
+
+impl Plugin for RegionPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<RegionInfo>()
+            .init_resource::<SceneCounts>()
+            .add_systems(
+            PreUpdate,
+            apply_region_messages.after(NetSystems::Receive),
+        );
+    }
+}
+
+/// A new session resets the region; the handshake and movement fill it in.
+pub fn apply_region_messages(
+    mut started: MessageReader<SessionStarted>,
+    mut messages: MessageReader<RegionMessage>,
+    mut region: ResMut<RegionInfo>,
+) {
+    for SessionStarted(login) in started.read() {
+        *region = RegionInfo {
+            size: (login.region_size_x, login.region_size_y),
+            origin: (login.region_x, login.region_y),
+            agent_id: login.agent_id,
+            ..RegionInfo::default()
+        };
+    }
+    for RegionMessage(message) in messages.read() {
+        match &**message {
+            Message::RegionHandshake(h) => region.apply_handshake(h),
+            Message::AgentMovementComplete(m) => {
+                region.agent_position = Some(m.position);
+                region.agent_look_at = Some(m.look_at);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::plugin::SessionStarted;
+    use crate::protocol::login::LoginSuccess;
+    use crate::protocol::message::circuit::AgentIds;
+    use crate::protocol::message::region::AgentMovementComplete;
+
+    fn app() -> App {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins)
+            .add_message::<RegionMessage>()
+            .add_message::<SessionStarted>()
+            .add_plugins(RegionPlugin);
+        app
+    }
+
+    fn login() -> LoginSuccess {
+        let xml = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/captures/opensim-0.9.2.2/var-region.login-response.xml"
+        ))
+        .unwrap();
+        match crate::protocol::login::parse_login_response(&xml).unwrap() {
+            crate::protocol::login::LoginReply::Success(s) => *s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn applies_the_login_reply_handshake_and_movement() {
+        let mut app = app();
+        let login = login();
+        app.world_mut()
+            .write_message(SessionStarted(Box::new(login.clone())));
+        let handshake = RegionHandshake {
+            region_flags: 0x1234,
+            sim_access: 13,
+            sim_name: "Var Region".into(),
+            sim_owner: Uuid::NIL,
+            is_estate_manager: false,
+            water_height: 21.5,
+            billable_factor: 1.0,
+            cache_id: Uuid::NIL,
+            terrain_base: [Uuid::NIL; 4],
+            terrain_detail: [Uuid([7; 16]); 4],
+            terrain_start_height: [10.0, 11.0, 12.0, 13.0],
+            terrain_height_range: [60.0, 61.0, 62.0, 63.0],
+            region_id: Uuid::NIL,
+            cpu_class_id: 0,
+            cpu_ratio: 0,
+            colo_name: String::new(),
+            product_sku: String::new(),
+            product_name: String::new(),
+            region_info4: Vec::new(),
+        };
+        app.world_mut()
+            .write_message(RegionMessage(Box::new(Message::RegionHandshake(handshake))));
+        app.world_mut().write_message(RegionMessage(Box::new(Message::AgentMovementComplete(
+            AgentMovementComplete {
+                agent: AgentIds {
+                    agent_id: login.agent_id,
+                    session_id: login.session_id,
+                },
+                position: SlVec3::new(128.0, 128.0, 26.03),
+                look_at: SlVec3::new(0.99, 0.042, 0.0),
+                region_handle: login.region_handle(),
+                timestamp: 0,
+                channel_version: String::new(),
+            },
+        ))));
+        app.update();
+        let r = app.world().resource::<RegionInfo>();
+        assert!(r.handshake_received);
+        assert_eq!(r.name, "Var Region");
+        assert_eq!(r.flags, 0x1234);
+        assert_eq!(r.water_height, 21.5);
+        assert_eq!(r.terrain_start_height, [10.0, 11.0, 12.0, 13.0]);
+        assert_eq!(r.terrain_height_range[3], 63.0);
+        assert_eq!(r.size, (login.region_size_x, login.region_size_y));
+        assert_ne!(r.size, (256, 256), "the var-region capture is larger than 256 m");
+        assert_eq!(r.agent_position, Some(SlVec3::new(128.0, 128.0, 26.03)));
+        assert_eq!(r.agent_look_at, Some(SlVec3::new(0.99, 0.042, 0.0)));
+        assert_eq!(r.agent_id, login.agent_id);
+    }
+}

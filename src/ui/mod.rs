@@ -1,0 +1,141 @@
+//! `UiPlugin` (bevy_egui): the login dialog, a status bar, the connection timeline of the
+//! story's phases, region info, a packet inspector (recent datagrams decoded through the message
+//! template, filterable by name) and local chat.
+
+mod inspector;
+mod panels;
+
+use bevy::prelude::*;
+use bevy_egui::input::EguiWantsInput;
+use bevy_egui::{EguiPlugin, EguiPrimaryContextPass};
+
+pub use inspector::{PacketLog, PacketRow};
+
+use crate::camera::ViewInput;
+use crate::net::plugin::{DatagramLogged, NetSystems, RegionMessage};
+use crate::protocol::login::StartLocation;
+use crate::protocol::message::Message;
+
+/// The login dialog's fields.
+#[derive(Resource, Debug, Clone)]
+pub struct LoginForm {
+    /// Login URI or grid-info URL.
+    pub grid: String,
+    /// First name.
+    pub first: String,
+    /// Last name.
+    pub last: String,
+    /// Password (never logged).
+    pub password: String,
+    /// Start location string (`last`, `home` or `uri:Region&x&y&z`).
+    pub start: String,
+}
+
+impl Default for LoginForm {
+    fn default() -> Self {
+        LoginForm {
+            grid: String::new(),
+            first: String::new(),
+            last: String::new(),
+            password: String::new(),
+            start: "last".into(),
+        }
+    }
+}
+
+impl LoginForm {
+    /// The form as login parameters.
+    pub fn params(&self) -> crate::net::LoginParams {
+        crate::net::LoginParams {
+            grid: self.grid.trim().to_owned(),
+            first: self.first.trim().to_owned(),
+            last: self.last.trim().to_owned(),
+            password: self.password.clone(),
+            start: StartLocation::from_start_string(self.start.trim()),
+        }
+    }
+}
+
+/// Local chat heard and said, newest last.
+#[derive(Resource, Debug, Default)]
+pub struct ChatLog {
+    /// `(speaker, text)` lines.
+    pub lines: Vec<(String, String)>,
+    /// The line being typed.
+    pub draft: String,
+}
+
+/// Frames per second, smoothed, for the status bar.
+#[derive(Resource, Debug, Default)]
+pub struct FrameRate(pub f32);
+
+/// Which panels are open.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct UiPanels {
+    /// The side panel (timeline, region, inspector, chat).
+    pub side: bool,
+}
+
+impl Default for UiPanels {
+    fn default() -> Self {
+        UiPanels { side: true }
+    }
+}
+
+/// The egui user interface.
+#[derive(Debug, Default)]
+pub struct UiPlugin {
+    /// Pre-filled login form.
+    pub form: Option<LoginForm>,
+}
+
+impl Plugin for UiPlugin {
+    fn build(&self, app: &mut App) {
+        if !app.is_plugin_added::<EguiPlugin>() {
+            app.add_plugins(EguiPlugin::default());
+        }
+        app.insert_resource(self.form.clone().unwrap_or_default())
+            .init_resource::<ChatLog>()
+            .init_resource::<PacketLog>()
+            .init_resource::<FrameRate>()
+            .init_resource::<UiPanels>()
+            .add_systems(
+                PreUpdate,
+                (log_datagrams, collect_chat).after(NetSystems::Receive),
+            )
+            .add_systems(Update, (measure_frame_rate, route_input))
+            .add_systems(EguiPrimaryContextPass, panels::draw_ui);
+    }
+}
+
+fn log_datagrams(mut datagrams: MessageReader<DatagramLogged>, mut log: ResMut<PacketLog>) {
+    for d in datagrams.read() {
+        log.push(d);
+    }
+}
+
+fn collect_chat(mut messages: MessageReader<RegionMessage>, mut chat: ResMut<ChatLog>) {
+    for RegionMessage(m) in messages.read() {
+        if let Message::ChatFromSimulator(c) = &**m
+            && !c.message.is_empty()
+        {
+            chat.lines.push((c.from_name.clone(), c.message.clone()));
+        }
+    }
+}
+
+fn measure_frame_rate(time: Res<Time>, mut fps: ResMut<FrameRate>) {
+    let dt = time.delta_secs();
+    if dt > 0.0 {
+        let now = 1.0 / dt;
+        fps.0 = if fps.0 == 0.0 { now } else { fps.0 * 0.95 + now * 0.05 };
+    }
+}
+
+/// Keys and mouse go to the 3D view only when egui does not want them.
+fn route_input(wants: Option<Res<EguiWantsInput>>, mut input: ResMut<ViewInput>) {
+    let (keyboard, pointer) = wants.map_or((true, true), |w| {
+        (!w.wants_any_keyboard_input(), !w.wants_any_pointer_input())
+    });
+    input.set_if_neq(ViewInput { keyboard, pointer });
+}

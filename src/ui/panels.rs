@@ -1,0 +1,299 @@
+//! The egui panels, drawn each frame by [`draw_ui`].
+
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, egui};
+
+use super::{ChatLog, FrameRate, LoginForm, PacketLog, UiPanels};
+use crate::net::plugin::{Net, Session, SessionState};
+use crate::net::{Direction, NetCommand};
+use crate::protocol::circuit::Phase;
+use crate::scene::{RegionInfo, SceneCounts};
+
+/// Everything the panels read and write.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct UiState<'w> {
+    session: ResMut<'w, Session>,
+    region: Res<'w, RegionInfo>,
+    counts: Res<'w, SceneCounts>,
+    form: ResMut<'w, LoginForm>,
+    chat: ResMut<'w, ChatLog>,
+    packets: ResMut<'w, PacketLog>,
+    fps: Res<'w, FrameRate>,
+    panels: ResMut<'w, UiPanels>,
+    net: Option<Res<'w, Net>>,
+}
+
+/// Draws the status bar, the side panel and, when not connected, the login dialog.
+pub fn draw_ui(mut contexts: EguiContexts, mut ui: UiState) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    // Panels are laid out inside a root Ui covering the viewport (egui 0.36).
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "viewport".into(),
+        egui::UiBuilder::new()
+            .layer_id(egui::LayerId::background())
+            .max_rect(ctx.viewport_rect()),
+    );
+    status_bar(&mut root, &mut ui);
+    if ui.panels.side {
+        side_panel(&mut root, &mut ui);
+    }
+    if !matches!(
+        ui.session.state,
+        SessionState::Connected | SessionState::LoggingIn { .. }
+    ) {
+        login_dialog(ctx, &mut ui);
+    }
+    Ok(())
+}
+
+fn latest_phase(session: &Session) -> &'static str {
+    Phase::ALL
+        .iter()
+        .rev()
+        .find(|p| session.reached(**p))
+        .map_or("—", |p| p.id())
+}
+
+fn status_bar(root: &mut egui::Ui, ui: &mut UiState) {
+    egui::Panel::bottom("status").show(root, |bar| {
+        bar.horizontal_wrapped(|bar| {
+            let state = match &ui.session.state {
+                SessionState::Idle => "not connected".to_owned(),
+                SessionState::LoggingIn { uri } => format!("logging in to {uri}"),
+                SessionState::Connected => format!("phase {}", latest_phase(&ui.session)),
+                SessionState::Failed(why) => format!("login failed: {why}"),
+                SessionState::Disconnected(why) => format!("disconnected: {why}"),
+            };
+            let region = if ui.region.name.is_empty() {
+                "—"
+            } else {
+                ui.region.name.as_str()
+            };
+            let s = ui.session.stats;
+            let rtt = s
+                .rtt
+                .map_or_else(|| "—".to_owned(), |r| format!("{} ms", r.as_millis()));
+            bar.label(format!("Region {region}"));
+            bar.separator();
+            bar.label(state);
+            bar.separator();
+            bar.label(format!("RTT {rtt}"));
+            bar.separator();
+            bar.label(format!(
+                "packets in {} / out {} / resent {}",
+                s.packets_in, s.packets_out, s.reliable.resent
+            ));
+            bar.separator();
+            bar.label(format!(
+                "terrain {}/{}",
+                ui.counts.patches_received, ui.counts.patches_total
+            ));
+            bar.separator();
+            bar.label(format!("objects {}", ui.counts.objects));
+            bar.separator();
+            bar.label(format!("{:.0} fps", ui.fps.0));
+            bar.separator();
+            let label = if ui.panels.side { "hide panel" } else { "show panel" };
+            if bar.small_button(label).clicked() {
+                ui.panels.side = !ui.panels.side;
+            }
+        });
+    });
+}
+
+fn side_panel(root: &mut egui::Ui, ui: &mut UiState) {
+    egui::Panel::right("side")
+        .default_size(360.0)
+        .show(root, |panel| {
+            egui::ScrollArea::vertical().show(panel, |panel| {
+                egui::CollapsingHeader::new("Connection timeline")
+                    .default_open(true)
+                    .show(panel, |p| timeline(p, &ui.session));
+                egui::CollapsingHeader::new("Region")
+                    .default_open(true)
+                    .show(panel, |p| region_info(p, &ui.region, &ui.session));
+                egui::CollapsingHeader::new("Chat")
+                    .default_open(true)
+                    .show(panel, |p| chat(p, ui));
+                egui::CollapsingHeader::new("Packet inspector")
+                    .default_open(false)
+                    .show(panel, |p| inspector(p, &mut ui.packets));
+                egui::CollapsingHeader::new("Log")
+                    .default_open(false)
+                    .show(panel, |p| {
+                        for line in ui.session.log.iter().rev().take(50) {
+                            p.label(line);
+                        }
+                    });
+            });
+        });
+}
+
+fn timeline(p: &mut egui::Ui, session: &Session) {
+    egui::Grid::new("timeline").striped(true).show(p, |g| {
+        for phase in Phase::ALL {
+            g.label(phase.id());
+            match session.phases.get(phase) {
+                Some(ms) => g.label(format!("{ms} ms")),
+                None => g.weak("—"),
+            };
+            g.end_row();
+        }
+    });
+}
+
+fn region_info(p: &mut egui::Ui, r: &RegionInfo, session: &Session) {
+    egui::Grid::new("region").show(p, |g| {
+        let mut row = |k: &str, v: String| {
+            g.label(k);
+            g.label(v);
+            g.end_row();
+        };
+        row("name", r.name.clone());
+        row("size", format!("{} × {} m", r.size.0, r.size.1));
+        row("origin", format!("{}, {}", r.origin.0, r.origin.1));
+        row("flags", format!("0x{:08X}", r.flags));
+        row("water", format!("{:.2} m", r.water_height));
+        row(
+            "terrain start",
+            format!("{:.1?}", r.terrain_start_height),
+        );
+        row("terrain range", format!("{:.1?}", r.terrain_height_range));
+        if let Some(pos) = r.agent_position {
+            row("agent", pos.to_string());
+        }
+        if let Some(look) = r.agent_look_at {
+            row("look at", look.to_string());
+        }
+        if let Some(n) = session.seed_caps {
+            row("capabilities", n.to_string());
+        }
+    });
+}
+
+fn chat(p: &mut egui::Ui, ui: &mut UiState) {
+    egui::ScrollArea::vertical()
+        .id_salt("chat")
+        .max_height(160.0)
+        .stick_to_bottom(true)
+        .show(p, |p| {
+            for (who, text) in &ui.chat.lines {
+                p.label(format!("{who}: {text}"));
+            }
+        });
+    let connected = ui.session.state == SessionState::Connected;
+    p.horizontal(|p| {
+        let edit = p.add_enabled(
+            connected,
+            egui::TextEdit::singleline(&mut ui.chat.draft).hint_text("say something"),
+        );
+        let enter = edit.lost_focus() && p.input(|i| i.key_pressed(egui::Key::Enter));
+        if (p.add_enabled(connected, egui::Button::new("Say")).clicked() || enter)
+            && !ui.chat.draft.trim().is_empty()
+            && let Some(net) = &ui.net
+        {
+            let text = std::mem::take(&mut ui.chat.draft);
+            net.send(NetCommand::Chat(text));
+        }
+    });
+}
+
+fn inspector(p: &mut egui::Ui, log: &mut PacketLog) {
+    p.horizontal(|p| {
+        p.label("filter");
+        p.text_edit_singleline(&mut log.filter);
+        p.checkbox(&mut log.paused, "pause");
+    });
+    let visible = log.visible();
+    p.label(format!(
+        "{} shown of {} kept ({} seen)",
+        visible.len(),
+        log.rows.len(),
+        log.total
+    ));
+    let mut clicked = None;
+    egui::ScrollArea::vertical()
+        .id_salt("packets")
+        .max_height(240.0)
+        .stick_to_bottom(true)
+        .show_rows(p, 16.0, visible.len(), |p, range| {
+            for &i in visible.get(range).unwrap_or_default() {
+                let Some(row) = log.rows.get(i) else { continue };
+                let arrow = match row.direction {
+                    Direction::In => "←",
+                    Direction::Out => "→",
+                };
+                let text = format!(
+                    "{:>7} {arrow} #{:<5} [{}] {} ({} B)",
+                    row.ms, row.sequence, row.flags, row.name, row.len
+                );
+                if p
+                    .selectable_label(log.selected == Some(i), egui::RichText::new(text).monospace())
+                    .clicked()
+                {
+                    clicked = Some(i);
+                }
+            }
+        });
+    if clicked.is_some() {
+        log.selected = clicked;
+    }
+    if let Some(row) = log.selected.and_then(|i| log.rows.get(i)) {
+        p.separator();
+        egui::ScrollArea::vertical()
+            .id_salt("decoded")
+            .max_height(240.0)
+            .show(p, |p| {
+                p.label(egui::RichText::new(row.decoded()).monospace().small());
+            });
+    }
+}
+
+fn login_dialog(ctx: &egui::Context, ui: &mut UiState) {
+    egui::Window::new("Log in")
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+        .show(ctx, |w| {
+            match &ui.session.state {
+                SessionState::Failed(why) => {
+                    w.colored_label(egui::Color32::LIGHT_RED, why);
+                }
+                SessionState::Disconnected(why) => {
+                    w.label(format!("Disconnected: {why}"));
+                }
+                _ => {}
+            }
+            egui::Grid::new("login").show(w, |g| {
+                g.label("Grid (login URI or get_grid_info URL)");
+                g.text_edit_singleline(&mut ui.form.grid);
+                g.end_row();
+                g.label("First name");
+                g.text_edit_singleline(&mut ui.form.first);
+                g.end_row();
+                g.label("Last name");
+                g.text_edit_singleline(&mut ui.form.last);
+                g.end_row();
+                g.label("Password");
+                g.add(egui::TextEdit::singleline(&mut ui.form.password).password(true));
+                g.end_row();
+                g.label("Start");
+                g.text_edit_singleline(&mut ui.form.start);
+                g.end_row();
+            });
+            let ready = !ui.form.grid.trim().is_empty()
+                && !ui.form.first.trim().is_empty()
+                && !ui.form.last.trim().is_empty();
+            if w.add_enabled(ready, egui::Button::new("Log in")).clicked()
+                && let Some(net) = &ui.net
+            {
+                let params = ui.form.params();
+                ui.session.state = SessionState::LoggingIn {
+                    uri: params.grid.clone(),
+                };
+                ui.session.params = Some(params.clone());
+                net.send(NetCommand::Login(params));
+            }
+        });
+}
