@@ -37,6 +37,23 @@ pub(super) fn messages<M: MessageRepr>(session: &str) -> Vec<(M, Vec<u8>)> {
         .collect()
 }
 
+/// Every object of a session as (local id, PCode, shape), from full and compressed updates in
+/// arrival order (an object sent both ways appears twice).
+pub(crate) fn object_shapes(session: &str) -> Vec<(u32, PCode, PrimShape)> {
+    let full = messages::<ObjectUpdate>(session)
+        .into_iter()
+        .flat_map(|(m, _)| m.objects)
+        .map(|o| (o.id, o.pcode, o.shape));
+    let compressed = messages::<ObjectUpdateCompressed>(session)
+        .into_iter()
+        .flat_map(|(m, _)| m.objects)
+        .map(|b| {
+            let o = b.object().unwrap();
+            (o.local_id, o.pcode, o.shape)
+        });
+    full.chain(compressed).collect()
+}
+
 /// Parses a body with the parser for its message and re-emits it; `None` for other messages.
 fn reemit(id: MessageId, body: &[u8]) -> Option<Result<Vec<u8>, MessageError>> {
     fn go<M: MessageRepr>(body: &[u8]) -> Result<Vec<u8>, MessageError> {

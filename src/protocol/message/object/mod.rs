@@ -29,7 +29,7 @@ mod texture_entry;
 mod update;
 
 #[cfg(test)]
-mod captures;
+pub(crate) mod captures;
 #[cfg(test)]
 mod captures_readme;
 
