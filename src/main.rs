@@ -204,7 +204,10 @@ fn run_viewer(args: ViewArgs) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            eprintln!("embedded region \"{}\" at {}", sim.region_name, sim.login_uri);
+            eprintln!(
+                "embedded region \"{}\" at {}",
+                sim.region_name, sim.login_uri
+            );
             form.grid.clone_from(&sim.login_uri);
             (form.first, form.last, form.password) = sim.account.clone();
             embedded = Some(sim);

@@ -260,9 +260,13 @@ pub fn follow_agent(
     let dt = time.delta_secs();
     for (chase, mut transform) in &mut cameras {
         let (eye, focus) = chase.placement(&pose);
-        transform.translation.smooth_nudge(&eye, chase.follow_rate, dt);
+        transform
+            .translation
+            .smooth_nudge(&eye, chase.follow_rate, dt);
         let target = Transform::from_translation(transform.translation).looking_at(focus, Vec3::Y);
-        transform.rotation.smooth_nudge(&target.rotation, chase.follow_rate, dt);
+        transform
+            .rotation
+            .smooth_nudge(&target.rotation, chase.follow_rate, dt);
     }
 }
 
@@ -275,17 +279,19 @@ mod tests {
     use crate::protocol::types::{Uuid, Vec3 as SlVec3};
 
     fn movement(look_at: SlVec3) -> RegionMessage {
-        RegionMessage(Box::new(Message::AgentMovementComplete(AgentMovementComplete {
-            agent: AgentIds {
-                agent_id: Uuid::NIL,
-                session_id: Uuid::NIL,
+        RegionMessage(Box::new(Message::AgentMovementComplete(
+            AgentMovementComplete {
+                agent: AgentIds {
+                    agent_id: Uuid::NIL,
+                    session_id: Uuid::NIL,
+                },
+                position: SlVec3::new(128.0, 128.0, 26.03),
+                look_at,
+                region_handle: 0,
+                timestamp: 0,
+                channel_version: String::new(),
             },
-            position: SlVec3::new(128.0, 128.0, 26.03),
-            look_at,
-            region_handle: 0,
-            timestamp: 0,
-            channel_version: String::new(),
-        })))
+        )))
     }
 
     fn app() -> App {
@@ -308,7 +314,8 @@ mod tests {
     fn movement_complete_puts_the_camera_behind_the_avatar_along_its_look_at() {
         let mut app = app();
         // The story's look-at: nearly east.
-        app.world_mut().write_message(movement(SlVec3::new(0.99, 0.042, 0.0)));
+        app.world_mut()
+            .write_message(movement(SlVec3::new(0.99, 0.042, 0.0)));
         app.update();
         let pose = *app.world().resource::<AgentPose>();
         assert!(pose.placed);
@@ -319,7 +326,10 @@ mod tests {
         let t = q.single(app.world()).unwrap();
         // 3 m behind (west of) the avatar, 0.75 m up, looking east (+X) and a little up.
         let behind = pose.position - t.translation;
-        assert!((behind.x - 2.997).abs() < 0.02 && behind.y < 0.0, "{behind}");
+        assert!(
+            (behind.x - 2.997).abs() < 0.02 && behind.y < 0.0,
+            "{behind}"
+        );
         assert!((t.translation.y - (26.03 + 0.75)).abs() < 1e-3);
         let view = t.forward();
         assert!(view.x > 0.95, "{view}");
@@ -328,7 +338,8 @@ mod tests {
     #[test]
     fn a_north_look_at_faces_minus_z() {
         let mut app = app();
-        app.world_mut().write_message(movement(SlVec3::new(0.0, 1.0, 0.0)));
+        app.world_mut()
+            .write_message(movement(SlVec3::new(0.0, 1.0, 0.0)));
         app.update();
         let mut q = app.world_mut().query::<&Transform>();
         let t = q.single(app.world()).unwrap();

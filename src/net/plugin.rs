@@ -8,7 +8,9 @@ use std::time::Duration;
 use bevy::app::AppExit;
 use bevy::prelude::*;
 
-use super::{Direction, LoginFailure, LoginParams, NetCommand, NetEvent, NetHandle, NetSettings, NetStats};
+use super::{
+    Direction, LoginFailure, LoginParams, NetCommand, NetEvent, NetHandle, NetSettings, NetStats,
+};
 use crate::protocol::circuit::{Phase, PhaseTimes};
 use crate::protocol::login::LoginSuccess;
 use crate::protocol::message::Message;

@@ -16,5 +16,8 @@
     )
 )]
 
+#[cfg(feature = "viewer")]
+pub mod plugin;
 pub mod prim;
 pub mod standin;
+pub mod state;

@@ -5,6 +5,8 @@
 //! `(x, y, z)_SL → (x, z, −y)_Bevy` is a rotation, so triangle winding survives it.
 
 #[cfg(feature = "viewer")]
+pub mod mesh;
+#[cfg(feature = "viewer")]
 mod region;
 
 #[cfg(feature = "viewer")]
@@ -50,7 +52,12 @@ mod tests {
         // 90° about SL z (up) is 90° about Bevy y.
         let h = std::f32::consts::FRAC_1_SQRT_2;
         assert_eq!(
-            sl_quat_to_bevy(Quat { x: 0.0, y: 0.0, z: h, w: h }),
+            sl_quat_to_bevy(Quat {
+                x: 0.0,
+                y: 0.0,
+                z: h,
+                w: h
+            }),
             [0.0, h, -0.0, h]
         );
     }

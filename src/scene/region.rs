@@ -98,10 +98,7 @@ impl Plugin for RegionPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<RegionInfo>()
             .init_resource::<SceneCounts>()
-            .add_systems(
-            PreUpdate,
-            apply_region_messages.after(NetSystems::Receive),
-        );
+            .add_systems(PreUpdate, apply_region_messages.after(NetSystems::Receive));
     }
 }
 
@@ -189,19 +186,20 @@ mod tests {
         };
         app.world_mut()
             .write_message(RegionMessage(Box::new(Message::RegionHandshake(handshake))));
-        app.world_mut().write_message(RegionMessage(Box::new(Message::AgentMovementComplete(
-            AgentMovementComplete {
-                agent: AgentIds {
-                    agent_id: login.agent_id,
-                    session_id: login.session_id,
+        app.world_mut()
+            .write_message(RegionMessage(Box::new(Message::AgentMovementComplete(
+                AgentMovementComplete {
+                    agent: AgentIds {
+                        agent_id: login.agent_id,
+                        session_id: login.session_id,
+                    },
+                    position: SlVec3::new(128.0, 128.0, 26.03),
+                    look_at: SlVec3::new(0.99, 0.042, 0.0),
+                    region_handle: login.region_handle(),
+                    timestamp: 0,
+                    channel_version: String::new(),
                 },
-                position: SlVec3::new(128.0, 128.0, 26.03),
-                look_at: SlVec3::new(0.99, 0.042, 0.0),
-                region_handle: login.region_handle(),
-                timestamp: 0,
-                channel_version: String::new(),
-            },
-        ))));
+            ))));
         app.update();
         let r = app.world().resource::<RegionInfo>();
         assert!(r.handshake_received);
@@ -211,7 +209,11 @@ mod tests {
         assert_eq!(r.terrain_start_height, [10.0, 11.0, 12.0, 13.0]);
         assert_eq!(r.terrain_height_range[3], 63.0);
         assert_eq!(r.size, (login.region_size_x, login.region_size_y));
-        assert_ne!(r.size, (256, 256), "the var-region capture is larger than 256 m");
+        assert_ne!(
+            r.size,
+            (256, 256),
+            "the var-region capture is larger than 256 m"
+        );
         assert_eq!(r.agent_position, Some(SlVec3::new(128.0, 128.0, 26.03)));
         assert_eq!(r.agent_look_at, Some(SlVec3::new(0.99, 0.042, 0.0)));
         assert_eq!(r.agent_id, login.agent_id);

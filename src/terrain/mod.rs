@@ -40,6 +40,8 @@ pub mod chunk;
 pub mod colour;
 pub mod lod;
 pub mod noise;
+#[cfg(feature = "viewer")]
+pub mod plugin;
 pub mod skirt;
 pub mod water;
 

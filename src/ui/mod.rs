@@ -128,7 +128,11 @@ fn measure_frame_rate(time: Res<Time>, mut fps: ResMut<FrameRate>) {
     let dt = time.delta_secs();
     if dt > 0.0 {
         let now = 1.0 / dt;
-        fps.0 = if fps.0 == 0.0 { now } else { fps.0 * 0.95 + now * 0.05 };
+        fps.0 = if fps.0 == 0.0 {
+            now
+        } else {
+            fps.0 * 0.95 + now * 0.05
+        };
     }
 }
 

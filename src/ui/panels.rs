@@ -94,7 +94,11 @@ fn status_bar(root: &mut egui::Ui, ui: &mut UiState) {
             bar.separator();
             bar.label(format!("{:.0} fps", ui.fps.0));
             bar.separator();
-            let label = if ui.panels.side { "hide panel" } else { "show panel" };
+            let label = if ui.panels.side {
+                "hide panel"
+            } else {
+                "show panel"
+            };
             if bar.small_button(label).clicked() {
                 ui.panels.side = !ui.panels.side;
             }
@@ -155,10 +159,7 @@ fn region_info(p: &mut egui::Ui, r: &RegionInfo, session: &Session) {
         row("origin", format!("{}, {}", r.origin.0, r.origin.1));
         row("flags", format!("0x{:08X}", r.flags));
         row("water", format!("{:.2} m", r.water_height));
-        row(
-            "terrain start",
-            format!("{:.1?}", r.terrain_start_height),
-        );
+        row("terrain start", format!("{:.1?}", r.terrain_start_height));
         row("terrain range", format!("{:.1?}", r.terrain_height_range));
         if let Some(pos) = r.agent_position {
             row("agent", pos.to_string());
@@ -228,9 +229,11 @@ fn inspector(p: &mut egui::Ui, log: &mut PacketLog) {
                     "{:>7} {arrow} #{:<5} [{}] {} ({} B)",
                     row.ms, row.sequence, row.flags, row.name, row.len
                 );
-                if p
-                    .selectable_label(log.selected == Some(i), egui::RichText::new(text).monospace())
-                    .clicked()
+                if p.selectable_label(
+                    log.selected == Some(i),
+                    egui::RichText::new(text).monospace(),
+                )
+                .clicked()
                 {
                     clicked = Some(i);
                 }

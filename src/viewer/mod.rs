@@ -10,7 +10,9 @@ use bevy::prelude::*;
 use crate::camera::{CameraPlugin, ChaseCamera};
 use crate::net::LoginParams;
 use crate::net::plugin::NetPlugin;
+use crate::objects::plugin::ObjectsPlugin;
 use crate::scene::RegionPlugin;
+use crate::terrain::plugin::TerrainPlugin;
 use crate::ui::{LoginForm, UiPlugin};
 
 /// What the viewer starts with.
@@ -37,6 +39,8 @@ impl PluginGroup for ViewerPlugins {
                 ..NetPlugin::default()
             })
             .add(RegionPlugin)
+            .add(TerrainPlugin)
+            .add(ObjectsPlugin)
             .add(CameraPlugin)
             .add(ScenePlugin)
             .add(UiPlugin {
@@ -64,7 +68,8 @@ fn spawn_camera_and_sun(mut commands: Commands) {
     commands.spawn((
         Camera3d::default(),
         ChaseCamera::default(),
-        Transform::from_xyz(100.0, 60.0, -128.0).looking_at(Vec3::new(140.0, 20.0, -128.0), Vec3::Y),
+        Transform::from_xyz(100.0, 60.0, -128.0)
+            .looking_at(Vec3::new(140.0, 20.0, -128.0), Vec3::Y),
     ));
     commands.spawn((
         DirectionalLight {

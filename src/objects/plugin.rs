@@ -1,0 +1,462 @@
+//! `ObjectsPlugin`: one entity per local id from `ObjectUpdate`, `ObjectUpdateCompressed`,
+//! `ImprovedTerseObjectUpdate` and `KillObject` (`ObjectUpdateCached` is answered by the circuit
+//! with `RequestMultipleObjects`).
+//!
+//! An object entity carries position and rotation only; its geometry hangs below it in child
+//! entities carrying the scale, one per face, so linked children (also children of the entity)
+//! are placed relative to their root without inheriting its size. A child whose root has not
+//! arrived is kept hidden until it does; a kill removes the object with its children. Prim meshes
+//! are built once per distinct shape and materials once per distinct face look.
+
+use std::collections::HashMap;
+
+use bevy::prelude::*;
+
+use super::prim::{Detail, prim_mesh};
+use super::standin::standin;
+use super::state::ObjectState;
+use crate::camera::AgentPose;
+use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
+use crate::protocol::message::Message;
+use crate::protocol::message::object::{PCode, PrimShape, ShapeKind, TerseData};
+use crate::protocol::types::Uuid;
+use crate::scene::mesh::{sl_scale_to_bevy, to_bevy_mesh};
+use crate::scene::{RegionInfo, SceneCounts, sl_quat_to_bevy, sl_to_bevy};
+
+/// An object of the region.
+#[derive(Component, Debug, Clone, PartialEq)]
+pub struct SlObject {
+    /// Region-local id.
+    pub local_id: u32,
+    /// Its UUID.
+    pub full_id: Uuid,
+    /// Parent local id (0 = root).
+    pub parent: u32,
+    /// What it is.
+    pub pcode: PCode,
+    /// Geometry class.
+    pub kind: ShapeKind,
+}
+
+/// An avatar's name, from its name values (drawn as a label).
+#[derive(Component, Debug, Clone, PartialEq, Eq)]
+pub struct AvatarName(pub String);
+
+/// Marks our own avatar.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct OwnAvatar;
+
+/// Marks a geometry entity below an object (one per face).
+#[derive(Component, Debug, Clone, Copy)]
+pub struct ObjectGeometry;
+
+/// Local id → entity, and children waiting for their parent.
+#[derive(Resource, Debug, Default)]
+pub struct ObjectIndex {
+    /// Every object present.
+    pub by_local: HashMap<u32, Entity>,
+    /// Parent local id → children that arrived before it.
+    pub waiting: HashMap<u32, Vec<u32>>,
+    /// Child local id → parent local id, for every linked object present.
+    pub parents: HashMap<u32, u32>,
+    /// Blobs that did not decode, newest last (for the log and `check`).
+    pub problems: Vec<String>,
+}
+
+/// Meshes and materials already uploaded.
+#[derive(Resource, Debug, Default)]
+struct AssetCache {
+    prims: HashMap<PrimShape, Vec<(u8, Handle<Mesh>)>>,
+    standins: HashMap<(u8, u8), Handle<Mesh>>,
+    materials: HashMap<([u8; 4], bool, u8), Handle<StandardMaterial>>,
+    white: Option<Handle<StandardMaterial>>,
+}
+
+/// System sets of the objects plugin.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ObjectsSystems {
+    /// `PreUpdate`, after `NetSystems::Receive`: updates spawn, move and remove entities.
+    Apply,
+}
+
+/// Objects from the region's object messages.
+#[derive(Debug, Default)]
+pub struct ObjectsPlugin;
+
+impl Plugin for ObjectsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<ObjectIndex>()
+            .init_resource::<AssetCache>()
+            .init_resource::<SceneCounts>()
+            .init_resource::<AgentPose>()
+            .add_systems(
+                PreUpdate,
+                (apply_object_messages, track_own_avatar)
+                    .chain()
+                    .in_set(ObjectsSystems::Apply)
+                    .after(NetSystems::Receive),
+            );
+    }
+}
+
+fn material_key(state: &ObjectState, face: u8) -> ([u8; 4], bool, u8) {
+    let glow = (state.glow(face).clamp(0.0, 1.0) * 255.0).round();
+    // Saturating float → int: `as` on an f32 in 0..=255 is exact.
+    #[allow(
+        clippy::as_conversions,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let glow = glow as u8;
+    (state.face_color(face), state.fullbright(face), glow)
+}
+
+impl AssetCache {
+    fn material(
+        &mut self,
+        materials: &mut Assets<StandardMaterial>,
+        key: ([u8; 4], bool, u8),
+    ) -> Handle<StandardMaterial> {
+        self.materials
+            .entry(key)
+            .or_insert_with(|| {
+                let ([r, g, b, a], fullbright, glow) = key;
+                let base = Color::srgba_u8(r, g, b, a);
+                let glow = f32::from(glow) / 255.0;
+                materials.add(StandardMaterial {
+                    base_color: base,
+                    alpha_mode: if a < 255 {
+                        AlphaMode::Blend
+                    } else {
+                        AlphaMode::Opaque
+                    },
+                    unlit: fullbright,
+                    emissive: LinearRgba::from(base) * glow * 4.0,
+                    perceptual_roughness: 0.8,
+                    ..default()
+                })
+            })
+            .clone()
+    }
+
+    fn white(&mut self, materials: &mut Assets<StandardMaterial>) -> Handle<StandardMaterial> {
+        self.white
+            .get_or_insert_with(|| {
+                materials.add(StandardMaterial {
+                    base_color: Color::WHITE,
+                    perceptual_roughness: 0.9,
+                    ..default()
+                })
+            })
+            .clone()
+    }
+}
+
+/// Spawns the geometry children of an object.
+fn spawn_geometry(
+    commands: &mut Commands,
+    entity: Entity,
+    state: &ObjectState,
+    cache: &mut AssetCache,
+    meshes: &mut Assets<Mesh>,
+    materials: &mut Assets<StandardMaterial>,
+) {
+    let scale = sl_scale_to_bevy(state.scale).abs().max(Vec3::splat(0.001));
+    let mut parts: Vec<(Handle<Mesh>, Handle<StandardMaterial>, Transform)> = Vec::new();
+    match state.pcode {
+        PCode::Avatar | PCode::Tree | PCode::NewTree | PCode::Grass => {
+            let pcode = u8::from(state.pcode);
+            let mesh = cache
+                .standins
+                .entry((pcode, state.species))
+                .or_insert_with(|| {
+                    meshes.add(to_bevy_mesh(
+                        &standin(state.pcode, state.species).unwrap_or_default(),
+                    ))
+                });
+            // The avatar figure is in metres; trees and grass stand on their origin, unit sized.
+            let transform = if state.pcode == PCode::Avatar {
+                Transform::IDENTITY
+            } else {
+                Transform::from_scale(scale).with_translation(Vec3::new(0.0, -scale.y * 0.5, 0.0))
+            };
+            parts.push((mesh.clone(), cache.white(materials), transform));
+        }
+        PCode::Prim | PCode::Rock | PCode::Unknown(_) => {
+            // Sculpties and meshes need assets we do not fetch: their bounding box stands in.
+            let shape = if matches!(state.kind, ShapeKind::Sculpt | ShapeKind::Mesh) {
+                PrimShape {
+                    path_curve: 0x10,
+                    profile_curve: 0x01,
+                    path_scale_x: 100,
+                    path_scale_y: 100,
+                    ..PrimShape::default()
+                }
+            } else {
+                state.shape
+            };
+            let faces = cache.prims.entry(shape).or_insert_with(|| {
+                prim_mesh(&shape, Detail::Medium)
+                    .faces
+                    .iter()
+                    .map(|f| (f.face, meshes.add(to_bevy_mesh(&f.mesh))))
+                    .collect()
+            });
+            let faces = faces.clone();
+            for (face, mesh) in faces {
+                let material = cache.material(materials, material_key(state, face));
+                parts.push((mesh, material, Transform::from_scale(scale)));
+            }
+        }
+        // Particle systems and text bubbles have no geometry of their own.
+        PCode::ParticleSystem | PCode::TextBubble => {}
+    }
+    commands.entity(entity).with_children(|c| {
+        for (mesh, material, transform) in parts {
+            c.spawn((
+                ObjectGeometry,
+                Mesh3d(mesh),
+                MeshMaterial3d(material),
+                transform,
+            ));
+        }
+    });
+}
+
+/// Applies full, compressed and terse updates and kills.
+#[allow(clippy::too_many_arguments)]
+fn apply_object_messages(
+    mut commands: Commands,
+    mut started: MessageReader<SessionStarted>,
+    mut messages: MessageReader<RegionMessage>,
+    mut index: ResMut<ObjectIndex>,
+    mut cache: ResMut<AssetCache>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    region: Res<RegionInfo>,
+    mut counts: ResMut<SceneCounts>,
+    mut objects: Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
+    geometry: Query<(), With<ObjectGeometry>>,
+) {
+    if started.read().last().is_some() {
+        for (_, entity) in index.by_local.drain() {
+            commands.entity(entity).try_despawn();
+        }
+        index.waiting.clear();
+        index.parents.clear();
+    }
+    let mut touched = false;
+    for RegionMessage(message) in messages.read() {
+        match &**message {
+            Message::ObjectUpdate(u) => {
+                for o in &u.objects {
+                    let state = ObjectState::from_update(o);
+                    upsert(
+                        &mut commands,
+                        &mut index,
+                        &mut cache,
+                        &mut meshes,
+                        &mut materials,
+                        &region,
+                        &mut objects,
+                        &geometry,
+                        state,
+                    );
+                }
+                touched = true;
+            }
+            Message::ObjectUpdateCompressed(u) => {
+                for block in &u.objects {
+                    match block.object() {
+                        Ok(o) => {
+                            let state = ObjectState::from_compressed(&o);
+                            upsert(
+                                &mut commands,
+                                &mut index,
+                                &mut cache,
+                                &mut meshes,
+                                &mut materials,
+                                &region,
+                                &mut objects,
+                                &geometry,
+                                state,
+                            );
+                        }
+                        Err(e) => index.problems.push(format!("compressed object: {e}")),
+                    }
+                }
+                touched = true;
+            }
+            Message::ImprovedTerseObjectUpdate(u) => {
+                for t in &u.objects {
+                    match t.terse() {
+                        Ok(t) => apply_terse(&index, &mut objects, &t),
+                        Err(e) => index.problems.push(format!("terse update: {e}")),
+                    }
+                }
+            }
+            Message::KillObject(k) => {
+                for id in &k.ids {
+                    kill(&mut commands, &mut index, *id);
+                }
+                touched = true;
+            }
+            _ => {}
+        }
+    }
+    if touched {
+        let avatars = objects
+            .iter()
+            .filter(|(o, _, _)| {
+                o.pcode == PCode::Avatar && index.by_local.contains_key(&o.local_id)
+            })
+            .count();
+        counts.objects = index.by_local.len();
+        counts.avatars = avatars;
+    }
+    let excess = index.problems.len().saturating_sub(200);
+    index.problems.drain(..excess);
+}
+
+fn object_transform(state: &ObjectState) -> Transform {
+    Transform::from_translation(Vec3::from_array(sl_to_bevy(state.position)))
+        .with_rotation(Quat::from_array(sl_quat_to_bevy(state.rotation)).normalize())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn upsert(
+    commands: &mut Commands,
+    index: &mut ObjectIndex,
+    cache: &mut AssetCache,
+    meshes: &mut Assets<Mesh>,
+    materials: &mut Assets<StandardMaterial>,
+    region: &RegionInfo,
+    objects: &mut Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
+    geometry: &Query<(), With<ObjectGeometry>>,
+    state: ObjectState,
+) {
+    index.problems.extend(state.problems.iter().cloned());
+    let component = SlObject {
+        local_id: state.local_id,
+        full_id: state.full_id,
+        parent: state.parent,
+        pcode: state.pcode,
+        kind: state.kind,
+    };
+    let transform = object_transform(&state);
+    let entity = match index.by_local.get(&state.local_id) {
+        Some(&entity) => {
+            // A full update replaces the geometry (shape, scale or colours may have changed).
+            if let Ok((mut o, mut t, children)) = objects.get_mut(entity) {
+                *o = component;
+                *t = transform;
+                for child in children.into_iter().flatten() {
+                    if geometry.contains(*child) {
+                        commands.entity(*child).despawn();
+                    }
+                }
+            } else {
+                commands.entity(entity).insert((component, transform));
+                // Spawned this frame: its first geometry is not in the query yet; drop it.
+                commands.entity(entity).despawn_related::<Children>();
+            }
+            entity
+        }
+        None => {
+            let entity = commands
+                .spawn((component, transform, Visibility::Inherited))
+                .id();
+            index.by_local.insert(state.local_id, entity);
+            entity
+        }
+    };
+    let mut e = commands.entity(entity);
+    if state.pcode == PCode::Avatar {
+        if let Some(name) = &state.name {
+            e.insert(AvatarName(name.clone()));
+        }
+        if state.full_id == region.agent_id {
+            e.insert(OwnAvatar);
+        }
+    }
+    if state.parent == 0 {
+        index.parents.remove(&state.local_id);
+    } else {
+        index.parents.insert(state.local_id, state.parent);
+    }
+    if state.parent == 0 {
+        e.remove::<ChildOf>().insert(Visibility::Inherited);
+    } else if let Some(&parent) = index.by_local.get(&state.parent) {
+        e.insert((ChildOf(parent), Visibility::Inherited));
+    } else {
+        // The root has not arrived: keep the child hidden until it does.
+        e.remove::<ChildOf>().insert(Visibility::Hidden);
+        let waiting = index.waiting.entry(state.parent).or_default();
+        if !waiting.contains(&state.local_id) {
+            waiting.push(state.local_id);
+        }
+    }
+    spawn_geometry(commands, entity, &state, cache, meshes, materials);
+    // Adopt children that arrived before this root.
+    for child in index.waiting.remove(&state.local_id).unwrap_or_default() {
+        if let Some(&c) = index.by_local.get(&child) {
+            commands
+                .entity(c)
+                .insert((ChildOf(entity), Visibility::Inherited));
+        }
+    }
+}
+
+fn apply_terse(
+    index: &ObjectIndex,
+    objects: &mut Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
+    t: &TerseData,
+) {
+    if let Some(&entity) = index.by_local.get(&t.local_id)
+        && let Ok((_, mut transform, _)) = objects.get_mut(entity)
+    {
+        transform.translation = Vec3::from_array(sl_to_bevy(t.position));
+        transform.rotation = Quat::from_array(sl_quat_to_bevy(t.rotation)).normalize();
+    }
+}
+
+/// Removes an object, its linked children and their index entries.
+fn kill(commands: &mut Commands, index: &mut ObjectIndex, id: u32) {
+    let mut doomed = vec![id];
+    while let Some(gone) = doomed.pop() {
+        // Despawning is recursive for linked children already adopted; waiting ones are not
+        // attached, so each goes explicitly.
+        if let Some(entity) = index.by_local.remove(&gone) {
+            commands.entity(entity).try_despawn();
+        }
+        index.parents.remove(&gone);
+        index.waiting.remove(&gone);
+        doomed.extend(
+            index
+                .parents
+                .iter()
+                .filter(|&(_, p)| *p == gone)
+                .map(|(c, _)| *c),
+        );
+    }
+    index
+        .waiting
+        .values_mut()
+        .for_each(|v| v.retain(|c| *c != id));
+}
+
+/// Our own avatar, when it is not seated on something, whose transform changed.
+type OwnAvatarMoved = (With<OwnAvatar>, Without<ChildOf>, Changed<Transform>);
+
+/// Our avatar's updates move the camera's target.
+fn track_own_avatar(own: Query<&Transform, OwnAvatarMoved>, mut pose: ResMut<AgentPose>) {
+    if let Some(t) = own.iter().next()
+        && pose.placed
+    {
+        pose.position = t.translation;
+        let forward = t.rotation * Vec3::X;
+        if forward.x != 0.0 || forward.z != 0.0 {
+            pose.heading = (-forward.z).atan2(forward.x);
+        }
+    }
+}

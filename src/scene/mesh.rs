@@ -1,0 +1,63 @@
+//! [`MeshData`] (SL axes) to a Bevy [`Mesh`] (Bevy axes).
+
+use bevy::asset::RenderAssetUsages;
+use bevy::mesh::{Indices, PrimitiveTopology};
+use bevy::prelude::*;
+
+use super::sl_array_to_bevy;
+use crate::geometry::MeshData;
+
+/// Uploads a mesh built in SL coordinates: positions and normals are rotated into Bevy's axes
+/// (a rotation, so the winding stays counter-clockwise from outside).
+pub fn to_bevy_mesh(m: &MeshData) -> Mesh {
+    let positions: Vec<[f32; 3]> = m.positions.iter().map(|p| sl_array_to_bevy(*p)).collect();
+    let normals: Vec<[f32; 3]> = m.normals.iter().map(|n| sl_array_to_bevy(*n)).collect();
+    let mut mesh = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    )
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, m.uvs.clone())
+    .with_inserted_indices(Indices::U32(m.indices.clone()));
+    if !m.colors.is_empty() {
+        mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, m.colors.clone());
+    }
+    mesh
+}
+
+/// An SL scale (x east, y north, z up) as a Bevy scale (sizes along x, y up, z).
+pub fn sl_scale_to_bevy(s: crate::protocol::types::Vec3) -> Vec3 {
+    Vec3::new(s.x, s.z, s.y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_counts_and_rotates_axes() {
+        let m = MeshData {
+            positions: vec![[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
+            normals: vec![[0.0, 0.0, 1.0]; 3],
+            uvs: vec![[0.0, 0.0]; 3],
+            colors: vec![[1.0, 0.0, 0.0, 1.0]; 3],
+            indices: vec![0, 1, 2],
+        };
+        let mesh = to_bevy_mesh(&m);
+        assert_eq!(mesh.count_vertices(), 3);
+        let Some(bevy::mesh::VertexAttributeValues::Float32x3(p)) =
+            mesh.attribute(Mesh::ATTRIBUTE_POSITION)
+        else {
+            panic!("positions")
+        };
+        assert_eq!(p[0], [1.0, 3.0, -2.0]);
+        let Some(bevy::mesh::VertexAttributeValues::Float32x3(n)) =
+            mesh.attribute(Mesh::ATTRIBUTE_NORMAL)
+        else {
+            panic!("normals")
+        };
+        assert_eq!(n[0], [0.0, 1.0, -0.0]);
+        assert!(mesh.attribute(Mesh::ATTRIBUTE_COLOR).is_some());
+    }
+}

@@ -1,0 +1,331 @@
+//! `TerrainPlugin`: `LayerData` land patches fill the [`Terrain`] heightmap; only the chunks a
+//! new patch touches are rebuilt (a few per frame, nearest first), each at the level of detail
+//! its distance from the camera asks for; a water plane covers the region at the handshake's
+//! water height.
+
+use std::collections::{HashMap, HashSet};
+
+use bevy::prelude::*;
+
+use super::{
+    CHUNK_SIZE, ChunkId, Lod, TerrainShading, chunk_distance, chunk_mesh, chunks,
+    chunks_touching_patch, lod_for_distance, water_mesh,
+};
+use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
+use crate::protocol::message::Message;
+use crate::protocol::terrain::{Heightmap, PatchStatus, decode_layer};
+use crate::scene::mesh::to_bevy_mesh;
+use crate::scene::{RegionInfo, SceneCounts};
+
+/// The region's terrain as received.
+#[derive(Resource, Debug, Default)]
+pub struct Terrain {
+    /// Heights received so far (none before the first login reply gives the region's size).
+    pub heightmap: Option<Heightmap>,
+    /// Band colouring from the handshake.
+    pub shading: TerrainShading,
+    /// Chunks waiting for a rebuild.
+    pub dirty: HashSet<ChunkId>,
+    /// Chunk entities and the level of detail each was built at.
+    pub built: HashMap<ChunkId, (Entity, Lod)>,
+    /// The water plane.
+    pub water: Option<Entity>,
+    /// Layers or patches that did not decode, newest last.
+    pub problems: Vec<String>,
+}
+
+/// Terrain look settings.
+#[derive(Resource, Debug, Clone)]
+pub struct TerrainSettings {
+    /// Chunks rebuilt per frame at most (nearest first): bounds the frame-time cost of a burst.
+    pub chunks_per_frame: usize,
+    /// Water colour.
+    pub water_color: Color,
+}
+
+impl Default for TerrainSettings {
+    fn default() -> Self {
+        TerrainSettings {
+            chunks_per_frame: 16,
+            water_color: Color::srgba(0.12, 0.32, 0.45, 0.78),
+        }
+    }
+}
+
+#[derive(Resource, Debug)]
+struct TerrainMaterials {
+    ground: Handle<StandardMaterial>,
+    water: Handle<StandardMaterial>,
+}
+
+/// Marks a terrain chunk entity.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerrainChunk(pub ChunkId);
+
+/// Marks the water plane.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct WaterPlane;
+
+/// System sets of the terrain plugin.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TerrainSystems {
+    /// `PreUpdate`, after `NetSystems::Receive`: patches decoded into the heightmap.
+    Apply,
+    /// `Update`: dirty chunks meshed.
+    Mesh,
+}
+
+/// Terrain and water from `LayerData`.
+#[derive(Debug, Default)]
+pub struct TerrainPlugin;
+
+impl Plugin for TerrainPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Terrain>()
+            .init_resource::<TerrainSettings>()
+            .init_resource::<SceneCounts>()
+            .add_systems(Startup, create_materials)
+            .add_systems(
+                PreUpdate,
+                apply_layer_data
+                    .in_set(TerrainSystems::Apply)
+                    .after(NetSystems::Receive),
+            )
+            .add_systems(
+                Update,
+                (refresh_lods, mesh_dirty_chunks, place_water)
+                    .chain()
+                    .in_set(TerrainSystems::Mesh),
+            );
+    }
+}
+
+fn create_materials(
+    mut commands: Commands,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    settings: Res<TerrainSettings>,
+) {
+    commands.insert_resource(TerrainMaterials {
+        ground: materials.add(StandardMaterial {
+            base_color: Color::WHITE,
+            perceptual_roughness: 0.95,
+            reflectance: 0.1,
+            ..default()
+        }),
+        water: materials.add(StandardMaterial {
+            base_color: settings.water_color,
+            alpha_mode: AlphaMode::Blend,
+            perceptual_roughness: 0.15,
+            reflectance: 0.6,
+            ..default()
+        }),
+    });
+}
+
+/// Decodes land layers into the heightmap and marks the chunks they touch.
+pub fn apply_layer_data(
+    mut commands: Commands,
+    mut started: MessageReader<SessionStarted>,
+    mut messages: MessageReader<RegionMessage>,
+    mut terrain: ResMut<Terrain>,
+    mut counts: ResMut<SceneCounts>,
+    region: Res<RegionInfo>,
+) {
+    if let Some(SessionStarted(login)) = started.read().last() {
+        for (_, (entity, _)) in terrain.built.drain() {
+            commands.entity(entity).try_despawn();
+        }
+        if let Some(water) = terrain.water.take() {
+            commands.entity(water).try_despawn();
+        }
+        terrain.heightmap = None;
+        match Heightmap::new(login.region_size_x, login.region_size_y) {
+            Ok(map) => terrain.heightmap = Some(map),
+            Err(e) => terrain.problems.push(format!(
+                "region size {}×{}: {e}",
+                login.region_size_x, login.region_size_y
+            )),
+        }
+        terrain.shading = TerrainShading::default();
+        terrain.dirty.clear();
+    }
+    let terrain = &mut *terrain;
+    let Some(map) = terrain.heightmap.as_mut() else {
+        // No session yet: nothing can be placed.
+        messages.clear();
+        return;
+    };
+    let (size_x, size_y) = (map.size_x(), map.size_y());
+    for RegionMessage(message) in messages.read() {
+        match &**message {
+            Message::LayerData(layer) if layer.is_land() => {
+                match decode_layer(&layer.data, size_x, size_y) {
+                    Ok(decoded) => {
+                        for patch in &decoded.patches {
+                            match map.apply(patch) {
+                                Ok(PatchStatus::New | PatchStatus::Duplicate) => {
+                                    terrain.dirty.extend(chunks_touching_patch(
+                                        size_x, size_y, patch.x, patch.y,
+                                    ))
+                                }
+                                Err(e) => terrain.problems.push(e.to_string()),
+                            }
+                        }
+                    }
+                    Err(e) => terrain.problems.push(format!("LayerData: {e}")),
+                }
+            }
+            Message::RegionHandshake(h) => {
+                terrain.shading = TerrainShading::from_handshake(h, region.origin);
+                // New band heights recolour everything already built.
+                terrain.dirty.extend(terrain.built.keys().copied());
+            }
+            _ => {}
+        }
+    }
+    let new_counts = SceneCounts {
+        patches_received: map.patches_received(),
+        patches_total: map.patches_total(),
+        patches_duplicated: map.duplicates(),
+        ..*counts
+    };
+    counts.set_if_neq(new_counts);
+    let excess = terrain.problems.len().saturating_sub(200);
+    terrain.problems.drain(..excess);
+}
+
+/// The camera's position on the region's ground plane, SL metres.
+fn camera_xy(cameras: &Query<&GlobalTransform, With<Camera3d>>) -> [f32; 2] {
+    cameras
+        .iter()
+        .next()
+        .map_or([128.0, 128.0], |t| [t.translation().x, -t.translation().z])
+}
+
+/// Chunks whose distance now asks for another level of detail are rebuilt.
+fn refresh_lods(
+    mut terrain: ResMut<Terrain>,
+    cameras: Query<&GlobalTransform, With<Camera3d>>,
+    mut last: Local<Option<[f32; 2]>>,
+) {
+    let camera = camera_xy(&cameras);
+    // Re-plan after the camera moved a few metres, not every frame.
+    if last.is_some_and(|l| (l[0] - camera[0]).hypot(l[1] - camera[1]) < 8.0) {
+        return;
+    }
+    *last = Some(camera);
+    let stale: Vec<ChunkId> = terrain
+        .built
+        .iter()
+        .filter(|(chunk, (_, lod))| lod_for_distance(chunk_distance(**chunk, camera)) != *lod)
+        .map(|(chunk, _)| *chunk)
+        .collect();
+    terrain.dirty.extend(stale);
+}
+
+/// Builds the nearest dirty chunks, a bounded number per frame.
+fn mesh_dirty_chunks(
+    mut commands: Commands,
+    mut terrain: ResMut<Terrain>,
+    settings: Res<TerrainSettings>,
+    materials: Option<Res<TerrainMaterials>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    cameras: Query<&GlobalTransform, With<Camera3d>>,
+) {
+    let Some(materials) = materials else { return };
+    let terrain = &mut *terrain;
+    let Some(map) = terrain.heightmap.as_ref() else {
+        return;
+    };
+    if terrain.dirty.is_empty() {
+        return;
+    }
+    let camera = camera_xy(&cameras);
+    let mut order: Vec<(f32, ChunkId)> = terrain
+        .dirty
+        .iter()
+        .map(|c| (chunk_distance(*c, camera), *c))
+        .collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (distance, chunk) in order.into_iter().take(settings.chunks_per_frame) {
+        terrain.dirty.remove(&chunk);
+        // A neighbour's edge patch marks this chunk too; wait for a patch of its own rather
+        // than draw a flat plate at 0 m.
+        if !chunk_has_patch(map, chunk) {
+            continue;
+        }
+        let lod = lod_for_distance(distance);
+        let mesh = meshes.add(to_bevy_mesh(&chunk_mesh(map, chunk, lod, &terrain.shading)));
+        match terrain.built.get(&chunk).copied() {
+            Some((entity, _)) => {
+                commands.entity(entity).insert(Mesh3d(mesh));
+                terrain.built.insert(chunk, (entity, lod));
+            }
+            None => {
+                let entity = commands
+                    .spawn((
+                        TerrainChunk(chunk),
+                        Mesh3d(mesh),
+                        MeshMaterial3d(materials.ground.clone()),
+                        Transform::IDENTITY,
+                    ))
+                    .id();
+                terrain.built.insert(chunk, (entity, lod));
+            }
+        }
+    }
+}
+
+/// One water plane over the region at the handshake's height, once the handshake is in.
+fn place_water(
+    mut commands: Commands,
+    mut terrain: ResMut<Terrain>,
+    region: Res<RegionInfo>,
+    materials: Option<Res<TerrainMaterials>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut placed: Local<Option<(u32, u32, u32)>>,
+) {
+    let Some(materials) = materials else { return };
+    if !region.handshake_received {
+        return;
+    }
+    let key = (region.size.0, region.size.1, region.water_height.to_bits());
+    if terrain.water.is_some() && *placed == Some(key) {
+        return;
+    }
+    if let Some(old) = terrain.water.take() {
+        commands.entity(old).try_despawn();
+    }
+    let mesh = meshes.add(to_bevy_mesh(&water_mesh(
+        region.size.0,
+        region.size.1,
+        region.water_height,
+    )));
+    terrain.water = Some(
+        commands
+            .spawn((
+                WaterPlane,
+                Mesh3d(mesh),
+                MeshMaterial3d(materials.water.clone()),
+                Transform::IDENTITY,
+            ))
+            .id(),
+    );
+    *placed = Some(key);
+}
+
+/// Whether any patch of `chunk` has arrived.
+fn chunk_has_patch(map: &Heightmap, chunk: ChunkId) -> bool {
+    let per = CHUNK_SIZE / 16;
+    let (px, py) = (chunk.x * per, chunk.y * per);
+    (py..py + per).any(|y| (px..px + per).any(|x| map.has_patch(x, y)))
+}
+
+/// Every chunk of the region (for tests and `check`).
+pub fn all_chunks(terrain: &Terrain) -> Vec<ChunkId> {
+    terrain
+        .heightmap
+        .as_ref()
+        .map(|m| chunks(m.size_x(), m.size_y()).collect())
+        .unwrap_or_default()
+}
