@@ -110,6 +110,9 @@ fn touched(p: u32, chunk_count: u32) -> core::ops::Range<u32> {
 
 /// The mesh of one chunk at one level of detail: the height grid, then its skirts (see the module
 /// docs for the layout). Empty for a chunk outside the region.
+///
+/// Samples whose patch has not arrived are meshed at 0 m (as [`Heightmap::heights`] holds them):
+/// mesh a chunk once [`chunks_touching_patch`] says its patches are in, or mesh it again then.
 pub fn chunk_mesh(hm: &Heightmap, chunk: ChunkId, lod: Lod, shading: &TerrainShading) -> MeshData {
     let grid = Grid::new(hm);
     let (x0, y0) = chunk.origin();
