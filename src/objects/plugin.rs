@@ -460,3 +460,201 @@ fn track_own_avatar(own: Query<&Transform, OwnAvatarMoved>, mut pose: ResMut<Age
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::message::object::{
+        ImprovedTerseObjectUpdate, KillObject, ObjectData, ObjectUpdate, TerseObject,
+    };
+    use crate::protocol::types::{Quat as SlQuat, Vec3 as SlVec3};
+
+    fn app() -> App {
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, AssetPlugin::default(), TransformPlugin))
+            .init_asset::<Mesh>()
+            .init_asset::<StandardMaterial>()
+            .init_resource::<RegionInfo>()
+            .add_message::<RegionMessage>()
+            .add_message::<SessionStarted>()
+            .configure_sets(PreUpdate, NetSystems::Receive)
+            .add_plugins(ObjectsPlugin);
+        app
+    }
+
+    fn motion(x: f32, y: f32, z: f32) -> Vec<u8> {
+        let mut blob = vec![0u8; 60];
+        for (i, v) in [x, y, z].into_iter().enumerate() {
+            blob[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        blob
+    }
+
+    fn prim(id: u32, parent: u32, at: (f32, f32, f32)) -> ObjectData {
+        ObjectData {
+            id,
+            parent_id: parent,
+            full_id: Uuid([u8::try_from(id).unwrap(); 16]),
+            scale: SlVec3::new(1.0, 2.0, 3.0),
+            object_data: motion(at.0, at.1, at.2),
+            shape: PrimShape {
+                path_curve: 0x10,
+                profile_curve: 0x01,
+                path_scale_x: 100,
+                path_scale_y: 100,
+                ..PrimShape::default()
+            },
+            ..ObjectData::default()
+        }
+    }
+
+    fn send(app: &mut App, m: Message) {
+        app.world_mut().write_message(RegionMessage(Box::new(m)));
+        app.update();
+    }
+
+    fn update(objects: Vec<ObjectData>) -> Message {
+        Message::ObjectUpdate(ObjectUpdate {
+            region_handle: 0,
+            time_dilation: 0,
+            objects,
+        })
+    }
+
+    fn entity(app: &App, id: u32) -> Option<Entity> {
+        app.world()
+            .resource::<ObjectIndex>()
+            .by_local
+            .get(&id)
+            .copied()
+    }
+
+    #[test]
+    fn spawns_a_box_with_six_faces_at_its_position_and_scale() {
+        let mut app = app();
+        send(&mut app, update(vec![prim(10, 0, (100.0, 50.0, 25.0))]));
+        let e = entity(&app, 10).expect("spawned");
+        let world = app.world();
+        assert_eq!(
+            world.get::<Transform>(e).unwrap().translation,
+            Vec3::new(100.0, 25.0, -50.0)
+        );
+        let faces = world.get::<Children>(e).unwrap();
+        assert_eq!(faces.len(), 6, "a box has six faces");
+        let face = world.get::<Transform>(faces[0]).unwrap();
+        assert_eq!(
+            face.scale,
+            Vec3::new(1.0, 3.0, 2.0),
+            "SL scale in Bevy axes"
+        );
+        assert_eq!(world.resource::<SceneCounts>().objects, 1);
+    }
+
+    #[test]
+    fn an_orphan_waits_hidden_until_its_root_arrives() {
+        let mut app = app();
+        send(&mut app, update(vec![prim(21, 20, (1.0, 0.0, 0.0))]));
+        let child = entity(&app, 21).unwrap();
+        assert_eq!(
+            app.world().get::<Visibility>(child),
+            Some(&Visibility::Hidden)
+        );
+        assert!(app.world().get::<ChildOf>(child).is_none());
+        send(&mut app, update(vec![prim(20, 0, (10.0, 10.0, 10.0))]));
+        let root = entity(&app, 20).unwrap();
+        assert_eq!(
+            app.world().get::<ChildOf>(child).map(ChildOf::parent),
+            Some(root)
+        );
+        assert_eq!(
+            app.world().get::<Visibility>(child),
+            Some(&Visibility::Inherited)
+        );
+        // Placed relative to the root: 1 m east of it.
+        app.update();
+        let gt = app.world().get::<GlobalTransform>(child).unwrap();
+        assert!((gt.translation() - Vec3::new(11.0, 10.0, -10.0)).length() < 1e-4);
+        assert!(app.world().resource::<ObjectIndex>().waiting.is_empty());
+    }
+
+    #[test]
+    fn a_terse_update_moves_and_a_kill_removes_the_linkset() {
+        let mut app = app();
+        send(
+            &mut app,
+            update(vec![
+                prim(30, 0, (5.0, 5.0, 5.0)),
+                prim(31, 30, (0.0, 0.0, 1.0)),
+            ]),
+        );
+        let root = entity(&app, 30).unwrap();
+        let terse = TerseData {
+            local_id: 30,
+            state: 0,
+            collision_plane: None,
+            position: SlVec3::new(6.0, 7.0, 8.0),
+            velocity: SlVec3::ZERO,
+            acceleration: SlVec3::ZERO,
+            rotation: SlQuat::default(),
+            angular_velocity: SlVec3::ZERO,
+        };
+        send(
+            &mut app,
+            Message::ImprovedTerseObjectUpdate(ImprovedTerseObjectUpdate {
+                region_handle: 0,
+                time_dilation: 0,
+                objects: vec![TerseObject {
+                    data: terse.to_bytes(),
+                    texture_entry: Vec::new(),
+                }],
+            }),
+        );
+        assert_eq!(
+            app.world().get::<Transform>(root).unwrap().translation,
+            Vec3::new(6.0, 8.0, -7.0)
+        );
+        let child = entity(&app, 31).unwrap();
+        send(&mut app, Message::KillObject(KillObject { ids: vec![30] }));
+        assert!(app.world().get_entity(root).is_err());
+        assert!(
+            app.world().get_entity(child).is_err(),
+            "children go with their root"
+        );
+        let index = app.world().resource::<ObjectIndex>();
+        assert!(index.by_local.is_empty() && index.parents.is_empty());
+        assert_eq!(app.world().resource::<SceneCounts>().objects, 0);
+    }
+
+    #[test]
+    fn every_captured_object_spawns_with_geometry() {
+        let mut app = app();
+        let states = crate::objects::state::tests::captured_objects();
+        let ids: std::collections::BTreeSet<u32> = states.iter().map(|s| s.local_id).collect();
+        // Replay the captured sessions' object messages.
+        for m in crate::objects::state::tests::captured_messages() {
+            app.world_mut().write_message(RegionMessage(Box::new(m)));
+        }
+        app.update();
+        let index = app.world().resource::<ObjectIndex>();
+        assert_eq!(
+            index
+                .by_local
+                .keys()
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>(),
+            ids
+        );
+        assert!(index.problems.is_empty(), "{:?}", index.problems);
+        let mut with_geometry = 0;
+        for e in index.by_local.values() {
+            if app
+                .world()
+                .get::<Children>(*e)
+                .is_some_and(|c| !c.is_empty())
+            {
+                with_geometry += 1;
+            }
+        }
+        assert_eq!(with_geometry, ids.len());
+    }
+}

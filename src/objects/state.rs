@@ -134,33 +134,49 @@ impl ObjectState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::protocol::capture::{CAPTURES, Direction, SESSIONS, read_udp_jsonl};
     use crate::protocol::message::Message;
     use crate::protocol::udp;
 
-    /// Every full object update of the captures, in arrival order.
+    /// The object messages of one captured session (each session has its own local ids).
+    pub(crate) fn captured_messages() -> Vec<Message> {
+        let text = std::fs::read_to_string(format!("{CAPTURES}{}.udp.jsonl", SESSIONS[0])).unwrap();
+        read_udp_jsonl(&text)
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.dir == Direction::In)
+            .map(|d| {
+                let p = udp::decode(&d.bytes).unwrap();
+                Message::parse(p.message, &p.body).unwrap()
+            })
+            .filter(|m| {
+                matches!(
+                    m,
+                    Message::ObjectUpdate(_)
+                        | Message::ObjectUpdateCompressed(_)
+                        | Message::ImprovedTerseObjectUpdate(_)
+                        | Message::KillObject(_)
+                )
+            })
+            .collect()
+    }
+
+    /// Every full object update of that session, in arrival order.
     pub(crate) fn captured_objects() -> Vec<ObjectState> {
         let mut out = Vec::new();
-        for session in SESSIONS {
-            let text = std::fs::read_to_string(format!("{CAPTURES}{session}.udp.jsonl")).unwrap();
-            for d in read_udp_jsonl(&text).unwrap() {
-                if d.dir != Direction::In {
-                    continue;
+        for m in captured_messages() {
+            match m {
+                Message::ObjectUpdate(u) => {
+                    out.extend(u.objects.iter().map(ObjectState::from_update));
                 }
-                let p = udp::decode(&d.bytes).unwrap();
-                match Message::parse(p.message, &p.body).unwrap() {
-                    Message::ObjectUpdate(u) => {
-                        out.extend(u.objects.iter().map(ObjectState::from_update));
-                    }
-                    Message::ObjectUpdateCompressed(u) => out.extend(
-                        u.objects
-                            .iter()
-                            .map(|b| ObjectState::from_compressed(&b.object().unwrap())),
-                    ),
-                    _ => {}
-                }
+                Message::ObjectUpdateCompressed(u) => out.extend(
+                    u.objects
+                        .iter()
+                        .map(|b| ObjectState::from_compressed(&b.object().unwrap())),
+                ),
+                _ => {}
             }
         }
         out

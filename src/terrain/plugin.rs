@@ -329,3 +329,110 @@ pub fn all_chunks(terrain: &Terrain) -> Vec<ChunkId> {
         .map(|m| chunks(m.size_x(), m.size_y()).collect())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::login::{LoginReply, LoginSuccess, parse_login_response};
+    use crate::protocol::message::layer_data::LayerData;
+    use crate::protocol::terrain::encode_layer;
+
+    fn login(size: u32) -> LoginSuccess {
+        let xml = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/captures/opensim-0.9.2.2/test-region.login-response.xml"
+        ))
+        .unwrap();
+        let LoginReply::Success(mut s) = parse_login_response(&xml).unwrap() else {
+            panic!("capture is a success")
+        };
+        s.region_size_x = size;
+        s.region_size_y = size;
+        *s
+    }
+
+    fn app() -> App {
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, AssetPlugin::default()))
+            .init_asset::<Mesh>()
+            .init_asset::<StandardMaterial>()
+            .init_resource::<RegionInfo>()
+            .add_message::<RegionMessage>()
+            .add_message::<SessionStarted>()
+            .configure_sets(PreUpdate, NetSystems::Receive)
+            .add_plugins(TerrainPlugin);
+        app
+    }
+
+    fn land(patches: &[(u32, u32, f32)], extended: bool) -> Message {
+        let heights: Vec<[f32; 256]> = patches.iter().map(|p| [p.2; 256]).collect();
+        let refs: Vec<(u32, u32, &[f32; 256])> = patches
+            .iter()
+            .zip(&heights)
+            .map(|(p, h)| (p.0, p.1, h))
+            .collect();
+        Message::LayerData(LayerData {
+            layer_type: if extended { 0x4D } else { 0x4C },
+            data: encode_layer(&refs, extended),
+        })
+    }
+
+    #[test]
+    fn a_patch_meshes_only_the_chunks_it_touches() {
+        let mut app = app();
+        app.world_mut()
+            .write_message(SessionStarted(Box::new(login(256))));
+        app.update();
+        // Patch (5, 6) lies inside chunk (1, 1), away from its edges.
+        app.world_mut()
+            .write_message(RegionMessage(Box::new(land(&[(5, 6, 30.0)], false))));
+        app.update();
+        let terrain = app.world().resource::<Terrain>();
+        assert_eq!(
+            terrain.built.keys().copied().collect::<Vec<_>>(),
+            vec![ChunkId { x: 1, y: 1 }]
+        );
+        assert!(terrain.problems.is_empty(), "{:?}", terrain.problems);
+        let counts = app.world().resource::<SceneCounts>();
+        assert_eq!((counts.patches_received, counts.patches_total), (1, 256));
+        let (entity, _) = terrain.built[&ChunkId { x: 1, y: 1 }];
+        let mesh = app.world().get::<Mesh3d>(entity).unwrap().0.clone();
+        let meshes = app.world().resource::<Assets<Mesh>>();
+        let mesh = meshes.get(&mesh).unwrap();
+        // The patch's heights are in the mesh (SL z → Bevy y).
+        let Some(bevy::mesh::VertexAttributeValues::Float32x3(p)) =
+            mesh.attribute(Mesh::ATTRIBUTE_POSITION)
+        else {
+            panic!()
+        };
+        assert!(p.iter().any(|v| (v[1] - 30.0).abs() < 0.05));
+    }
+
+    #[test]
+    fn a_var_region_fills_and_a_repeat_counts_as_duplicate() {
+        let mut app = app();
+        app.world_mut()
+            .write_message(SessionStarted(Box::new(login(512))));
+        app.update();
+        let all: Vec<(u32, u32, f32)> = (0..32)
+            .flat_map(|y| (0..32).map(move |x| (x, y, 21.0)))
+            .collect();
+        for chunk in all.chunks(64) {
+            app.world_mut()
+                .write_message(RegionMessage(Box::new(land(chunk, true))));
+        }
+        app.world_mut()
+            .write_message(RegionMessage(Box::new(land(&all[..1], true))));
+        // A few frames: chunks are meshed a bounded number per frame.
+        for _ in 0..8 {
+            app.update();
+        }
+        let counts = *app.world().resource::<SceneCounts>();
+        assert_eq!(counts.patches_received, 1024);
+        assert_eq!(counts.patches_total, 1024);
+        assert_eq!(counts.patches_duplicated, 1);
+        let terrain = app.world().resource::<Terrain>();
+        assert!(terrain.dirty.is_empty());
+        assert_eq!(terrain.built.len(), 64, "8 × 8 chunks of 64 m");
+    }
+}
