@@ -360,14 +360,31 @@ async fn two_clients_see_each_other() {
     assert_ne!(a_id, b_id);
     let to = SocketAddr::from((a.sim_ip, a.sim_port));
     let limit = Duration::from_secs(20);
+    // Neither logs out before both have seen each other: a client that left early would take
+    // its avatar with it before the slower one's scene went out.
+    let (a_done, b_done) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let both = {
+        let (a_done, b_done) = (a_done.clone(), b_done.clone());
+        move || a_done.load(Ordering::SeqCst) && b_done.load(Ordering::SeqCst)
+    };
+    let both_b = both.clone();
     let ta = tokio::task::spawn_blocking(move || {
         play(&a, a_sent, to, limit, |s| {
-            s.settled() && s.avatars.contains(&b_id)
+            if s.settled() && s.avatars.contains(&b_id) {
+                a_done.store(true, Ordering::SeqCst);
+            }
+            both()
         })
     });
     let tb = tokio::task::spawn_blocking(move || {
         play(&b, b_sent, to, limit, |s| {
-            s.settled() && s.avatars.contains(&a_id)
+            if s.settled() && s.avatars.contains(&a_id) {
+                b_done.store(true, Ordering::SeqCst);
+            }
+            both_b()
         })
     });
     let (sa, sb) = (ta.await.unwrap(), tb.await.unwrap());

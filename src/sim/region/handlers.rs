@@ -206,11 +206,14 @@ impl Region {
         a.stage = Stage::Root;
         let ground = ground_at(&self.map, a.position.x, a.position.y);
         let offset = a.position.z - ground;
-        a.stand_offset = if (0.0..=3.0).contains(&offset) {
-            offset
+        if (0.0..=3.0).contains(&offset) {
+            a.stand_offset = offset;
         } else {
-            STAND_HEIGHT
-        };
+            // Under the ground or hanging in the air (the default start over a var region's
+            // water): stand on the ground, as OpenSim's avatar lands there.
+            a.stand_offset = STAND_HEIGHT;
+            a.position.z = ground + STAND_HEIGHT;
+        }
         a.moved_at = now;
         a.next_stats = now;
         a.next_coarse = now;

@@ -460,3 +460,37 @@ fn duplicates_are_acked_and_handled_once() {
         Err(crate::sim::region::RegionError::CircuitCodeInUse(5))
     );
 }
+
+#[test]
+fn an_agent_starting_in_the_air_enters_standing_on_the_ground() {
+    // Found by the third-party client check (tests/third_party): in a 512 m region the default
+    // start (128, 128, 26.03) is over water, and the avatar hung 27 m above it until it moved.
+    let (now, mut region, from, ids, ucc) = expecting_one_agent(0, 9, (1, 2), 1);
+    let ground = region.heightmap().height(128, 128).unwrap();
+    assert!(30.0 - ground > 3.0, "the test starts the agent in the air");
+    region.handle_datagram(now, from, &datagram(1, &ucc));
+    let cam = CompleteAgentMovement {
+        agent: ids,
+        circuit_code: 9,
+    };
+    region.handle_datagram(now, from, &datagram(2, &cam));
+    let sent = drain_names(&mut region);
+    let amc = sent
+        .iter()
+        .find_map(|m| match m {
+            Message::AgentMovementComplete(a) => Some(a.position),
+            _ => None,
+        })
+        .unwrap();
+    let avatar = sent
+        .iter()
+        .find_map(|m| match m {
+            Message::ObjectUpdate(u) => u.objects.iter().find(|o| o.pcode == PCode::Avatar),
+            _ => None,
+        })
+        .unwrap();
+    let shown = avatar.motion().unwrap().motion().unwrap().position;
+    for z in [amc.z, shown.z, region.agents()[0].position.z] {
+        assert!((z - (ground + 0.95)).abs() < 1e-3, "z {z}, ground {ground}");
+    }
+}
