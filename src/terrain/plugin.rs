@@ -11,6 +11,7 @@ use super::{
     CHUNK_SIZE, ChunkId, Lod, TerrainShading, chunk_distance, chunk_mesh, chunks,
     chunks_touching_patch, lod_for_distance, water_mesh,
 };
+use crate::camera::ChaseCamera;
 use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
 use crate::protocol::message::Message;
 use crate::protocol::terrain::{Heightmap, PatchStatus, decode_layer};
@@ -194,8 +195,8 @@ pub fn apply_layer_data(
     terrain.problems.drain(..excess);
 }
 
-/// The camera's position on the region's ground plane, SL metres.
-fn camera_xy(cameras: &Query<&GlobalTransform, With<Camera3d>>) -> [f32; 2] {
+/// The chase camera's position on the region's ground plane, SL metres.
+fn camera_xy(cameras: &Query<&GlobalTransform, With<ChaseCamera>>) -> [f32; 2] {
     cameras
         .iter()
         .next()
@@ -205,7 +206,7 @@ fn camera_xy(cameras: &Query<&GlobalTransform, With<Camera3d>>) -> [f32; 2] {
 /// Chunks whose distance now asks for another level of detail are rebuilt.
 fn refresh_lods(
     mut terrain: ResMut<Terrain>,
-    cameras: Query<&GlobalTransform, With<Camera3d>>,
+    cameras: Query<&GlobalTransform, With<ChaseCamera>>,
     mut last: Local<Option<[f32; 2]>>,
 ) {
     let camera = camera_xy(&cameras);
@@ -230,7 +231,7 @@ fn mesh_dirty_chunks(
     settings: Res<TerrainSettings>,
     materials: Option<Res<TerrainMaterials>>,
     mut meshes: ResMut<Assets<Mesh>>,
-    cameras: Query<&GlobalTransform, With<Camera3d>>,
+    cameras: Query<&GlobalTransform, With<ChaseCamera>>,
 ) {
     let Some(materials) = materials else { return };
     let terrain = &mut *terrain;

@@ -6,12 +6,15 @@ use bevy_egui::{EguiContexts, egui};
 use super::{ChatLog, FrameRate, LoginForm, PacketLog, UiPanels};
 use crate::net::plugin::{Net, Session, SessionState};
 use crate::net::{Direction, NetCommand};
+use crate::objects::plugin::AvatarName;
 use crate::protocol::circuit::Phase;
 use crate::scene::{RegionInfo, SceneCounts};
 
 /// Everything the panels read and write.
 #[derive(bevy::ecs::system::SystemParam)]
-pub struct UiState<'w> {
+pub struct UiState<'w, 's> {
+    cameras: Query<'w, 's, (&'static Camera, &'static GlobalTransform), With<Camera3d>>,
+    names: Query<'w, 's, (&'static AvatarName, &'static GlobalTransform)>,
     session: ResMut<'w, Session>,
     region: Res<'w, RegionInfo>,
     counts: Res<'w, SceneCounts>,
@@ -34,6 +37,7 @@ pub fn draw_ui(mut contexts: EguiContexts, mut ui: UiState) -> Result {
             .layer_id(egui::LayerId::background())
             .max_rect(ctx.viewport_rect()),
     );
+    name_labels(ctx, &ui);
     status_bar(&mut root, &mut ui);
     if ui.panels.side {
         side_panel(&mut root, &mut ui);
@@ -45,6 +49,26 @@ pub fn draw_ui(mut contexts: EguiContexts, mut ui: UiState) -> Result {
         login_dialog(ctx, &mut ui);
     }
     Ok(())
+}
+
+/// Avatar names above their heads, drawn behind the panels.
+fn name_labels(ctx: &egui::Context, ui: &UiState) {
+    let Some((camera, eye)) = ui.cameras.iter().next() else {
+        return;
+    };
+    let painter = ctx.layer_painter(egui::LayerId::background());
+    for (AvatarName(name), at) in &ui.names {
+        let head = at.translation() + Vec3::Y * 1.15;
+        if let Ok(p) = camera.world_to_viewport(eye, head) {
+            painter.text(
+                egui::pos2(p.x, p.y),
+                egui::Align2::CENTER_BOTTOM,
+                name,
+                egui::FontId::proportional(14.0),
+                egui::Color32::WHITE,
+            );
+        }
+    }
 }
 
 fn latest_phase(session: &Session) -> &'static str {
@@ -71,9 +95,10 @@ fn status_bar(root: &mut egui::Ui, ui: &mut UiState) {
                 ui.region.name.as_str()
             };
             let s = ui.session.stats;
-            let rtt = s
-                .rtt
-                .map_or_else(|| "—".to_owned(), |r| format!("{} ms", r.as_millis()));
+            let rtt = s.rtt.map_or_else(
+                || "—".to_owned(),
+                |r| format!("{:.1} ms", r.as_secs_f64() * 1000.0),
+            );
             bar.label(format!("Region {region}"));
             bar.separator();
             bar.label(state);

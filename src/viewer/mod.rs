@@ -4,6 +4,8 @@
 //! net plugin (network thread ↔ ECS), the region, camera and UI plugins (and the terrain and
 //! objects plugins as they land). [`app`] builds the windowed app.
 
+pub mod capture;
+
 use bevy::app::PluginGroupBuilder;
 use bevy::prelude::*;
 
@@ -42,16 +44,19 @@ impl PluginGroup for ViewerPlugins {
             .add(TerrainPlugin)
             .add(ObjectsPlugin)
             .add(CameraPlugin)
-            .add(ScenePlugin)
+            .add(ScenePlugin { spawn_camera: true })
             .add(UiPlugin {
                 form: Some(self.options.form),
             })
     }
 }
 
-/// Sky, sun and the camera entity.
+/// Sky, sun and (for the windowed viewer) the camera entity.
 #[derive(Debug, Default)]
-pub struct ScenePlugin;
+pub struct ScenePlugin {
+    /// Spawn the chase camera rendering to the window.
+    pub spawn_camera: bool,
+}
 
 /// SL's default sky at noon, roughly.
 pub const SKY_COLOR: Color = Color::srgb(0.53, 0.70, 0.92);
@@ -59,11 +64,14 @@ pub const SKY_COLOR: Color = Color::srgb(0.53, 0.70, 0.92);
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(ClearColor(SKY_COLOR))
-            .add_systems(Startup, spawn_camera_and_sun);
+            .add_systems(Startup, spawn_sun);
+        if self.spawn_camera {
+            app.add_systems(Startup, spawn_camera);
+        }
     }
 }
 
-fn spawn_camera_and_sun(mut commands: Commands) {
+fn spawn_camera(mut commands: Commands) {
     // Until AgentMovementComplete arrives: over the middle of a 256 m region, looking east.
     commands.spawn((
         Camera3d::default(),
@@ -71,6 +79,9 @@ fn spawn_camera_and_sun(mut commands: Commands) {
         Transform::from_xyz(100.0, 60.0, -128.0)
             .looking_at(Vec3::new(140.0, 20.0, -128.0), Vec3::Y),
     ));
+}
+
+fn spawn_sun(mut commands: Commands) {
     commands.spawn((
         DirectionalLight {
             illuminance: 12_000.0,

@@ -1,0 +1,428 @@
+//! Headless rendering: the viewer's plugins without a window, rendering into `Image` targets,
+//! so a frame can be checked on a machine with no display (Mesa lavapipe is enough).
+//!
+//! [`headless_app`] logs in, waits until the story is done — terrain complete and meshed,
+//! objects settled — then captures [`View::Avatar`] (the chase camera) and [`View::Overview`]
+//! (straight down on the whole region, north up) into [`CapturedFrames`] and exits. A timeout
+//! captures whatever is there and says so.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bevy::app::ScheduleRunnerPlugin;
+use bevy::camera::{Projection, RenderTarget, ScalingMode};
+use bevy::prelude::*;
+use bevy::render::render_resource::{PipelineCache, TextureFormat, TextureUsages};
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy::render::{Render, RenderApp};
+use bevy::window::ExitCondition;
+use bevy::winit::WinitPlugin;
+
+use super::{ScenePlugin, ViewerOptions};
+use crate::camera::{CameraPlugin, ChaseCamera};
+use crate::net::plugin::{NetPlugin, Session};
+use crate::objects::plugin::ObjectsPlugin;
+use crate::protocol::circuit::Phase;
+use crate::scene::{RegionInfo, RegionPlugin, SceneCounts};
+use crate::terrain::plugin::{Terrain, TerrainPlugin};
+
+/// Which camera a frame comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    /// The chase camera behind the avatar.
+    Avatar,
+    /// Straight down on the whole region, north up.
+    Overview,
+}
+
+/// How to capture.
+#[derive(Debug, Clone)]
+pub struct CaptureSettings {
+    /// Size of the avatar frame in pixels.
+    pub size: (u32, u32),
+    /// Longest side of the overview in pixels (the other follows the region's shape).
+    pub overview_px: u32,
+    /// Give up waiting for the scene after this long and capture what is there.
+    pub timeout: Duration,
+    /// Frames rendered after the scene is complete before capturing (uploads, camera glide).
+    pub settle_frames: u32,
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        CaptureSettings {
+            size: (1280, 720),
+            overview_px: 768,
+            timeout: Duration::from_secs(60),
+            settle_frames: 10,
+        }
+    }
+}
+
+/// A captured frame: RGBA8 pixels, row-major from the top.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Which camera.
+    pub view: View,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width × height × 4` bytes, sRGB.
+    pub rgba: Vec<u8>,
+}
+
+impl Frame {
+    /// True when every pixel has the same colour (nothing but the clear colour was drawn).
+    pub fn is_blank(&self) -> bool {
+        let mut pixels = self.rgba.chunks_exact(4);
+        let first = pixels.next();
+        pixels.all(|p| Some(p) == first)
+    }
+
+    /// The pixel at `(x, y)` (from the top left), or `None` outside.
+    pub fn pixel(&self, x: u32, y: u32) -> Option<[u8; 4]> {
+        if x >= self.width || y >= self.height {
+            return None;
+        }
+        let i = usize::try_from((u64::from(y) * u64::from(self.width) + u64::from(x)) * 4).ok()?;
+        let p = self.rgba.get(i..i + 4)?;
+        Some([p[0], p[1], p[2], p[3]])
+    }
+}
+
+/// What the capture produced.
+#[derive(Resource, Debug, Default)]
+pub struct CapturedFrames {
+    /// The frames, avatar first.
+    pub frames: Vec<Frame>,
+    /// True when the scene was not complete within the timeout.
+    pub timed_out: bool,
+}
+
+impl CapturedFrames {
+    /// The frame of a view.
+    pub fn get(&self, view: View) -> Option<&Frame> {
+        self.frames.iter().find(|f| f.view == view)
+    }
+}
+
+#[derive(Resource, Debug)]
+struct Capture {
+    settings: CaptureSettings,
+    started: Option<std::time::Instant>,
+    stage: Stage,
+    avatar_target: Handle<Image>,
+    overview_target: Handle<Image>,
+    retakes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Waiting for the story to finish.
+    Waiting,
+    /// Rendering a few frames before the shot.
+    Settling(u32),
+    /// A screenshot of this view is on its way.
+    Shooting(View),
+    /// The overview camera is placed; settling before its shot.
+    OverviewSettling(u32),
+    /// Done: exit.
+    Done,
+}
+
+#[derive(Component)]
+struct OverviewCamera;
+
+/// Render pipelines still compiling, counted in the render world each frame. Pipelines compile
+/// in the background (for seconds on lavapipe) and what needs them is not drawn until they are
+/// ready, so a capture waits for this to reach zero.
+#[derive(Resource, Debug, Clone, Default)]
+struct PipelinesPending(Arc<AtomicUsize>);
+
+fn count_waiting_pipelines(cache: Res<PipelineCache>, pending: Res<PipelinesPending>) {
+    pending
+        .0
+        .store(cache.waiting_pipelines().count(), Ordering::Relaxed);
+}
+
+/// Shares [`PipelinesPending`] between the render world and the main world.
+struct PipelineWatchPlugin(PipelinesPending);
+
+impl Plugin for PipelineWatchPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(self.0.clone());
+    }
+
+    fn finish(&self, app: &mut App) {
+        if let Some(render) = app.get_sub_app_mut(RenderApp) {
+            render
+                .insert_resource(self.0.clone())
+                .add_systems(Render, count_waiting_pipelines);
+        }
+    }
+}
+
+/// Runs a [`headless_app`] until it exits, keeping the app (and its world, with
+/// [`CapturedFrames`], the session and the terrain) for the caller to read.
+pub fn run_headless(app: &mut App) -> AppExit {
+    while app.plugins_state() == bevy::app::PluginsState::Adding {
+        bevy::tasks::tick_global_task_pools_on_main_thread();
+    }
+    app.finish();
+    app.cleanup();
+    loop {
+        app.update();
+        if let Some(exit) = app.should_exit() {
+            return exit;
+        }
+    }
+}
+
+/// A windowless app running the viewer's scene plugins against `options`' login, capturing as
+/// `settings` says. Drive it with [`run_headless`], then read [`CapturedFrames`] from its world.
+pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: None,
+                exit_condition: ExitCondition::DontExit,
+                ..default()
+            })
+            .disable::<WinitPlugin>(),
+    )
+    .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::from_millis(1)))
+    .add_plugins((
+        NetPlugin {
+            auto_login: options.auto_login,
+            ..NetPlugin::default()
+        },
+        RegionPlugin,
+        TerrainPlugin,
+        ObjectsPlugin,
+        CameraPlugin,
+        ScenePlugin {
+            spawn_camera: false,
+        },
+    ))
+    .add_plugins(PipelineWatchPlugin(PipelinesPending::default()))
+    .init_resource::<CapturedFrames>()
+    .insert_resource(PendingCapture(Some(settings)))
+    .add_systems(Startup, spawn_capture_cameras)
+    .add_systems(Last, drive_capture);
+    app
+}
+
+#[derive(Resource)]
+struct PendingCapture(Option<CaptureSettings>);
+
+fn target_image(images: &mut Assets<Image>, (w, h): (u32, u32)) -> Handle<Image> {
+    let mut image = Image::new_target_texture(w, h, TextureFormat::Rgba8UnormSrgb, None);
+    image.texture_descriptor.usage |= TextureUsages::COPY_SRC;
+    images.add(image)
+}
+
+fn spawn_capture_cameras(
+    mut commands: Commands,
+    mut images: ResMut<Assets<Image>>,
+    mut pending: ResMut<PendingCapture>,
+) {
+    let settings = pending.0.take().unwrap_or_default();
+    let avatar_target = target_image(&mut images, settings.size);
+    // Square until the region's shape is known; re-made when the overview is taken.
+    let overview_target = target_image(&mut images, (settings.overview_px, settings.overview_px));
+    commands.spawn((
+        Camera3d::default(),
+        // Inactive until the scene is complete: rendering on lavapipe costs time, and the
+        // camera takes its target's size when it starts.
+        Camera {
+            is_active: false,
+            ..default()
+        },
+        ChaseCamera::default(),
+        RenderTarget::Image(avatar_target.clone().into()),
+        Transform::from_xyz(100.0, 60.0, -128.0)
+            .looking_at(Vec3::new(140.0, 20.0, -128.0), Vec3::Y),
+    ));
+    commands.spawn((
+        Camera3d::default(),
+        Camera {
+            is_active: false,
+            order: 1,
+            ..default()
+        },
+        OverviewCamera,
+        RenderTarget::Image(overview_target.clone().into()),
+        Transform::default(),
+    ));
+    commands.insert_resource(Capture {
+        settings,
+        started: None,
+        stage: Stage::Waiting,
+        avatar_target,
+        overview_target,
+        retakes: 0,
+    });
+}
+
+/// Whether the story has run far enough to take the pictures.
+fn scene_ready(session: &Session, counts: &SceneCounts, terrain: &Terrain) -> bool {
+    session.reached(Phase::ObjectsSettled)
+        && session.reached(Phase::TerrainComplete)
+        && counts.patches_total > 0
+        && counts.patches_received == counts.patches_total
+        && terrain.dirty.is_empty()
+}
+
+/// The chase camera, not the overview camera.
+type ChaseOnly = (With<ChaseCamera>, Without<OverviewCamera>);
+
+#[allow(clippy::too_many_arguments)]
+fn drive_capture(
+    mut commands: Commands,
+    capture: Option<ResMut<Capture>>,
+    session: Res<Session>,
+    counts: Res<SceneCounts>,
+    terrain: Res<Terrain>,
+    region: Res<RegionInfo>,
+    mut frames: ResMut<CapturedFrames>,
+    mut overview: Query<(&mut Camera, &mut Transform, &mut Projection), With<OverviewCamera>>,
+    mut avatar_cam: Query<(&mut Camera, &mut Projection), ChaseOnly>,
+    mut exit: MessageWriter<AppExit>,
+    pending: Res<PipelinesPending>,
+) {
+    let Some(mut capture) = capture else { return };
+    let started = *capture.started.get_or_insert_with(std::time::Instant::now);
+    let capture = &mut *capture;
+    match capture.stage {
+        Stage::Waiting => {
+            let ready = scene_ready(&session, &counts, &terrain);
+            if !ready && started.elapsed() >= capture.settings.timeout {
+                warn!(
+                    "the scene was not complete within {:?}; capturing it as it is",
+                    capture.settings.timeout
+                );
+                frames.timed_out = true;
+            }
+            if ready || frames.timed_out {
+                for (mut cam, mut projection) in &mut avatar_cam {
+                    cam.is_active = true;
+                    projection.set_changed();
+                }
+                capture.stage = Stage::Settling(capture.settings.settle_frames);
+            }
+        }
+        Stage::Settling(0) | Stage::OverviewSettling(0)
+            if pending.0.load(Ordering::Relaxed) > 0 =>
+        {
+            // Keep rendering until every pipeline is compiled.
+        }
+        Stage::Settling(0) => {
+            shoot(&mut commands, capture.avatar_target.clone(), View::Avatar);
+            capture.stage = Stage::Shooting(View::Avatar);
+        }
+        Stage::Settling(n) => capture.stage = Stage::Settling(n - 1),
+        Stage::Shooting(view) if retake_if_blank(&mut frames, view, &mut capture.retakes) => {
+            capture.stage = match view {
+                View::Avatar => Stage::Settling(RETAKE_FRAMES),
+                View::Overview => Stage::OverviewSettling(RETAKE_FRAMES),
+            };
+        }
+        Stage::Shooting(View::Avatar) => {
+            if frames.get(View::Avatar).is_some() {
+                for (mut cam, _) in &mut avatar_cam {
+                    cam.is_active = false;
+                }
+                if let Ok((mut cam, mut transform, mut projection)) = overview.single_mut() {
+                    let (w, h) = (region.size.0 as f32, region.size.1 as f32);
+                    cam.is_active = true;
+                    *transform = Transform::from_xyz(w / 2.0, 2000.0, -h / 2.0)
+                        .looking_to(Vec3::NEG_Y, Vec3::NEG_Z);
+                    *projection = Projection::Orthographic(OrthographicProjection {
+                        scaling_mode: ScalingMode::Fixed {
+                            width: w,
+                            height: h,
+                        },
+                        far: 4000.0,
+                        ..OrthographicProjection::default_3d()
+                    });
+                }
+                capture.stage = Stage::OverviewSettling(capture.settings.settle_frames);
+            }
+        }
+        Stage::OverviewSettling(0) => {
+            shoot(
+                &mut commands,
+                capture.overview_target.clone(),
+                View::Overview,
+            );
+            capture.stage = Stage::Shooting(View::Overview);
+        }
+        Stage::OverviewSettling(n) => capture.stage = Stage::OverviewSettling(n - 1),
+        Stage::Shooting(View::Overview) => {
+            if frames.get(View::Overview).is_some() {
+                capture.stage = Stage::Done;
+            }
+        }
+        Stage::Done => {
+            exit.write(AppExit::Success);
+        }
+    }
+}
+
+/// Frames rendered before another try when a capture came back blank.
+const RETAKE_FRAMES: u32 = 5;
+/// Blank captures tolerated per view before the blank frame is kept.
+const MAX_RETAKES: u32 = 40;
+
+/// A view's first frames can come back as the clear colour alone: the render world compiles
+/// the pipelines for a newly active camera in the background (seconds on lavapipe) and draws
+/// nothing with them until they are ready. Drops such a frame so it is taken again.
+fn retake_if_blank(frames: &mut CapturedFrames, view: View, retakes: &mut u32) -> bool {
+    let blank = frames.get(view).is_some_and(Frame::is_blank);
+    if blank && *retakes < MAX_RETAKES {
+        *retakes += 1;
+        frames.frames.retain(|f| f.view != view);
+        true
+    } else {
+        false
+    }
+}
+
+fn shoot(commands: &mut Commands, target: Handle<Image>, view: View) {
+    commands.spawn(Screenshot::image(target)).observe(
+        move |captured: On<ScreenshotCaptured>, mut frames: ResMut<CapturedFrames>| {
+            let image = &captured.image;
+            let (width, height) = (image.width(), image.height());
+            match image.clone().try_into_dynamic() {
+                Ok(img) => frames.frames.push(Frame {
+                    view,
+                    width,
+                    height,
+                    rgba: img.to_rgba8().into_raw(),
+                }),
+                Err(e) => error!("cannot read the captured frame: {e}"),
+            }
+        },
+    );
+}
+
+impl Frame {
+    /// Writes the frame as an 8-bit RGBA PNG.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn write_png(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let mut encoder = png::Encoder::new(file, self.width, self.height);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+        writer
+            .write_image_data(&self.rgba)
+            .map_err(std::io::Error::other)?;
+        writer.finish().map_err(std::io::Error::other)
+    }
+}

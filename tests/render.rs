@@ -1,0 +1,146 @@
+//! The rendered-frame check: the viewer's plugins, headless (no window, no display: Mesa's
+//! lavapipe is enough), log into the embedded region, wait for the story to finish and capture
+//! the chase camera's frame and an overview from above. The test asserts facts about the
+//! pictures, not a golden image: sky above, terrain below, water-coloured pixels where the
+//! heightmap is under water, land where it is not, and the captured scene's coloured prims.
+#![cfg(feature = "viewer")]
+
+use std::time::Duration;
+
+use overlook::net::embedded::EmbeddedSim;
+use overlook::net::plugin::Session;
+use overlook::protocol::circuit::Phase;
+use overlook::scene::{RegionInfo, SceneCounts};
+use overlook::sim::server::SimConfig;
+use overlook::terrain::plugin::Terrain;
+use overlook::ui::LoginForm;
+use overlook::viewer::capture::{
+    CaptureSettings, CapturedFrames, Frame, View, headless_app, run_headless,
+};
+use overlook::viewer::{SKY_COLOR, ViewerOptions};
+
+fn near(a: [u8; 4], b: [u8; 3], tolerance: i32) -> bool {
+    (0..3).all(|i| (i32::from(a[i]) - i32::from(b[i])).abs() <= tolerance)
+}
+
+fn share(frame: &Frame, rows: std::ops::Range<u32>, test: impl Fn([u8; 4]) -> bool) -> f64 {
+    let mut hit = 0u64;
+    let mut all = 0u64;
+    for y in rows {
+        for x in (0..frame.width).step_by(4) {
+            all += 1;
+            if test(frame.pixel(x, y).unwrap()) {
+                hit += 1;
+            }
+        }
+    }
+    hit as f64 / all as f64
+}
+
+fn is_water(p: [u8; 4]) -> bool {
+    // Blue-green water over darker ground: blue clearly above red.
+    i32::from(p[2]) > i32::from(p[0]) + 25
+}
+
+#[test]
+fn renders_the_embedded_region_with_sky_terrain_water_and_prims() {
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let (first, last, password) = sim.account.clone();
+    let form = LoginForm {
+        grid: sim.login_uri.clone(),
+        first,
+        last,
+        password,
+        ..LoginForm::default()
+    };
+    let options = ViewerOptions {
+        auto_login: Some(form.params()),
+        form,
+    };
+    let mut app = headless_app(
+        options,
+        CaptureSettings {
+            timeout: Duration::from_secs(60),
+            ..CaptureSettings::default()
+        },
+    );
+    run_headless(&mut app);
+    let world = app.world();
+    let frames = world.resource::<CapturedFrames>();
+    assert!(!frames.timed_out, "the scene did not complete");
+    let session = world.resource::<Session>();
+    assert!(session.reached(Phase::ObjectsSettled));
+    for (phase, ms) in session.phases.iter() {
+        eprintln!("{:>20} {ms:>6} ms", phase.id());
+    }
+    let counts = *world.resource::<SceneCounts>();
+    assert_eq!(counts.patches_received, counts.patches_total);
+    assert!(counts.objects >= 30, "{counts:?}");
+
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let frame = frames.get(View::Avatar).expect("avatar frame");
+    frame.write_png(&dir.join("render-avatar.png")).unwrap();
+    let overview = frames.get(View::Overview).expect("overview");
+    overview
+        .write_png(&dir.join("render-overview.png"))
+        .unwrap();
+
+    // Chase camera: sky over the horizon, ground below it.
+    let sky = SKY_COLOR.to_srgba();
+    let sky = [sky.red, sky.green, sky.blue].map(|c| (c * 255.0).round() as u8);
+    let h = frame.height;
+    let top = share(frame, 0..h / 8, |p| near(p, sky, 12));
+    let bottom = share(frame, h - h / 6..h, |p| near(p, sky, 12));
+    assert!(top > 0.9, "sky covers {top:.2} of the top rows");
+    assert!(bottom < 0.05, "sky covers {bottom:.2} of the bottom rows");
+
+    // Overview: water where the heightmap is under water, land where it is well above it.
+    let terrain = world.resource::<Terrain>();
+    let map = terrain.heightmap.as_ref().unwrap();
+    let region = world.resource::<RegionInfo>();
+    let (w, hgt) = (overview.width, overview.height);
+    let (mut wet, mut wet_blue, mut dry, mut dry_blue) = (0, 0, 0, 0);
+    for py in (4..hgt - 4).step_by(8) {
+        for px in (4..w - 4).step_by(8) {
+            let x = px * region.size.0 / w;
+            let y = (hgt - 1 - py) * region.size.1 / hgt;
+            let Some(height) = map.height(x, y) else {
+                continue;
+            };
+            let pixel = overview.pixel(px, py).unwrap();
+            if height < region.water_height - 1.0 {
+                wet += 1;
+                wet_blue += u32::from(is_water(pixel));
+            } else if height > region.water_height + 2.0 {
+                dry += 1;
+                dry_blue += u32::from(is_water(pixel));
+            }
+        }
+    }
+    assert!(wet > 50 && dry > 50, "{wet} wet and {dry} dry samples");
+    assert!(
+        f64::from(wet_blue) / f64::from(wet) > 0.9,
+        "{wet_blue} of {wet} under-water samples look like water"
+    );
+    assert!(
+        f64::from(dry_blue) / f64::from(dry) < 0.1,
+        "{dry_blue} of {dry} dry samples look like water"
+    );
+    // Prims: default-white faces are brighter than any terrain band or the water, and the
+    // captured scene's box has a red top face (PROTOCOL §9).
+    let count = |test: &dyn Fn([u8; 4]) -> bool| {
+        (0..hgt)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .filter(|&(x, y)| test(overview.pixel(x, y).unwrap()))
+            .count()
+    };
+    let white = count(&|p| p[0] > 200 && p[1] > 200 && p[2] > 200);
+    let red = count(&|p| {
+        i32::from(p[0]) > i32::from(p[1]) + 40 && i32::from(p[0]) > i32::from(p[2]) + 40
+    });
+    assert!(
+        white >= 20,
+        "{white} near-white pixels: the white prims are missing"
+    );
+    assert!(red >= 1, "{red} red pixels: the red-topped box is missing");
+}
