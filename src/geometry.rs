@@ -59,7 +59,7 @@ impl MeshData {
         if !self.colors.is_empty() && self.colors.len() != n {
             return Err(format!("{} positions but {} colours", n, self.colors.len()));
         }
-        if self.indices.len() % 3 != 0 {
+        if !self.indices.len().is_multiple_of(3) {
             return Err(format!(
                 "{} indices is not a multiple of 3",
                 self.indices.len()

@@ -150,6 +150,16 @@ impl<'a> BitReader<'a> {
         if nbits > 32 {
             return Err(PatchError::BadBitCount(nbits));
         }
+        if nbits == 0 {
+            return Ok(0);
+        }
+        if self.fill(nbits) >= nbits {
+            // The whole field is in the window: take it in one piece and reorder its chunks.
+            let field = self.acc >> (64 - nbits);
+            self.skip(nbits);
+            return u32::try_from(unchunk(field, nbits))
+                .map_err(|_| PatchError::BadBitCount(nbits));
+        }
         if nbits <= 8 {
             return self.read_raw(nbits);
         }
@@ -174,6 +184,39 @@ impl<'a> BitReader<'a> {
     /// [`PatchError::Truncated`] if fewer than 32 bits are left.
     pub fn read_f32(&mut self) -> Result<f32, PatchError> {
         self.read_bits(32).map(f32::from_bits)
+    }
+}
+
+/// Turns an `n`-bit field (`n ≤ 64`) read MSB-first in one piece into its value under the
+/// chunked byte order of §4.2 (8-bit chunks from the top are bytes 0, 1, … of the value).
+///
+/// Branch-free for the coefficient widths (up to 24 bits); wider fields take a loop that
+/// unrolls when `n` is a constant.
+#[inline(always)]
+pub(crate) fn unchunk(field: u64, n: u32) -> u64 {
+    let low = |k: u32| field & ((1u64 << k) - 1);
+    match n {
+        0..=8 => field,
+        9..=16 => {
+            let k = n - 8;
+            (field >> k) | (low(k) << 8)
+        }
+        17..=24 => {
+            let k = n - 16;
+            ((field >> (8 + k)) & 0xFF) | (((field >> k) & 0xFF) << 8) | (low(k) << 16)
+        }
+        _ => {
+            let mut value = 0;
+            let mut left = n.min(64);
+            let mut shift = 0;
+            while left > 0 {
+                let k = left.min(8);
+                value |= ((field >> (left - k)) & ((1 << k) - 1)) << shift;
+                shift += 8;
+                left -= k;
+            }
+            value
+        }
     }
 }
 
