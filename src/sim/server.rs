@@ -213,7 +213,7 @@ impl RegionGate for Gate {
         let r = self
             .0
             .lock()
-            .expect_circuit(circuit)
+            .expect_circuit(Instant::now(), circuit)
             .map_err(|e| e.to_string());
         self.0.wake.notify_one();
         r

@@ -173,16 +173,19 @@ impl Net {
         let session = Uuid([n ^ 0xFF; 16]);
         let ground = self.region.heightmap().height(128, 128).unwrap();
         self.region
-            .expect_circuit(ExpectedCircuit {
-                circuit_code: expected_code,
-                agent_id: agent,
-                session_id: session,
-                secure_session_id: Uuid([n ^ 0x55; 16]),
-                first: format!("Test{n}"),
-                last: "User".to_owned(),
-                start_position: Vec3::new(128.0, 128.0, ground + 0.95),
-                look_at: Vec3::new(0.99, 0.042, 0.0),
-            })
+            .expect_circuit(
+                self.now,
+                ExpectedCircuit {
+                    circuit_code: expected_code,
+                    agent_id: agent,
+                    session_id: session,
+                    secure_session_id: Uuid([n ^ 0x55; 16]),
+                    first: format!("Test{n}"),
+                    last: "User".to_owned(),
+                    start_position: Vec3::new(128.0, 128.0, ground + 0.95),
+                    look_at: Vec3::new(0.99, 0.042, 0.0),
+                },
+            )
             .unwrap();
         if seeds {
             assert!(self.region.grant_seeds(self.now, agent));

@@ -66,16 +66,19 @@ fn expecting_one_agent(
     .unwrap();
     let (agent_id, session_id) = (Uuid([ids.0; 16]), Uuid([ids.1; 16]));
     region
-        .expect_circuit(ExpectedCircuit {
-            circuit_code: code,
-            agent_id,
-            session_id,
-            secure_session_id: Uuid::NIL,
-            first: "A".into(),
-            last: "B".into(),
-            start_position: Vec3::new(128.0, 128.0, 30.0),
-            look_at: Vec3::new(1.0, 0.0, 0.0),
-        })
+        .expect_circuit(
+            now,
+            ExpectedCircuit {
+                circuit_code: code,
+                agent_id,
+                session_id,
+                secure_session_id: Uuid::NIL,
+                first: "A".into(),
+                last: "B".into(),
+                start_position: Vec3::new(128.0, 128.0, 30.0),
+                look_at: Vec3::new(1.0, 0.0, 0.0),
+            },
+        )
         .unwrap();
     let from = SocketAddr::from(([127, 0, 0, host], 5000));
     let ucc = UseCircuitCode {
@@ -407,6 +410,48 @@ fn terrain_is_paced_by_the_land_throttle() {
 }
 
 #[test]
+fn unused_expected_circuit_expires() {
+    let (now, mut region, from, ids, ucc) = expecting_one_agent(1, 5, (3, 4), 0);
+    let timeout = Duration::from_secs(60);
+    assert_eq!(region.poll_timeout(), Some(now + timeout));
+    region.handle_timeout(now + timeout - Duration::from_millis(1));
+    assert!(region.is_present(ids.agent_id));
+    assert_eq!(region.poll_event(), None);
+    region.handle_timeout(now + timeout);
+    assert_eq!(
+        region.poll_event(),
+        Some(RegionEvent::Expired {
+            agent: ids.agent_id,
+            circuit_code: 5
+        })
+    );
+    assert!(!region.is_present(ids.agent_id));
+    assert_eq!(region.poll_timeout(), None);
+    // The code is unknown now: a late UseCircuitCode connects nobody.
+    region.handle_datagram(now + timeout, from, &datagram(1, &ucc));
+    assert!(region.agents().is_empty());
+    assert_eq!(region.poll_event(), None);
+}
+
+#[test]
+fn used_expected_circuit_does_not_expire() {
+    let (now, mut region, from, ids, ucc) = expecting_one_agent(1, 5, (3, 4), 0);
+    region.handle_datagram(now, from, &datagram(1, &ucc));
+    let t = now + Duration::from_secs(61);
+    region.handle_timeout(t);
+    let events: Vec<RegionEvent> = core::iter::from_fn(|| region.poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RegionEvent::Expired { .. })),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events.first(), Some(RegionEvent::Connected { agent, .. }) if *agent == ids.agent_id)
+    );
+}
+
+#[test]
 fn duplicates_are_acked_and_handled_once() {
     let (now, mut region, from, ids, ucc) = expecting_one_agent(1, 5, (3, 4), 2);
     // A resent UseCircuitCode is acked again at once.
@@ -445,16 +490,19 @@ fn duplicates_are_acked_and_handled_once() {
     assert_eq!(acked.iter().filter(|&&s| s == 2).count(), 2, "{acked:?}");
     // The wrong session's CompleteAgentMovement would have been ignored; a second agent with
     // a circuit code already in use is refused.
-    let again = region.expect_circuit(ExpectedCircuit {
-        circuit_code: 5,
-        agent_id: Uuid([9; 16]),
-        session_id: Uuid([9; 16]),
-        secure_session_id: Uuid::NIL,
-        first: "C".into(),
-        last: "D".into(),
-        start_position: Vec3::new(1.0, 1.0, 1.0),
-        look_at: Vec3::new(1.0, 0.0, 0.0),
-    });
+    let again = region.expect_circuit(
+        now,
+        ExpectedCircuit {
+            circuit_code: 5,
+            agent_id: Uuid([9; 16]),
+            session_id: Uuid([9; 16]),
+            secure_session_id: Uuid::NIL,
+            first: "C".into(),
+            last: "D".into(),
+            start_position: Vec3::new(1.0, 1.0, 1.0),
+            look_at: Vec3::new(1.0, 0.0, 0.0),
+        },
+    );
     assert_eq!(
         again,
         Err(crate::sim::region::RegionError::CircuitCodeInUse(5))
