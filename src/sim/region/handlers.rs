@@ -217,12 +217,7 @@ impl Region {
         a.next_ping = now + self.cfg.ping_interval;
         let handshake = messages::region_handshake(&self.info);
         a.send(now, &handshake, true);
-        let timestamp = u32::try_from(
-            web_time::SystemTime::now()
-                .duration_since(web_time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        )
-        .unwrap_or(0);
+        let timestamp = self.unix_seconds(now);
         let amc = messages::agent_movement_complete(
             a.ids(),
             a.position,

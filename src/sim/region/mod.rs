@@ -244,6 +244,8 @@ pub struct Region {
     object_index: HashMap<u32, usize>,
     hidden: HashSet<u32>,
     origin: Instant,
+    /// The wall clock at `origin`, since the Unix epoch.
+    unix_origin: Duration,
     expected: HashMap<u32, (ExpectedCircuit, bool)>,
     /// When each expected circuit code expires (entries whose code left `expected` are stale).
     expected_until: HashMap<u32, Instant>,
@@ -276,11 +278,14 @@ impl Region {
         map: Heightmap,
         scene: Box<dyn SceneSource>,
         now: Instant,
+        unix_now: Duration,
     ) -> Result<Self, RegionError> {
-        Self::with_config(info, map, scene, RegionConfig::default(), now)
+        Self::with_config(info, map, scene, RegionConfig::default(), now, unix_now)
     }
 
-    /// A region serving `map` and `scene`; scene time 0 is `now`.
+    /// A region serving `map` and `scene`; scene time 0 is `now`, which is `unix_now` since the
+    /// Unix epoch on the wall clock. The region reads no clock itself: wall-clock times it sends
+    /// (`AgentMovementComplete.Timestamp`) are `unix_now` plus the time since `now`.
     ///
     /// # Errors
     /// [`RegionError::SizeMismatch`] when the heightmap is not the region's size,
@@ -291,6 +296,7 @@ impl Region {
         scene: Box<dyn SceneSource>,
         cfg: RegionConfig,
         now: Instant,
+        unix_now: Duration,
     ) -> Result<Self, RegionError> {
         if map.size_x() != info.size_x || map.size_y() != info.size_y {
             return Err(RegionError::SizeMismatch {
@@ -316,6 +322,7 @@ impl Region {
             object_index,
             hidden: HashSet::new(),
             origin: now,
+            unix_origin: unix_now,
             expected: HashMap::new(),
             expected_until: HashMap::new(),
             agents: BTreeMap::new(),
@@ -498,6 +505,12 @@ impl Region {
             .filter(|_| self.agents.values().any(Agent::is_root));
         let expiry = self.expected_until.values().min().copied();
         [agents, scene, expiry].into_iter().flatten().min()
+    }
+
+    /// Whole seconds since the Unix epoch at `now` (0 past 2106).
+    fn unix_seconds(&self, now: Instant) -> u32 {
+        let since = now.saturating_duration_since(self.origin);
+        u32::try_from(self.unix_origin.saturating_add(since).as_secs()).unwrap_or(0)
     }
 
     /// Seconds of scene time at `now`.

@@ -16,6 +16,9 @@ use crate::protocol::types::{Uuid, Vec3};
 use crate::sim::{ExpectedCircuit, RegionInfo};
 
 /// A smooth synthetic island: ~25 m in the middle, falling towards the edges, with ripples.
+/// The wall clock when a test region starts: 2026-11-24 12:00:00 UTC.
+pub const UNIX_START: Duration = Duration::from_secs(1_795_521_600);
+
 pub fn smooth_map(sx: u32, sy: u32) -> Heightmap {
     let mut bytes = Vec::with_capacity((sx * sy * 4) as usize);
     for y in 0..sy {
@@ -144,8 +147,15 @@ impl Net {
         seed: u64,
     ) -> Self {
         let now = Instant::now();
-        let region =
-            Region::with_config(info(sx, sy), smooth_map(sx, sy), scene, cfg, now).unwrap();
+        let region = Region::with_config(
+            info(sx, sy),
+            smooth_map(sx, sy),
+            scene,
+            cfg,
+            now,
+            UNIX_START,
+        )
+        .unwrap();
         Net {
             now,
             region,

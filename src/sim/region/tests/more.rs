@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use web_time::Instant;
 
-use super::harness::{Net, PERFECT, info, smooth_map};
+use super::harness::{Net, PERFECT, UNIX_START, info, smooth_map};
 use super::{STORY, settled};
 use crate::protocol::message::agent::control_flags;
 use crate::protocol::message::object::{PCode, TerseData};
@@ -62,6 +62,7 @@ fn expecting_one_agent(
         smooth_map(256, 256),
         Box::new(boxes(boxes_n)),
         now,
+        UNIX_START,
     )
     .unwrap();
     let (agent_id, session_id) = (Uuid([ids.0; 16]), Uuid([ids.1; 16]));
@@ -431,6 +432,26 @@ fn unused_expected_circuit_expires() {
     region.handle_datagram(now + timeout, from, &datagram(1, &ucc));
     assert!(region.agents().is_empty());
     assert_eq!(region.poll_event(), None);
+}
+
+#[test]
+fn movement_complete_timestamp_follows_the_injected_clock() {
+    let (now, mut region, from, ids, ucc) = expecting_one_agent(1, 5, (3, 4), 0);
+    region.handle_datagram(now, from, &datagram(1, &ucc));
+    let later = now + Duration::from_secs(90);
+    let cam = CompleteAgentMovement {
+        agent: ids,
+        circuit_code: 5,
+    };
+    region.handle_datagram(later, from, &datagram(2, &cam));
+    let stamps: Vec<u32> = drain_names(&mut region)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::AgentMovementComplete(amc) => Some(amc.timestamp),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stamps, [u32::try_from(UNIX_START.as_secs()).unwrap() + 90]);
 }
 
 #[test]
