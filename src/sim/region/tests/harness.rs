@@ -1,7 +1,6 @@
 //! Viewers (the protocol's [`Circuit`]) and a [`Region`] over an in-memory link with a fake
 //! clock that can drop, duplicate and reorder datagrams.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -45,39 +44,8 @@ pub fn info(sx: u32, sy: u32) -> RegionInfo {
     }
 }
 
-/// Link behaviour, per datagram and direction.
-#[derive(Clone, Copy)]
-pub struct Link {
-    pub drop: f64,
-    pub duplicate: f64,
-    pub latency: Duration,
-    pub jitter: Duration,
-}
-
-pub const PERFECT: Link = Link {
-    drop: 0.0,
-    duplicate: 0.0,
-    latency: Duration::from_millis(5),
-    jitter: Duration::ZERO,
-};
-
-pub const LOSSY: Link = Link {
-    drop: 0.30,
-    duplicate: 0.05,
-    latency: Duration::from_millis(20),
-    jitter: Duration::from_millis(60),
-};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+pub use crate::protocol::testkit::{LOSSY, Link, PERFECT};
+use crate::protocol::testkit::{Wire, earliest};
 
 /// One viewer and what it saw.
 pub struct Viewer {
@@ -116,7 +84,9 @@ impl Viewer {
     }
 }
 
-enum To {
+/// Where a datagram in flight goes.
+#[derive(Clone, Copy)]
+pub enum To {
     Region(SocketAddr),
     Viewer(usize),
 }
@@ -126,10 +96,7 @@ pub struct Net {
     pub now: Instant,
     pub region: Region,
     pub viewers: Vec<Viewer>,
-    pub link: Link,
-    rng: Rng,
-    in_flight: BTreeMap<(Instant, u64), (To, Vec<u8>)>,
-    counter: u64,
+    pub wire: Wire<To>,
     stuck: u64,
 }
 
@@ -160,10 +127,7 @@ impl Net {
             now,
             region,
             viewers: Vec::new(),
-            link,
-            rng: Rng(seed.max(1)),
-            in_flight: BTreeMap::new(),
-            counter: 0,
+            wire: Wire::new(link, seed.max(1)),
             stuck: 0,
         }
     }
@@ -223,24 +187,7 @@ impl Net {
     }
 
     fn put_on_wire(&mut self, to: To, d: Vec<u8>) {
-        if self.rng.next_f64() < self.link.drop {
-            return;
-        }
-        let copies = if self.rng.next_f64() < self.link.duplicate {
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            let jitter = self.link.jitter.mul_f64(self.rng.next_f64());
-            let at = self.now + self.link.latency + jitter;
-            self.counter += 1;
-            let to = match &to {
-                To::Region(a) => To::Region(*a),
-                To::Viewer(i) => To::Viewer(*i),
-            };
-            self.in_flight.insert((at, self.counter), (to, d.clone()));
-        }
+        self.wire.send(self.now, to, d);
     }
 
     /// Sends raw bytes to the region from `from` (garbage, forged packets).
@@ -278,16 +225,9 @@ impl Net {
 
     fn step(&mut self, until: Instant) -> bool {
         self.flush();
-        let mut next = self.in_flight.keys().next().map(|k| k.0);
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n: Instant| n.min(t)));
-            }
-        };
-        for v in &self.viewers {
-            consider(v.circuit.poll_timeout());
-        }
-        consider(self.region.poll_timeout());
+        let deadlines = self.viewers.iter().map(|v| v.circuit.poll_timeout());
+        let next =
+            earliest(deadlines.chain([self.wire.next_arrival(), self.region.poll_timeout()]));
         let Some(next) = next else {
             return false;
         };
@@ -299,7 +239,7 @@ impl Net {
             if self.stuck > 10000 {
                 panic!(
                     "stuck: wire {:?} viewers {:?} region {:?} now {:?}",
-                    self.in_flight.keys().next().map(|k| k.0),
+                    self.wire.next_arrival(),
                     self.viewers
                         .iter()
                         .map(|v| v.circuit.poll_timeout())
@@ -312,11 +252,7 @@ impl Net {
             self.stuck = 0;
         }
         self.now = self.now.max(next);
-        while let Some(entry) = self.in_flight.first_entry() {
-            if entry.key().0 > self.now {
-                break;
-            }
-            let (to, d) = entry.remove();
+        while let Some((to, d)) = self.wire.receive(self.now) {
             match to {
                 To::Viewer(i) => self.viewers[i].circuit.handle_datagram(self.now, &d),
                 To::Region(from) => self.region.handle_datagram(self.now, from, &d),

@@ -304,7 +304,7 @@ fn silence_drops_the_agent_after_a_minute() {
     let v = net.login(1, true);
     assert!(net.run_until(Duration::from_secs(5), |n| settled(n, v)));
     while net.region.poll_event().is_some() {}
-    net.link.drop = 1.0;
+    net.wire.link.drop = 1.0;
     net.run_for(Duration::from_secs(59));
     assert!(net.region.is_present(net.viewers[v].agent));
     net.run_for(Duration::from_secs(3));
