@@ -10,6 +10,7 @@ use super::harness::{Net, PERFECT, UNIX_START, info, smooth_map};
 use super::{STORY, settled};
 use crate::protocol::message::agent::control_flags;
 use crate::protocol::message::object::{PCode, TerseData};
+use crate::protocol::message::region::{ParcelOverlay, overlay};
 use crate::protocol::message::{
     AgentIds, CompleteAgentMovement, Message, MessageRepr, RegionHandshakeReply, UseCircuitCode,
 };
@@ -434,17 +435,22 @@ fn unused_expected_circuit_expires() {
     assert_eq!(region.poll_event(), None);
 }
 
-#[test]
-fn movement_complete_timestamp_follows_the_injected_clock() {
+/// What a region sends an agent that connects at its start and completes its movement
+/// `delay` later.
+fn sent_on_entering(delay: Duration) -> Vec<Message> {
     let (now, mut region, from, ids, ucc) = expecting_one_agent(1, 5, (3, 4), 0);
     region.handle_datagram(now, from, &datagram(1, &ucc));
-    let later = now + Duration::from_secs(90);
     let cam = CompleteAgentMovement {
         agent: ids,
         circuit_code: 5,
     };
-    region.handle_datagram(later, from, &datagram(2, &cam));
-    let stamps: Vec<u32> = drain_names(&mut region)
+    region.handle_datagram(now + delay, from, &datagram(2, &cam));
+    drain_names(&mut region)
+}
+
+#[test]
+fn movement_complete_timestamp_follows_the_injected_clock() {
+    let stamps: Vec<u32> = sent_on_entering(Duration::from_secs(90))
         .into_iter()
         .filter_map(|m| match m {
             Message::AgentMovementComplete(amc) => Some(amc.timestamp),
@@ -452,6 +458,22 @@ fn movement_complete_timestamp_follows_the_injected_clock() {
         })
         .collect();
     assert_eq!(stamps, [u32::try_from(UNIX_START.as_secs()).unwrap() + 90]);
+}
+
+#[test]
+fn entering_sends_the_parcel_overlay() {
+    let overlays: Vec<ParcelOverlay> = sent_on_entering(Duration::ZERO)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::ParcelOverlay(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        overlays,
+        ParcelOverlay::single_parcel(256, 256, overlay::OWNED_BY_OTHER)
+    );
+    assert_eq!(overlays.len(), 4);
 }
 
 #[test]
