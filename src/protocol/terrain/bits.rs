@@ -103,25 +103,6 @@ impl<'a> BitReader<'a> {
         self.acc_bits -= n;
     }
 
-    /// Reads `k ≤ 32` bits as one MSB-first number (not chunked).
-    #[inline]
-    fn read_raw(&mut self, k: u32) -> Result<u32, PatchError> {
-        if k == 0 {
-            return Ok(0);
-        }
-        if self.acc_bits < k {
-            self.refill();
-            if self.acc_bits < k {
-                return Err(PatchError::Truncated);
-            }
-        }
-        let value = self.acc >> (64 - k);
-        self.acc <<= k;
-        self.acc_bits -= k;
-        // `k ≤ 32`, so the value has at most 32 significant bits.
-        u32::try_from(value).map_err(|_| PatchError::BadBitCount(k))
-    }
-
     /// Reads one bit.
     ///
     /// # Errors
@@ -145,7 +126,7 @@ impl<'a> BitReader<'a> {
     /// # Errors
     /// [`PatchError::Truncated`] if fewer than `nbits` bits are left (nothing is consumed then),
     /// [`PatchError::BadBitCount`] for `nbits > 32`.
-    #[inline]
+    #[inline(always)]
     pub fn read_bits(&mut self, nbits: u32) -> Result<u32, PatchError> {
         if nbits > 32 {
             return Err(PatchError::BadBitCount(nbits));
@@ -153,29 +134,15 @@ impl<'a> BitReader<'a> {
         if nbits == 0 {
             return Ok(0);
         }
-        if self.fill(nbits) >= nbits {
-            // The whole field is in the window: take it in one piece and reorder its chunks.
-            let field = self.acc >> (64 - nbits);
-            self.skip(nbits);
-            return u32::try_from(unchunk(field, nbits))
-                .map_err(|_| PatchError::BadBitCount(nbits));
-        }
-        if nbits <= 8 {
-            return self.read_raw(nbits);
-        }
-        if to_usize(nbits) > self.remaining_bits() {
+        // `fill` leaves at least 56 bits buffered unless the input ran out, so a field it
+        // cannot make visible is not there.
+        if self.fill(nbits) < nbits {
             return Err(PatchError::Truncated);
         }
-        let mut value = 0u32;
-        let mut shift = 0u32;
-        let mut left = nbits;
-        while left > 0 {
-            let k = left.min(8);
-            value |= self.read_raw(k)? << shift;
-            shift += 8;
-            left -= k;
-        }
-        Ok(value)
+        // Take the field in one piece and reorder its chunks.
+        let field = self.acc >> (64 - nbits);
+        self.skip(nbits);
+        u32::try_from(unchunk(field, nbits)).map_err(|_| PatchError::BadBitCount(nbits))
     }
 
     /// Reads a 32-bit IEEE-754 float (its bits as a 32-bit field).

@@ -133,6 +133,32 @@ impl SparseBlock {
         }
     }
 
+    /// Refills the block: `read` is handed a `push(pos, value)` and calls it for each non-zero
+    /// coefficient. The count and the row and column masks live in locals meanwhile, not in
+    /// the block, so the per-coefficient work stays in registers (updating the block's own
+    /// fields made every push wait on the previous one's store).
+    #[inline(always)]
+    pub fn refill<E>(
+        &mut self,
+        read: impl FnOnce(&mut dyn FnMut(u8, f32)) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (pos, val) = (&mut self.pos, &mut self.val);
+        let (mut len, mut rows, mut cols) = (0usize, 0u16, 0u16);
+        let result = read(&mut |p: u8, v: f32| {
+            if let (Some(ps), Some(vs)) = (pos.get_mut(len), val.get_mut(len)) {
+                *ps = p;
+                *vs = v;
+                len += 1;
+                rows |= 1 << (p >> 4);
+                cols |= 1 << (p & 0x0F);
+            }
+        });
+        self.len = len;
+        self.rows = rows;
+        self.cols = cols;
+        result
+    }
+
     /// The non-zero coefficients of `block[..rows][..cols]`.
     pub fn from_block(block: &[[f32; 16]; 16], rows: usize, cols: usize) -> Self {
         let mut sparse = Self::new();
@@ -202,7 +228,7 @@ pub fn inverse_dct_add(block: &[[f32; 16]; 16], rows: usize, cols: usize, out: &
 pub fn inverse_dct_sparse(block: &mut SparseBlock, base: f32, out: &mut [[f32; 16]; 16]) {
     if block.is_empty() {
         *out = [[base; 16]; 16];
-    } else if block.cols.count_ones() < block.rows.count_ones() {
+    } else if 3 * block.cols.count_ones() < 4 * block.rows.count_ones() + 3 {
         columns_first(block, base, out);
     } else {
         rows_first(block, base, out);
@@ -310,24 +336,36 @@ fn columns_first(block: &mut SparseBlock, base: f32, out: &mut [[f32; 16]; 16]) 
     let columns = &mut block.lines.0;
     let entries = block.pos.iter().zip(block.val.iter()).take(block.len);
     first_pass(entries, |pos| (pos & 0x0F, pos >> 4), &slot, &ICOL, columns);
-    for (y, out_row) in out.iter_mut().enumerate() {
-        let (mut e, mut d) = ([0.0f32; 8], [0.0f32; 8]);
-        for (acc, range) in [(&mut e, 0..even), (&mut d, even..n)] {
+    // Two output rows per step, so each column's weights are loaded once for both.
+    let (out, _) = out.as_chunks_mut::<2>();
+    for (k, [row0, row1]) in out.iter_mut().enumerate() {
+        let mut acc = [[0.0f32; 8]; 4];
+        let [e0, e1, d0, d1] = &mut acc;
+        for ((a0, a1), range) in [
+            ((&mut *e0, &mut *e1), 0..even),
+            ((&mut *d0, &mut *d1), even..n),
+        ] {
             let (Some(columns), Some(bits)) = (columns.get(range.clone()), bit.get(range)) else {
                 continue;
             };
             for (column, &u) in columns.iter().zip(bits) {
-                if let (Some(&c), Some(w)) = (column.get(y), IROW_HALF.get(usize::from(u & 15))) {
-                    axpy(acc, w, c);
+                let (pairs, _) = column.as_chunks::<2>();
+                if let (Some(&[c0, c1]), Some(w)) =
+                    (pairs.get(k), IROW_HALF.get(usize::from(u & 15)))
+                {
+                    axpy(a0, w, c0);
+                    axpy(a1, w, c1);
                 }
             }
         }
-        let (lo, hi) = out_row.split_at_mut(8);
-        for ((l, e), d) in lo.iter_mut().zip(e.iter()).zip(d.iter()) {
-            *l = base + (e + d);
-        }
-        for ((h, e), d) in hi.iter_mut().rev().zip(e.iter()).zip(d.iter()) {
-            *h = base + (e - d);
+        for (row, e, d) in [(row0, &*e0, &*d0), (row1, &*e1, &*d1)] {
+            let (lo, hi) = row.split_at_mut(8);
+            for ((l, e), d) in lo.iter_mut().zip(e).zip(d) {
+                *l = base + (e + d);
+            }
+            for ((h, e), d) in hi.iter_mut().rev().zip(e).zip(d) {
+                *h = base + (e - d);
+            }
         }
     }
     for column in columns.iter_mut().take(n) {

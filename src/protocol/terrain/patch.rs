@@ -365,11 +365,13 @@ fn dequantise_into(
         return Err(PatchError::NonFiniteDcOffset);
     }
     let mult = header.mult();
-    block.clear();
-    for_each_coefficient(r, header.wbits(), |i, value| {
-        let k = UNZIGZAG.get(i).copied().unwrap_or(0);
-        let factor = DEQUANT_ZZ.get(i).copied().unwrap_or(0.0);
-        block.push(k, exact_f32(value) * factor * mult);
+    let wbits = header.wbits();
+    block.refill(|push| {
+        for_each_coefficient(r, wbits, |i, value| {
+            let k = UNZIGZAG.get(i).copied().unwrap_or(0);
+            let factor = DEQUANT_ZZ.get(i).copied().unwrap_or(0.0);
+            push(k, exact_f32(value) * factor * mult);
+        })
     })
 }
 
