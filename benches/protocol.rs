@@ -170,12 +170,21 @@ fn terrain_decode(c: &mut Criterion) {
         .flatten()
         .collect();
     assert_eq!(blocks.len() as u64, patches);
+    let mut sparse: Vec<(terrain::dct::SparseBlock, f32)> = blocks
+        .iter()
+        .map(|b| {
+            (
+                terrain::dct::SparseBlock::from_block(&b.block, b.rows, b.cols),
+                b.addval,
+            )
+        })
+        .collect();
     g.bench_function("fast_idct_only", |b| {
         b.iter(|| {
             let mut acc = 0.0f32;
-            for blk in &blocks {
-                let mut out = [[blk.addval; 16]; 16];
-                terrain::dct::inverse_dct_add(black_box(&blk.block), blk.rows, blk.cols, &mut out);
+            let mut out = [[0.0f32; 16]; 16];
+            for (blk, addval) in &mut sparse {
+                terrain::dct::inverse_dct_sparse(black_box(blk), *addval, &mut out);
                 acc += out[15][15];
             }
             acc
@@ -195,10 +204,105 @@ fn terrain_decode(c: &mut Criterion) {
     g.finish();
 }
 
+/// Side of the largest region in metres, and its patches per side.
+const REGION: u32 = 4096;
+const REGION_PATCHES: u32 = REGION / 16;
+
+/// A smooth synthetic 4096 m landscape: long swells, a few hills and a gentle tilt, the kind of
+/// terrain where most patches hold a handful of low-frequency coefficients.
+fn synthetic_height(x: u32, y: u32) -> f32 {
+    let (x, y) = (x as f32, y as f32);
+    let swell = 12.0 * (x / 310.0).sin() * (y / 270.0).cos();
+    let hills = 25.0 * ((x - 1500.0) / 900.0).sin().powi(2) * ((y + 400.0) / 1100.0).cos();
+    let ripple = 0.8 * ((x + 2.0 * y) / 37.0).sin();
+    30.0 + swell + hills + ripple + 0.002 * x
+}
+
+/// The whole region's LayerData as the embedded region packs it: extended (`M`) packets of whole
+/// patches, each bitstream under ~1,000 bytes, encoded once by the crate's own encoder.
+fn region_4096_layers() -> Vec<Vec<u8>> {
+    const MAX_BITS: usize = 1000 * 8;
+    let mut packets = Vec::new();
+    let mut group: Vec<(u32, u32, [f32; 256])> = Vec::new();
+    let mut bits = 32 + 8;
+    let mut flush = |group: &mut Vec<(u32, u32, [f32; 256])>| {
+        let refs: Vec<(u32, u32, &[f32; 256])> =
+            group.iter().map(|(x, y, h)| (*x, *y, h)).collect();
+        packets.push(terrain::encode_layer(&refs, true));
+        group.clear();
+    };
+    for py in 0..REGION_PATCHES {
+        for px in 0..REGION_PATCHES {
+            let mut heights = [0.0f32; 256];
+            for (i, h) in heights.iter_mut().enumerate() {
+                let (col, row) = (i as u32 % 16, i as u32 / 16);
+                *h = synthetic_height(px * 16 + col, py * 16 + row);
+            }
+            let mut scratch = terrain::BitWriter::new();
+            terrain::encode_patch(&mut scratch, &heights, px, py, true);
+            if !group.is_empty() && bits + scratch.bit_len() > MAX_BITS {
+                flush(&mut group);
+                bits = 32 + 8;
+            }
+            bits += scratch.bit_len();
+            group.push((px, py, heights));
+        }
+    }
+    flush(&mut group);
+    packets
+}
+
+/// A whole 4096 m region (65,536 patches) decoded straight into a `Heightmap` (the map is made
+/// once: a fresh 64 MiB map would time page faults, not decoding), beside the naive IDCT of the
+/// same region's first 1,024 dequantised blocks as the in-process baseline.
+fn terrain_region(c: &mut Criterion) {
+    let packets = region_4096_layers();
+    let patches: u64 = packets
+        .iter()
+        .map(|d| terrain::decode_layer(d, REGION, REGION).map_or(0, |l| l.patches.len() as u64))
+        .sum();
+    assert_eq!(patches, u64::from(REGION_PATCHES * REGION_PATCHES));
+    let mut map = terrain::Heightmap::new(REGION, REGION).expect("valid region size");
+    let mut g = c.benchmark_group("terrain");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(patches));
+    g.bench_function("region_4096", |b| {
+        b.iter(|| {
+            for data in &packets {
+                map.apply_layer(black_box(data)).expect("decodes");
+            }
+            map.patches_received()
+        })
+    });
+    g.finish();
+    let blocks: Vec<terrain::DequantisedBlock> = packets
+        .iter()
+        .filter_map(|d| terrain::dequantised_blocks(d, REGION, REGION).ok())
+        .flatten()
+        .take(1024)
+        .collect();
+    let mut g = c.benchmark_group("terrain");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(blocks.len() as u64));
+    g.bench_function("region_4096_naive_idct_1024", |b| {
+        b.iter(|| {
+            let mut acc = 0.0f32;
+            for blk in &blocks {
+                let mut out = [[blk.addval; 16]; 16];
+                terrain::dct::inverse_dct_naive(black_box(&blk.block), &mut out);
+                acc += out[15][15];
+            }
+            acc
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     datagram_decode,
     object_update_parse,
-    terrain_decode
+    terrain_decode,
+    terrain_region
 );
 criterion_main!(benches);

@@ -6,7 +6,7 @@
 //! viewer the way OpenSim does (PROTOCOL §5): nothing before CompleteAgentMovement, objects only
 //! after RegionHandshakeReply. The link can drop, duplicate and reorder datagrams.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use overlook::protocol::capture::{Direction, read_udp_jsonl};
@@ -14,6 +14,7 @@ use overlook::protocol::circuit::{
     Circuit, CircuitConfig, DisconnectReason, Event, Phase, Reliability, ReliableConfig,
 };
 use overlook::protocol::message::{Message, ThrottleBlob};
+use overlook::protocol::testkit::{LOSSY, Link, PERFECT, Wire, earliest};
 use overlook::protocol::types::Uuid;
 use overlook::protocol::udp::{self, MessageId, flags};
 use web_time::Instant;
@@ -206,42 +207,6 @@ impl Region {
     }
 }
 
-/// A deterministic xorshift generator for the lossy link.
-struct Rng(u64);
-
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Link behaviour, per datagram and direction.
-#[derive(Clone, Copy)]
-struct Link {
-    drop: f64,
-    duplicate: f64,
-    /// Base one-way latency; a random extra of up to `jitter` reorders datagrams.
-    latency: Duration,
-    jitter: Duration,
-}
-
-const PERFECT: Link = Link {
-    drop: 0.0,
-    duplicate: 0.0,
-    latency: Duration::from_millis(5),
-    jitter: Duration::ZERO,
-};
-
-const LOSSY: Link = Link {
-    drop: 0.30,
-    duplicate: 0.05,
-    latency: Duration::from_millis(20),
-    jitter: Duration::from_millis(60),
-};
-
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum To {
     Viewer,
@@ -253,10 +218,7 @@ struct Pair {
     now: Instant,
     viewer: Circuit,
     region: Region,
-    link: Link,
-    rng: Rng,
-    in_flight: BTreeMap<(Instant, u64), (To, Vec<u8>)>,
-    counter: u64,
+    wire: Wire<To>,
     events: Vec<Event>,
 }
 
@@ -270,37 +232,17 @@ impl Pair {
             now,
             viewer: Circuit::new(cfg, login_sent, now),
             region: Region::new(load_script()),
-            link,
-            rng: Rng(seed),
-            in_flight: BTreeMap::new(),
-            counter: 0,
+            wire: Wire::new(link, seed),
             events: Vec::new(),
-        }
-    }
-
-    fn put_on_wire(&mut self, to: To, d: Vec<u8>) {
-        if self.rng.next_f64() < self.link.drop {
-            return;
-        }
-        let copies = if self.rng.next_f64() < self.link.duplicate {
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            let jitter = self.link.jitter.mul_f64(self.rng.next_f64());
-            let at = self.now + self.link.latency + jitter;
-            self.counter += 1;
-            self.in_flight.insert((at, self.counter), (to, d.clone()));
         }
     }
 
     fn flush(&mut self) {
         while let Some(d) = self.viewer.poll_transmit() {
-            self.put_on_wire(To::Region, d);
+            self.wire.send(self.now, To::Region, d);
         }
         while let Some(d) = self.region.out.pop_front() {
-            self.put_on_wire(To::Viewer, d);
+            self.wire.send(self.now, To::Viewer, d);
         }
         while let Some(e) = self.viewer.poll_event() {
             self.events.push(e);
@@ -311,24 +253,18 @@ impl Pair {
     /// left to do or `until` passed.
     fn step(&mut self, until: Instant) -> bool {
         self.flush();
-        let next_wire = self.in_flight.keys().next().map(|k| k.0);
-        let candidates = [
-            next_wire,
+        let Some(next) = earliest([
+            self.wire.next_arrival(),
             self.viewer.poll_timeout(),
             self.region.poll_timeout(),
-        ];
-        let Some(next) = candidates.into_iter().flatten().min() else {
+        ]) else {
             return false;
         };
         if next > until {
             return false;
         }
         self.now = self.now.max(next);
-        while let Some(entry) = self.in_flight.first_entry() {
-            if entry.key().0 > self.now {
-                break;
-            }
-            let (to, d) = entry.remove();
+        while let Some((to, d)) = self.wire.receive(self.now) {
             match to {
                 To::Viewer => self.viewer.handle_datagram(self.now, &d),
                 To::Region => self.region.handle(self.now, &d),
@@ -500,7 +436,7 @@ fn declares_a_silent_region_dead() {
     let mut pair = Pair::new(PERFECT, 8);
     pair.run_for(Duration::from_secs(3));
     // The region goes silent (and deaf): everything from now on is lost.
-    pair.link.drop = 1.0;
+    pair.wire.link.drop = 1.0;
     pair.run_for(Duration::from_secs(120));
     assert!(
         matches!(

@@ -25,5 +25,7 @@ pub mod circuit;
 pub mod login;
 pub mod message;
 pub mod terrain;
+#[doc(hidden)]
+pub mod testkit;
 pub mod types;
 pub mod udp;

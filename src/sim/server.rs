@@ -213,7 +213,7 @@ impl RegionGate for Gate {
         let r = self
             .0
             .lock()
-            .expect_circuit(circuit)
+            .expect_circuit(Instant::now(), circuit)
             .map_err(|e| e.to_string());
         self.0.wake.notify_one();
         r
@@ -285,7 +285,10 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
         water_height: super::terrain::WATER_HEIGHT,
     };
     let scene = DefaultScene::new(default_scene(&map, cfg.seed));
-    let region = Region::new(info.clone(), map, Box::new(scene), Instant::now())
+    let unix_now = web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let region = Region::new(info.clone(), map, Box::new(scene), Instant::now(), unix_now)
         .map_err(|e| SimError::Region(e.to_string()))?;
     let shared = Arc::new(Shared {
         region: Mutex::new(region),

@@ -15,7 +15,8 @@ use super::object::{
     ObjectUpdateCompressed, RequestMultipleObjects,
 };
 use super::region::{
-    AgentMovementComplete, CoarseLocationUpdate, RegionHandshake, RegionHandshakeReply, SimStats,
+    AgentMovementComplete, CoarseLocationUpdate, ParcelOverlay, RegionHandshake,
+    RegionHandshakeReply, SimStats,
 };
 use super::template::template;
 use super::{MessageError, MessageRepr};
@@ -118,6 +119,7 @@ messages!(
     AgentMovementComplete,
     SimStats,
     CoarseLocationUpdate,
+    ParcelOverlay,
     AgentUpdate,
     AgentThrottle,
     ChatFromViewer,

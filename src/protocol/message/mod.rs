@@ -36,7 +36,7 @@ pub use object::{
     ObjectUpdateCompressed, RequestMultipleObjects,
 };
 pub use region::{
-    AgentMovementComplete, CoarseLocation, CoarseLocationUpdate, RegionHandshake,
+    AgentMovementComplete, CoarseLocation, CoarseLocationUpdate, ParcelOverlay, RegionHandshake,
     RegionHandshakeReply, RegionInfo4, SimStats, Stat,
 };
 pub use template::{

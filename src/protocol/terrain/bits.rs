@@ -103,25 +103,6 @@ impl<'a> BitReader<'a> {
         self.acc_bits -= n;
     }
 
-    /// Reads `k ≤ 32` bits as one MSB-first number (not chunked).
-    #[inline]
-    fn read_raw(&mut self, k: u32) -> Result<u32, PatchError> {
-        if k == 0 {
-            return Ok(0);
-        }
-        if self.acc_bits < k {
-            self.refill();
-            if self.acc_bits < k {
-                return Err(PatchError::Truncated);
-            }
-        }
-        let value = self.acc >> (64 - k);
-        self.acc <<= k;
-        self.acc_bits -= k;
-        // `k ≤ 32`, so the value has at most 32 significant bits.
-        u32::try_from(value).map_err(|_| PatchError::BadBitCount(k))
-    }
-
     /// Reads one bit.
     ///
     /// # Errors
@@ -145,27 +126,23 @@ impl<'a> BitReader<'a> {
     /// # Errors
     /// [`PatchError::Truncated`] if fewer than `nbits` bits are left (nothing is consumed then),
     /// [`PatchError::BadBitCount`] for `nbits > 32`.
-    #[inline]
+    #[inline(always)]
     pub fn read_bits(&mut self, nbits: u32) -> Result<u32, PatchError> {
         if nbits > 32 {
             return Err(PatchError::BadBitCount(nbits));
         }
-        if nbits <= 8 {
-            return self.read_raw(nbits);
+        if nbits == 0 {
+            return Ok(0);
         }
-        if to_usize(nbits) > self.remaining_bits() {
+        // `fill` leaves at least 56 bits buffered unless the input ran out, so a field it
+        // cannot make visible is not there.
+        if self.fill(nbits) < nbits {
             return Err(PatchError::Truncated);
         }
-        let mut value = 0u32;
-        let mut shift = 0u32;
-        let mut left = nbits;
-        while left > 0 {
-            let k = left.min(8);
-            value |= self.read_raw(k)? << shift;
-            shift += 8;
-            left -= k;
-        }
-        Ok(value)
+        // Take the field in one piece and reorder its chunks.
+        let field = self.acc >> (64 - nbits);
+        self.skip(nbits);
+        u32::try_from(unchunk(field, nbits)).map_err(|_| PatchError::BadBitCount(nbits))
     }
 
     /// Reads a 32-bit IEEE-754 float (its bits as a 32-bit field).
@@ -174,6 +151,39 @@ impl<'a> BitReader<'a> {
     /// [`PatchError::Truncated`] if fewer than 32 bits are left.
     pub fn read_f32(&mut self) -> Result<f32, PatchError> {
         self.read_bits(32).map(f32::from_bits)
+    }
+}
+
+/// Turns an `n`-bit field (`n ≤ 64`) read MSB-first in one piece into its value under the
+/// chunked byte order of §4.2 (8-bit chunks from the top are bytes 0, 1, … of the value).
+///
+/// Branch-free for the coefficient widths (up to 24 bits); wider fields take a loop that
+/// unrolls when `n` is a constant.
+#[inline(always)]
+pub(crate) fn unchunk(field: u64, n: u32) -> u64 {
+    let low = |k: u32| field & ((1u64 << k) - 1);
+    match n {
+        0..=8 => field,
+        9..=16 => {
+            let k = n - 8;
+            (field >> k) | (low(k) << 8)
+        }
+        17..=24 => {
+            let k = n - 16;
+            ((field >> (8 + k)) & 0xFF) | (((field >> k) & 0xFF) << 8) | (low(k) << 16)
+        }
+        _ => {
+            let mut value = 0;
+            let mut left = n.min(64);
+            let mut shift = 0;
+            while left > 0 {
+                let k = left.min(8);
+                value |= ((field >> (left - k)) & ((1 << k) - 1)) << shift;
+                shift += 8;
+                left -= k;
+            }
+            value
+        }
     }
 }
 

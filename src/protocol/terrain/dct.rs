@@ -40,6 +40,12 @@ static COS_T: [[f32; 16]; 16] = transpose(&build_cos());
 /// `y < 8` (rows `15 − y` follow by symmetry).
 static ICOL_HALF: [[f32; 16]; 8] = build_icol_half(&build_cos());
 
+/// Vertical table of the inverse DCT, whole rows: `ICOL[v][y] = w(v)·COS[v][y]`.
+static ICOL: [[f32; 16]; 16] = build_icol(&build_cos());
+
+/// Horizontal table of the inverse DCT, whole rows: `IROW[u][x] = w(u)·COS[u][x]·2/16`.
+static IROW: [[f32; 16]; 16] = build_irow(&build_cos());
+
 /// Horizontal-pass table of the inverse DCT: `IROW_HALF[u][x] = w(u)·COS[u][x]·2/16` (the 2/16
 /// is exact) for output columns `x < 8` (columns `15 − x` follow by symmetry).
 static IROW_HALF: [[f32; 8]; 16] = build_irow_half(&build_cos());
@@ -54,70 +60,316 @@ pub fn dequant_factor(row: u8, col: u8) -> f32 {
     f32::from(1 + 2 * (u16::from(row) + u16::from(col)))
 }
 
+/// The non-zero coefficients of one patch, dequantised and scaled, as a list: what the decoder
+/// reads a patch into, and all the inverse DCT needs. Also records which rows and columns of
+/// the 16×16 block they occupy, so the transform can skip the empty ones, and carries the
+/// transform's scratch lines (kept zero between transforms, so a patch clears only what it used).
+///
+/// Holds at most 256 entries (one per coefficient); [`SparseBlock::push`] ignores more.
+#[derive(Debug, Clone)]
+pub struct SparseBlock {
+    /// `row * 16 + col` of each entry.
+    pos: [u8; 256],
+    /// The value of each entry.
+    val: [f32; 256],
+    /// Entries in use.
+    len: usize,
+    /// Bit `v` set where row (vertical frequency) `v` holds an entry.
+    rows: u16,
+    /// Bit `u` set where column (horizontal frequency) `u` holds an entry.
+    cols: u16,
+    /// The first pass's output, one line per used row (or column); all zero between transforms.
+    lines: Lines,
+}
+
+/// Sixteen lines of sixteen samples, aligned so that the SIMD loads of the transform can be
+/// folded into its multiplies.
+#[derive(Debug, Clone)]
+#[repr(C, align(16))]
+struct Lines([[f32; 16]; 16]);
+
+impl Default for SparseBlock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SparseBlock {
+    /// An empty block (all coefficients zero).
+    pub const fn new() -> Self {
+        Self {
+            pos: [0; 256],
+            val: [0.0; 256],
+            len: 0,
+            rows: 0,
+            cols: 0,
+            lines: Lines([[0.0; 16]; 16]),
+        }
+    }
+
+    /// Empties the block.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.rows = 0;
+        self.cols = 0;
+    }
+
+    /// True when no coefficient has been pushed: the inverse DCT of the block is zero.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds coefficient `value` at `pos = row * 16 + col` (a position should be pushed once).
+    #[inline(always)]
+    pub fn push(&mut self, pos: u8, value: f32) {
+        if let (Some(p), Some(v)) = (self.pos.get_mut(self.len), self.val.get_mut(self.len)) {
+            *p = pos;
+            *v = value;
+            self.len += 1;
+            self.rows |= 1 << (pos >> 4);
+            self.cols |= 1 << (pos & 0x0F);
+        }
+    }
+
+    /// Refills the block: `read` is handed a `push(pos, value)` and calls it for each non-zero
+    /// coefficient. The count and the row and column masks live in locals meanwhile, not in
+    /// the block, so the per-coefficient work stays in registers (updating the block's own
+    /// fields made every push wait on the previous one's store).
+    #[inline(always)]
+    pub fn refill<E>(
+        &mut self,
+        read: impl FnOnce(&mut dyn FnMut(u8, f32)) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (pos, val) = (&mut self.pos, &mut self.val);
+        let (mut len, mut rows, mut cols) = (0usize, 0u16, 0u16);
+        let result = read(&mut |p: u8, v: f32| {
+            if let (Some(ps), Some(vs)) = (pos.get_mut(len), val.get_mut(len)) {
+                *ps = p;
+                *vs = v;
+                len += 1;
+                rows |= 1 << (p >> 4);
+                cols |= 1 << (p & 0x0F);
+            }
+        });
+        self.len = len;
+        self.rows = rows;
+        self.cols = cols;
+        result
+    }
+
+    /// The non-zero coefficients of `block[..rows][..cols]`.
+    pub fn from_block(block: &[[f32; 16]; 16], rows: usize, cols: usize) -> Self {
+        let mut sparse = Self::new();
+        for (v, row) in (0u8..).zip(block.iter()).take(rows) {
+            for (u, &b) in (0u8..).zip(row.iter()).take(cols) {
+                if b != 0.0 {
+                    sparse.push(v << 4 | u, b);
+                }
+            }
+        }
+        sparse
+    }
+
+    /// Bit `v` set where row (vertical frequency) `v` holds a coefficient.
+    pub fn rows(&self) -> u16 {
+        self.rows
+    }
+
+    /// Bit `u` set where column (horizontal frequency) `u` holds a coefficient.
+    pub fn cols(&self) -> u16 {
+        self.cols
+    }
+
+    /// The entries as `(row * 16 + col, value)`, in the order pushed.
+    #[inline]
+    pub fn entries(&self) -> impl Iterator<Item = (u8, f32)> + '_ {
+        self.pos
+            .iter()
+            .copied()
+            .zip(self.val.iter().copied())
+            .take(self.len)
+    }
+}
+
 /// Inverse DCT of a dequantised block, added onto `out` (§4.6 step 2).
 ///
 /// `block[v][u]` is the coefficient at vertical frequency `v`, horizontal frequency `u`, already
 /// dequantised (and scaled, if the caller folds `mult` in). Only the first `rows` rows and `cols`
-/// columns of `block` are read: the caller passes how far the non-zero coefficients reach, which
-/// makes sparse patches cheap. `out[y][x] += (1/8)·Σ_v Σ_u w(v)·w(u)·block[v][u]·c(v,y)·c(u,x)`
+/// columns of `block` are read. `out[y][x] += (1/8)·Σ_v Σ_u w(v)·w(u)·block[v][u]·c(v,y)·c(u,x)`
 /// for the (up to 16) rows of `out`, so `out` pre-filled with the patch's `addval` yields heights
-/// directly.
-///
-/// Cost: the horizontal pass is 8 multiply-adds per coefficient inside `rows × cols`, the
-/// vertical pass is 128 multiply-adds per used row. Both use the symmetry
-/// `c(u, 15 − n) = (−1)^u · c(u, n)`: even and odd frequencies are summed separately for the
-/// first 8 outputs and give the last 8 by sum and difference.
-#[inline]
+/// directly. The decoder uses [`inverse_dct_sparse`] on the coefficient list it reads instead.
 pub fn inverse_dct_add(block: &[[f32; 16]; 16], rows: usize, cols: usize, out: &mut [[f32; 16]]) {
-    if rows == 0 || cols == 0 {
+    let mut sparse = SparseBlock::from_block(block, rows, cols);
+    if sparse.is_empty() {
         return;
     }
-    // Horizontal pass over the used rows of the block:
-    // line[v][n] = (2/16)·Σ_u w(u)·block[v][u]·c(u,n).
-    let mut lines = [[0.0f32; 16]; 16];
-    for (line, block_row) in lines.iter_mut().zip(block.iter()).take(rows) {
-        let (mut even, mut odd) = ([0.0f32; 8], [0.0f32; 8]);
-        let terms = block_row.iter().zip(IROW_HALF.iter()).take(cols);
-        // No test for zero coefficients: inside `rows × cols` a branch per term mispredicts
-        // more than an 8-lane multiply-add costs.
-        for (&b, irow) in terms.clone().step_by(2) {
-            axpy(&mut even, irow, b);
-        }
-        for (&b, irow) in terms.skip(1).step_by(2) {
-            axpy(&mut odd, irow, b);
-        }
-        let (lo, hi) = line.split_at_mut(8);
-        for ((l, e), d) in lo.iter_mut().zip(even.iter()).zip(odd.iter()) {
-            *l = e + d;
-        }
-        for ((l, e), d) in hi.iter_mut().rev().zip(even.iter()).zip(odd.iter()) {
-            *l = e - d;
+    let mut full = [[0.0f32; 16]; 16];
+    inverse_dct_sparse(&mut sparse, 0.0, &mut full);
+    for (o, f) in out.iter_mut().zip(full.iter()) {
+        for (o, f) in o.iter_mut().zip(f.iter()) {
+            *o += f;
         }
     }
-    // Vertical pass: out[y] += Σ_v w(v)·c(v,y)·line[v], 16-wide, rows y and 15 − y together.
-    let (top, bottom) = out.split_at_mut(out.len().min(8));
+}
+
+/// Inverse DCT of a block given as its non-zero coefficients, plus `base`:
+/// `out[y][x] = base + (1/8)·Σ_v Σ_u w(v)·w(u)·block[v][u]·c(v,y)·c(u,x)` (every sample of `out`
+/// is written; `block` only lends its scratch lines).
+///
+/// Separable, with precomputed cosine tables, in whichever order is cheaper for this block:
+/// the first pass touches each non-zero coefficient once (16 multiply-adds); the second runs
+/// only over the rows (or columns) that hold coefficients, 128 multiply-adds each, using the
+/// symmetry `c(u, 15 − n) = (−1)^u · c(u, n)` — even and odd frequencies are summed separately
+/// for the first 8 outputs and give the last 8 by sum and difference. An empty block costs a
+/// fill.
+#[inline]
+pub fn inverse_dct_sparse(block: &mut SparseBlock, base: f32, out: &mut [[f32; 16]; 16]) {
+    if block.is_empty() {
+        *out = [[base; 16]; 16];
+    } else if 3 * block.cols.count_ones() < 4 * block.rows.count_ones() + 3 {
+        columns_first(block, base, out);
+    } else {
+        rows_first(block, base, out);
+    }
+}
+
+/// The compact numbering of the set bits of a 16-bit mask, even bits first: `slot[b]` for each
+/// set bit `b`, the bits in slot order, how many are even, and how many in all.
+#[inline(always)]
+fn slots(mask: u16) -> ([u8; 16], [u8; 16], usize, usize) {
+    let (mut slot, mut bit) = ([0u8; 16], [0u8; 16]);
+    let mut n = 0u8;
+    for half in [mask & 0x5555, mask & 0xAAAA] {
+        let mut m = half;
+        for b in 0u8..16 {
+            if m & 1 != 0 {
+                if let (Some(s), Some(t)) = (
+                    slot.get_mut(usize::from(b)),
+                    bit.get_mut(usize::from(n & 15)),
+                ) {
+                    *s = n;
+                    *t = b;
+                }
+                n += 1;
+            }
+            m >>= 1;
+            if m == 0 {
+                break;
+            }
+        }
+    }
+    let even = usize::from(u8::try_from((mask & 0x5555).count_ones()).unwrap_or(0));
+    (slot, bit, even, usize::from(n))
+}
+
+/// The first pass: each coefficient `(pos, value)` is added to the line of its row (or column)
+/// `(line, freq) = split(pos)`, as `value · table[freq]`.
+#[inline(always)]
+fn first_pass<'a>(
+    entries: impl Iterator<Item = (&'a u8, &'a f32)>,
+    split: impl Fn(u8) -> (u8, u8),
+    slot: &[u8; 16],
+    table: &[[f32; 16]; 16],
+    lines: &mut [[f32; 16]; 16],
+) {
+    for (&pos, &value) in entries {
+        let (line, freq) = split(pos);
+        let s = slot.get(usize::from(line & 15)).copied().unwrap_or(0);
+        if let (Some(line), Some(t)) = (
+            lines.get_mut(usize::from(s & 15)),
+            table.get(usize::from(freq & 15)),
+        ) {
+            axpy(line, t, value);
+        }
+    }
+}
+
+/// Rows first: `line[v] = (2/16)·Σ_u w(u)·block[v][u]·c(u, ·)` for each used row `v`, then
+/// `out[y] = base + Σ_v w(v)·c(v,y)·line[v]`, rows `y` and `15 − y` together.
+#[inline(always)]
+fn rows_first(block: &mut SparseBlock, base: f32, out: &mut [[f32; 16]; 16]) {
+    let (slot, bit, even, n) = slots(block.rows);
+    let lines = &mut block.lines.0;
+    let entries = block.pos.iter().zip(block.val.iter()).take(block.len);
+    first_pass(entries, |pos| (pos >> 4, pos & 0x0F), &slot, &IROW, lines);
+    let (top, bottom) = out.split_at_mut(8);
     let pairs = top
         .iter_mut()
         .zip(bottom.iter_mut().rev())
         .zip(ICOL_HALF.iter());
     for ((out_top, out_bottom), icol) in pairs {
-        let (mut even, mut odd) = ([0.0f32; 16], [0.0f32; 16]);
-        let terms = lines.iter().zip(icol.iter()).take(rows);
-        for (line, &c) in terms.clone().step_by(2) {
-            axpy(&mut even, line, c);
-        }
-        for (line, &c) in terms.skip(1).step_by(2) {
-            axpy(&mut odd, line, c);
+        let (mut e, mut d) = ([0.0f32; 16], [0.0f32; 16]);
+        for (acc, range) in [(&mut e, 0..even), (&mut d, even..n)] {
+            let (Some(lines), Some(bits)) = (lines.get(range.clone()), bit.get(range)) else {
+                continue;
+            };
+            for (line, &v) in lines.iter().zip(bits) {
+                axpy(
+                    acc,
+                    line,
+                    icol.get(usize::from(v & 15)).copied().unwrap_or(0.0),
+                );
+            }
         }
         for (((t, b), e), d) in out_top
             .iter_mut()
             .zip(out_bottom.iter_mut())
-            .zip(&even)
-            .zip(&odd)
+            .zip(&e)
+            .zip(&d)
         {
-            *t += e + d;
-            *b += e - d;
+            *t = base + (e + d);
+            *b = base + (e - d);
         }
+    }
+    for line in lines.iter_mut().take(n) {
+        *line = [0.0; 16];
+    }
+}
+
+/// Columns first: `column[u] = Σ_v w(v)·block[v][u]·c(v, ·)` for each used column `u`, then
+/// `out[y][x] = base + (2/16)·Σ_u w(u)·c(u,x)·column[u][y]`, columns `x` and `15 − x` together.
+#[inline(always)]
+fn columns_first(block: &mut SparseBlock, base: f32, out: &mut [[f32; 16]; 16]) {
+    let (slot, bit, even, n) = slots(block.cols);
+    let columns = &mut block.lines.0;
+    let entries = block.pos.iter().zip(block.val.iter()).take(block.len);
+    first_pass(entries, |pos| (pos & 0x0F, pos >> 4), &slot, &ICOL, columns);
+    // Two output rows per step, so each column's weights are loaded once for both.
+    let (out, _) = out.as_chunks_mut::<2>();
+    for (k, [row0, row1]) in out.iter_mut().enumerate() {
+        let mut acc = [[0.0f32; 8]; 4];
+        let [e0, e1, d0, d1] = &mut acc;
+        for ((a0, a1), range) in [
+            ((&mut *e0, &mut *e1), 0..even),
+            ((&mut *d0, &mut *d1), even..n),
+        ] {
+            let (Some(columns), Some(bits)) = (columns.get(range.clone()), bit.get(range)) else {
+                continue;
+            };
+            for (column, &u) in columns.iter().zip(bits) {
+                let (pairs, _) = column.as_chunks::<2>();
+                if let (Some(&[c0, c1]), Some(w)) =
+                    (pairs.get(k), IROW_HALF.get(usize::from(u & 15)))
+                {
+                    axpy(a0, w, c0);
+                    axpy(a1, w, c1);
+                }
+            }
+        }
+        for (row, e, d) in [(row0, &*e0, &*d0), (row1, &*e1, &*d1)] {
+            let (lo, hi) = row.split_at_mut(8);
+            for ((l, e), d) in lo.iter_mut().zip(e).zip(d) {
+                *l = base + (e + d);
+            }
+            for ((h, e), d) in hi.iter_mut().rev().zip(e).zip(d) {
+                *h = base + (e - d);
+            }
+        }
+    }
+    for column in columns.iter_mut().take(n) {
+        *column = [0.0; 16];
     }
 }
 
@@ -349,6 +601,40 @@ const fn build_icol_half(cos: &[[f32; 16]; 16]) -> [[f32; 16]; 8] {
 }
 
 #[allow(clippy::indexing_slicing)]
+const fn build_icol(cos: &[[f32; 16]; 16]) -> [[f32; 16]; 16] {
+    let mut table = [[0.0f32; 16]; 16];
+    let mut v = 0;
+    while v < N {
+        let mut n = 0;
+        while n < N {
+            table[v][n] = if v == 0 {
+                OO_SQRT2 * cos[v][n]
+            } else {
+                cos[v][n]
+            };
+            n += 1;
+        }
+        v += 1;
+    }
+    table
+}
+
+#[allow(clippy::indexing_slicing)]
+const fn build_irow(cos: &[[f32; 16]; 16]) -> [[f32; 16]; 16] {
+    let mut table = build_icol(cos);
+    let mut u = 0;
+    while u < N {
+        let mut n = 0;
+        while n < N {
+            table[u][n] *= 2.0 / 16.0;
+            n += 1;
+        }
+        u += 1;
+    }
+    table
+}
+
+#[allow(clippy::indexing_slicing)]
 const fn build_irow_half(cos: &[[f32; 16]; 16]) -> [[f32; 8]; 16] {
     let mut table = [[0.0f32; 8]; 16];
     let mut u = 0;
@@ -531,6 +817,56 @@ mod tests {
         let mut untouched = [[2.0f32; 16]; 16];
         inverse_dct_add(&block, 0, 16, &mut untouched);
         assert_eq!(untouched, [[2.0f32; 16]; 16]);
+    }
+
+    #[test]
+    fn sparse_idct_matches_naive_in_either_order() {
+        // Wide (one row, five columns: rows first), tall (five rows, one column: columns first)
+        // and scattered, each reused from one scratch block, which must come back clean.
+        let wide = [
+            (0u8, 0u8, 40.0f32),
+            (0, 1, -7.5),
+            (0, 4, 3.0),
+            (0, 9, 1.25),
+            (0, 15, -2.0),
+        ];
+        let tall = [
+            (0u8, 3u8, 12.0f32),
+            (1, 3, -4.0),
+            (6, 3, 2.5),
+            (11, 3, 1.0),
+            (15, 3, -0.5),
+        ];
+        let scattered = [
+            (2u8, 7u8, 9.0f32),
+            (5, 1, -3.0),
+            (5, 2, 6.0),
+            (14, 12, 0.75),
+        ];
+        let mut sparse = SparseBlock::new();
+        for entries in [&wide[..], &tall[..], &scattered[..], &wide[..]] {
+            let mut block = [[0.0f32; 16]; 16];
+            sparse.clear();
+            for &(v, u, b) in entries {
+                block[usize::from(v)][usize::from(u)] = b;
+                sparse.push(v << 4 | u, b);
+            }
+            let want = naive_idct(&block);
+            let mut out = [[f32::NAN; 16]; 16];
+            inverse_dct_sparse(&mut sparse, 0.5, &mut out);
+            for y in 0..16 {
+                for x in 0..16 {
+                    assert!(
+                        (f64::from(out[y][x]) - 0.5 - want[y][x]).abs() < 1e-3,
+                        "({x},{y})"
+                    );
+                }
+            }
+        }
+        sparse.clear();
+        let mut flat = [[0.0f32; 16]; 16];
+        inverse_dct_sparse(&mut sparse, 7.0, &mut flat);
+        assert_eq!(flat, [[7.0f32; 16]; 16]);
     }
 
     proptest::proptest! {

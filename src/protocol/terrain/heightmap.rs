@@ -11,8 +11,12 @@
 //!
 //! Guarantees: no method panics; patches outside the region are refused with an error.
 
-use super::patch::{DecodedPatch, patches_for};
-use super::{PATCH_SIZE, PatchError, to_usize};
+use super::dct::SparseBlock;
+#[cfg(doc)]
+use super::decode_layer;
+use super::layer::for_each_patch;
+use super::patch::{DecodedPatch, decode_heights, patches_for};
+use super::{LayerType, PATCH_SIZE, PatchError, to_usize};
 
 /// What [`Heightmap::apply`] did with a patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,23 +128,58 @@ impl Heightmap {
                 patches_x: self.patches_x(),
                 patches_y: self.patches_y(),
             })?;
-        let side = to_usize(PATCH_SIZE);
-        let width = to_usize(self.size_x);
-        let x0 = to_usize(patch.x).saturating_mul(side);
-        let y0 = to_usize(patch.y).saturating_mul(side);
         let (rows, _) = patch.heights.as_chunks::<16>();
-        for (row, src) in rows.iter().enumerate() {
-            let start = (y0 + row).saturating_mul(width).saturating_add(x0);
-            let dst = self.heights.get_mut(start..start.saturating_add(side));
-            if let Some(dst) = dst.and_then(|d| <&mut [f32; 16]>::try_from(d).ok()) {
-                *dst = *src;
-            }
-        }
+        self.write_patch(patch.x, patch.y, rows);
         let seen = self
             .received
             .get_mut(index)
             .map(|flag| core::mem::replace(flag, true));
         Ok(self.note(seen))
+    }
+
+    /// Decodes the `Data` field of a land LayerData message straight into the map, without
+    /// collecting the patches first (what a viewer wants; [`decode_layer`] then
+    /// [`Heightmap::apply`] gives the same heights). Returns the layer type; other layers than
+    /// land are skipped and change nothing.
+    ///
+    /// Each patch is written once its coefficients have been read without error, so after an
+    /// error the patches before the bad one have been applied (they are valid patches).
+    ///
+    /// # Errors
+    /// As [`decode_layer`], for the map's region size.
+    pub fn apply_layer(&mut self, data: &[u8]) -> Result<LayerType, PatchError> {
+        let mut block = SparseBlock::new();
+        let mut heights = [[0.0f32; 16]; 16];
+        for_each_patch(data, self.size_x, self.size_y, |r, header| {
+            decode_heights(r, header, &mut heights, &mut block)?;
+            self.write_patch(header.x, header.y, &heights);
+            let seen = self
+                .patch_index(header.x, header.y)
+                .and_then(|i| self.received.get_mut(i))
+                .map(|flag| core::mem::replace(flag, true));
+            self.note(seen);
+            Ok(())
+        })
+    }
+
+    /// Copies 16 rows of 16 heights to patch `(px, py)`; rows outside the map are dropped.
+    #[inline]
+    fn write_patch(&mut self, px: u32, py: u32, rows: &[[f32; 16]]) {
+        let side = to_usize(PATCH_SIZE);
+        let width = to_usize(self.size_x);
+        let x0 = to_usize(px).saturating_mul(side);
+        let start = to_usize(py)
+            .saturating_mul(side)
+            .saturating_mul(width)
+            .saturating_add(x0);
+        let Some(area) = self.heights.get_mut(start..) else {
+            return;
+        };
+        for (dst, src) in area.chunks_mut(width.max(1)).zip(rows) {
+            if let Some(dst) = dst.get_mut(..side) {
+                dst.copy_from_slice(src);
+            }
+        }
     }
 
     /// Counts a patch as received; `seen` is whether it had been before.
@@ -255,6 +294,45 @@ mod tests {
     )]
 
     use super::*;
+    use crate::protocol::terrain::{decode_layer, encode_layer};
+
+    #[test]
+    fn apply_layer_matches_decode_then_apply() {
+        let rough = |px: u32, py: u32| {
+            let mut h = [0.0f32; 256];
+            for (i, h) in h.iter_mut().enumerate() {
+                let (x, y) = (
+                    (px * 16) as f32 + (i % 16) as f32,
+                    (py * 16) as f32 + (i / 16) as f32,
+                );
+                *h = 20.0 + 8.0 * (x / 23.0).sin() * (y / 17.0).cos() + 0.3 * ((x * y) / 5.0).sin();
+            }
+            h
+        };
+        let heights: Vec<(u32, u32, [f32; 256])> = [(0, 0), (5, 3), (31, 31), (7, 20), (5, 3)]
+            .iter()
+            .map(|&(x, y)| (x, y, rough(x, y)))
+            .chain([(2, 2, [4.5f32; 256])])
+            .collect();
+        let refs: Vec<(u32, u32, &[f32; 256])> =
+            heights.iter().map(|(x, y, h)| (*x, *y, h)).collect();
+        let data = encode_layer(&refs, true);
+        let mut direct = Heightmap::new(512, 512).unwrap();
+        assert_eq!(direct.apply_layer(&data), Ok(LayerType::LandExtended));
+        let mut via = Heightmap::new(512, 512).unwrap();
+        for p in &decode_layer(&data, 512, 512).unwrap().patches {
+            via.apply(p).unwrap();
+        }
+        assert_eq!(direct, via);
+        assert_eq!((direct.patches_received(), direct.duplicates()), (5, 1));
+        // A patch outside the region stops the layer with the error `decode_layer` gives.
+        let mut small = Heightmap::new(256, 256).unwrap();
+        assert!(matches!(
+            small.apply_layer(&data),
+            Err(PatchError::PatchOutOfRange { x: 31, y: 31, .. })
+        ));
+        assert_eq!(small.patches_received(), 2);
+    }
 
     fn patch(x: u32, y: u32, f: impl Fn(usize, usize) -> f32) -> DecodedPatch {
         DecodedPatch {

@@ -10,9 +10,10 @@
 //! patch's height range (see [`super::Prescan`]).
 
 use super::bits::{BitReader, BitWriter};
+use super::dct::SparseBlock;
 use super::encode::encode_patch;
 use super::patch::{
-    DecodedPatch, DequantisedBlock, END_OF_PATCHES, GroupHeader, PatchHeader, add_relief,
+    DecodedPatch, DequantisedBlock, END_OF_PATCHES, GroupHeader, PatchHeader, decode_heights,
     patches_for, read_dequantised,
 };
 use super::{LayerType, PatchError};
@@ -56,8 +57,8 @@ pub fn decode_layer(
     region_size_y: u32,
 ) -> Result<DecodedLayer, PatchError> {
     let mut patches = Vec::new();
-    // Coefficient scratch shared by the patches; each leaves it zeroed again.
-    let mut block = [[0.0f32; 16]; 16];
+    // Coefficient scratch shared by the patches.
+    let mut block = SparseBlock::new();
     let layer = for_each_patch(data, region_size_x, region_size_y, |r, header| {
         if patches.capacity() == 0 {
             // A patch takes at least 68 bits; reserve for what the data could hold, capped.
@@ -67,10 +68,16 @@ pub fn decode_layer(
         patches.push(DecodedPatch {
             x: header.x,
             y: header.y,
-            heights: [header.addval(); 256],
+            heights: [0.0; 256],
         });
         match patches.last_mut() {
-            Some(patch) => add_relief(r, header, &mut patch.heights, &mut block),
+            Some(patch) => {
+                let (grid, _) = patch.heights.as_chunks_mut::<16>();
+                match <&mut [[f32; 16]; 16]>::try_from(grid) {
+                    Ok(grid) => decode_heights(r, header, grid, &mut block),
+                    Err(_) => Ok(()),
+                }
+            }
             None => Ok(()),
         }
     })?;
@@ -100,7 +107,7 @@ pub fn dequantised_blocks(
 /// Reads the group header and every patch header of a layer, calling `f` to consume each patch's
 /// coefficients; returns the layer type. Does nothing past the group header for non-land layers.
 #[inline(always)]
-fn for_each_patch(
+pub(crate) fn for_each_patch(
     data: &[u8],
     region_size_x: u32,
     region_size_y: u32,

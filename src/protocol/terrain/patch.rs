@@ -8,8 +8,8 @@
 //! [`decode_patch`] allocates nothing and touches only the coefficient rows and columns that the
 //! patch actually uses.
 
-use super::bits::{BitReader, BitWriter};
-use super::dct::{DEQUANT_ZZ, UNZIGZAG, inverse_dct_add};
+use super::bits::{BitReader, BitWriter, unchunk};
+use super::dct::{DEQUANT_ZZ, SparseBlock, UNZIGZAG, inverse_dct_sparse};
 use super::{LayerType, PATCH_SAMPLES, PATCH_SIZE, PatchError};
 
 /// The quant byte that ends the patch list (`END_OF_PATCHES`).
@@ -229,22 +229,6 @@ fn for_each_coefficient_slow(
     Ok(())
 }
 
-/// Turns an `n`-bit field read MSB-first in one piece into its value under the chunked byte
-/// order of §4.2 (8-bit chunks from the top are bytes 0, 1, … of the value).
-#[inline(always)]
-fn unchunk(field: u64, n: u32) -> u64 {
-    let mut value = 0;
-    let mut left = n;
-    let mut shift = 0;
-    while left > 0 {
-        let k = left.min(8);
-        value |= ((field >> (left - k)) & ((1 << k) - 1)) << shift;
-        shift += 8;
-        left -= k;
-    }
-    value
-}
-
 /// Reads the coefficient codes of one patch into `out`, in transmission (zig-zag) order; the
 /// coefficients after an end-of-block are zero.
 ///
@@ -296,37 +280,29 @@ pub fn decode_patch_into(
     header: &PatchHeader,
     heights: &mut [f32; 256],
 ) -> Result<(), PatchError> {
-    let mut block = [[0.0f32; 16]; 16];
-    heights.fill(header.addval());
-    add_relief(r, header, heights, &mut block)
+    let mut block = SparseBlock::new();
+    let (grid, _) = heights.as_chunks_mut::<16>();
+    match <&mut [[f32; 16]; 16]>::try_from(grid) {
+        Ok(grid) => decode_heights(r, header, grid, &mut block),
+        Err(_) => Ok(()),
+    }
 }
 
-/// The second half of [`decode_patch_into`]: reads the coefficients and adds their inverse DCT
-/// onto `heights`, which the caller has filled with [`PatchHeader::addval`] (a layer decoder
-/// creates each patch with that value rather than zeros and a second fill).
-///
-/// `block` is a caller-kept coefficient scratch block, all zero on entry and all zero again on
-/// success: a layer decoder keeps one for all its patches, so a patch pays for clearing only the
-/// coefficients it used, and a flat one for none.
+/// [`decode_patch_into`] with a caller-kept coefficient scratch block (its contents on entry do
+/// not matter), so a layer decoder reuses one for all its patches. Every height is written: the
+/// inverse DCT of the coefficients plus [`PatchHeader::addval`].
 ///
 /// # Errors
-/// As [`decode_patch`]; after an error `block` may hold coefficients.
+/// As [`decode_patch`]; `heights` is unchanged after an error.
 #[inline]
-pub(crate) fn add_relief(
+pub(crate) fn decode_heights(
     r: &mut BitReader<'_>,
     header: &PatchHeader,
-    heights: &mut [f32; 256],
-    block: &mut [[f32; 16]; 16],
+    heights: &mut [[f32; 16]; 16],
+    block: &mut SparseBlock,
 ) -> Result<(), PatchError> {
-    let (rows, cols) = dequantise_into(r, header, block)?;
-    if rows == 0 {
-        return Ok(());
-    }
-    let (grid, _) = heights.as_chunks_mut::<16>();
-    inverse_dct_add(block, rows, cols, grid);
-    for row in block.iter_mut().take(rows) {
-        row.iter_mut().take(cols).for_each(|b| *b = 0.0);
-    }
+    dequantise_into(r, header, block)?;
+    inverse_dct_sparse(block, header.addval(), heights);
     Ok(())
 }
 
@@ -359,42 +335,44 @@ pub fn read_dequantised(
     r: &mut BitReader<'_>,
     header: &PatchHeader,
 ) -> Result<DequantisedBlock, PatchError> {
+    let mut sparse = SparseBlock::new();
+    dequantise_into(r, header, &mut sparse)?;
     let mut block = [[0.0f32; 16]; 16];
-    let (rows, cols) = dequantise_into(r, header, &mut block)?;
+    let flat = block.as_flattened_mut();
+    for (pos, value) in sparse.entries() {
+        if let Some(slot) = flat.get_mut(usize::from(pos)) {
+            *slot = value;
+        }
+    }
+    let reach = |mask: u16| 16 - usize::try_from(mask.leading_zeros()).unwrap_or(16);
     Ok(DequantisedBlock {
         block,
-        rows,
-        cols,
+        rows: reach(sparse.rows()),
+        cols: reach(sparse.cols()),
         addval: header.addval(),
     })
 }
 
-/// Reads the coefficients following `header` into `block` (all zero on entry), de-zig-zagged,
-/// dequantised and multiplied by `mult`; returns how far the non-zero rows and columns reach.
-/// Only `block[..rows][..cols]` is written.
+/// Reads the coefficients following `header` into `block` (emptied first), de-zig-zagged,
+/// dequantised and multiplied by `mult`.
 #[inline(always)]
 fn dequantise_into(
     r: &mut BitReader<'_>,
     header: &PatchHeader,
-    block: &mut [[f32; 16]; 16],
-) -> Result<(usize, usize), PatchError> {
+    block: &mut SparseBlock,
+) -> Result<(), PatchError> {
     if !header.dc_offset.is_finite() {
         return Err(PatchError::NonFiniteDcOffset);
     }
     let mult = header.mult();
-
-    let (mut rows, mut cols) = (0usize, 0usize);
-    let flat = block.as_flattened_mut();
-    for_each_coefficient(r, header.wbits(), |i, value| {
-        let k = usize::from(UNZIGZAG.get(i).copied().unwrap_or(0));
-        let factor = DEQUANT_ZZ.get(i).copied().unwrap_or(0.0);
-        if let Some(slot) = flat.get_mut(k) {
-            *slot = exact_f32(value) * factor * mult;
-        }
-        rows = rows.max((k >> 4) + 1);
-        cols = cols.max((k & 0x0F) + 1);
-    })?;
-    Ok((rows, cols))
+    let wbits = header.wbits();
+    block.refill(|push| {
+        for_each_coefficient(r, wbits, |i, value| {
+            let k = UNZIGZAG.get(i).copied().unwrap_or(0);
+            let factor = DEQUANT_ZZ.get(i).copied().unwrap_or(0.0);
+            push(k, exact_f32(value) * factor * mult);
+        })
+    })
 }
 
 /// `prequant` (2..=17 from a quant byte, or OpenSim's 10) as an `i32` exponent.

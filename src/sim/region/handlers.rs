@@ -12,6 +12,7 @@ use super::terrain_stream::{TerrainStream, land_rate};
 use super::{LeaveReason, Region, RegionEvent, messages};
 use crate::protocol::circuit::reliable::Receipt;
 use crate::protocol::message::object::{KillObject, ObjectData};
+use crate::protocol::message::region::{ParcelOverlay, overlay};
 use crate::protocol::message::{AgentUpdate, CompletePingCheck, Message, ThrottleBlob};
 use crate::protocol::udp::{self, PacketRepr};
 
@@ -220,12 +221,7 @@ impl Region {
         a.next_ping = now + self.cfg.ping_interval;
         let handshake = messages::region_handshake(&self.info);
         a.send(now, &handshake, true);
-        let timestamp = u32::try_from(
-            web_time::SystemTime::now()
-                .duration_since(web_time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        )
-        .unwrap_or(0);
+        let timestamp = self.unix_seconds(now);
         let amc = messages::agent_movement_complete(
             a.ids(),
             a.position,
@@ -235,6 +231,14 @@ impl Region {
             &self.cfg.channel_version,
         );
         a.send(now, &amc, true);
+        // The parcel overlay: the whole region is one parcel, owned by someone else (§5 step 5e).
+        for overlay in ParcelOverlay::single_parcel(
+            self.info.size_x,
+            self.info.size_y,
+            overlay::OWNED_BY_OTHER,
+        ) {
+            a.send(now, &overlay, true);
+        }
         // The own avatar, to the agent and to everyone who has the scene already.
         let avatar = self.avatar_block(a);
         for msg in pack_updates(self.info.handle(), vec![avatar.clone()], usize::MAX) {

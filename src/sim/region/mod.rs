@@ -68,6 +68,10 @@ pub struct RegionConfig {
     pub coarse_interval: Duration,
     /// Silence after which an agent is dropped.
     pub inactivity_timeout: Duration,
+    /// How long an expected circuit waits for its `UseCircuitCode` before it is forgotten (the
+    /// same 60 s as OpenSim's dead-circuit timeout, PROTOCOL §2.6), so an unused login does not
+    /// leave a presence behind for good (§8).
+    pub expected_circuit_timeout: Duration,
     /// How long a departed agent's circuit still acks and resends (its `LogoutReply`).
     pub closing_linger: Duration,
     /// Delay between both object gates passing and the scene being sent (OpenSim: ~4 frames).
@@ -104,6 +108,7 @@ impl Default for RegionConfig {
             stats_interval: Duration::from_secs(3),
             coarse_interval: Duration::from_secs(1),
             inactivity_timeout: Duration::from_secs(60),
+            expected_circuit_timeout: Duration::from_secs(60),
             closing_linger: Duration::from_secs(3),
             initial_data_delay: Duration::from_millis(360),
             scene_tick: Duration::from_millis(100),
@@ -177,6 +182,13 @@ pub enum RegionEvent {
         /// Where it stands.
         position: Vec3,
     },
+    /// An expected circuit saw no `UseCircuitCode` in time and was forgotten.
+    Expired {
+        /// The agent.
+        agent: Uuid,
+        /// Its circuit code.
+        circuit_code: u32,
+    },
     /// The agent left.
     Left {
         /// The agent.
@@ -232,7 +244,11 @@ pub struct Region {
     object_index: HashMap<u32, usize>,
     hidden: HashSet<u32>,
     origin: Instant,
+    /// The wall clock at `origin`, since the Unix epoch.
+    unix_origin: Duration,
     expected: HashMap<u32, (ExpectedCircuit, bool)>,
+    /// When each expected circuit code expires (entries whose code left `expected` are stale).
+    expected_until: HashMap<u32, Instant>,
     agents: BTreeMap<SocketAddr, Agent>,
     transmit: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<RegionEvent>,
@@ -262,11 +278,14 @@ impl Region {
         map: Heightmap,
         scene: Box<dyn SceneSource>,
         now: Instant,
+        unix_now: Duration,
     ) -> Result<Self, RegionError> {
-        Self::with_config(info, map, scene, RegionConfig::default(), now)
+        Self::with_config(info, map, scene, RegionConfig::default(), now, unix_now)
     }
 
-    /// A region serving `map` and `scene`; scene time 0 is `now`.
+    /// A region serving `map` and `scene`; scene time 0 is `now`, which is `unix_now` since the
+    /// Unix epoch on the wall clock. The region reads no clock itself: wall-clock times it sends
+    /// (`AgentMovementComplete.Timestamp`) are `unix_now` plus the time since `now`.
     ///
     /// # Errors
     /// [`RegionError::SizeMismatch`] when the heightmap is not the region's size,
@@ -277,6 +296,7 @@ impl Region {
         scene: Box<dyn SceneSource>,
         cfg: RegionConfig,
         now: Instant,
+        unix_now: Duration,
     ) -> Result<Self, RegionError> {
         if map.size_x() != info.size_x || map.size_y() != info.size_y {
             return Err(RegionError::SizeMismatch {
@@ -302,7 +322,9 @@ impl Region {
             object_index,
             hidden: HashSet::new(),
             origin: now,
+            unix_origin: unix_now,
             expected: HashMap::new(),
+            expected_until: HashMap::new(),
             agents: BTreeMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -332,12 +354,17 @@ impl Region {
         self.stats
     }
 
-    /// Expects an agent (the login service calls this before its reply goes out).
+    /// Expects an agent (the login service calls this before its reply goes out) until
+    /// [`RegionConfig::expected_circuit_timeout`] after `now`.
     ///
     /// # Errors
     /// [`RegionError::CircuitCodeInUse`] for a circuit code already expected or connected;
     /// [`RegionError::AlreadyPresent`] when the agent is expected or connected already.
-    pub fn expect_circuit(&mut self, circuit: ExpectedCircuit) -> Result<(), RegionError> {
+    pub fn expect_circuit(
+        &mut self,
+        now: Instant,
+        circuit: ExpectedCircuit,
+    ) -> Result<(), RegionError> {
         let code = circuit.circuit_code;
         let in_use = self.expected.contains_key(&code)
             || self.live_agents().any(|a| a.circuit.circuit_code == code);
@@ -348,7 +375,32 @@ impl Region {
             return Err(RegionError::AlreadyPresent(circuit.agent_id));
         }
         self.expected.insert(code, (circuit, false));
+        self.expected_until
+            .insert(code, now + self.cfg.expected_circuit_timeout);
         Ok(())
+    }
+
+    /// Forgets the expected circuits whose time ran out by `now`.
+    fn expire_circuits(&mut self, now: Instant) {
+        let expected = &mut self.expected;
+        let events = &mut self.events;
+        self.expected_until.retain(|code, until| {
+            if now < *until {
+                return expected.contains_key(code);
+            }
+            if let Some((circuit, _)) = expected.remove(code) {
+                tracing::info!(
+                    "region: circuit {code} of {} {} expired unused",
+                    circuit.first,
+                    circuit.last
+                );
+                events.push_back(RegionEvent::Expired {
+                    agent: circuit.agent_id,
+                    circuit_code: *code,
+                });
+            }
+            false
+        });
     }
 
     /// The agent requested its seed capability: objects may follow (PROTOCOL §1.5, §5). Returns
@@ -439,17 +491,26 @@ impl Region {
         self.events.pop_front()
     }
 
-    /// When [`Self::handle_timeout`] should next be called (`None` while no agent is connected).
+    /// When [`Self::handle_timeout`] should next be called (`None` while no agent is connected
+    /// or expected).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = self
+        let agents = self
             .agents
             .values()
             .filter_map(|a| a.next_deadline(&self.cfg))
-            .min()?;
-        if self.agents.values().any(Agent::is_root) {
-            t = t.min(self.next_scene_tick);
-        }
-        Some(t)
+            .min();
+        let scene = agents
+            .is_some()
+            .then_some(self.next_scene_tick)
+            .filter(|_| self.agents.values().any(Agent::is_root));
+        let expiry = self.expected_until.values().min().copied();
+        [agents, scene, expiry].into_iter().flatten().min()
+    }
+
+    /// Whole seconds since the Unix epoch at `now` (0 past 2106).
+    fn unix_seconds(&self, now: Instant) -> u32 {
+        let since = now.saturating_duration_since(self.origin);
+        u32::try_from(self.unix_origin.saturating_add(since).as_secs()).unwrap_or(0)
     }
 
     /// Seconds of scene time at `now`.

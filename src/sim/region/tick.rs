@@ -17,6 +17,7 @@ impl Region {
     /// Does whatever is due at `now`: resends, acks, pings, statistics, terrain, the scene,
     /// avatars walking, agents gone silent.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_circuits(now);
         let positions: Vec<(Uuid, Vec3)> = self
             .agents
             .values()

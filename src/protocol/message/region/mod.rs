@@ -1,16 +1,18 @@
 //! Region messages: what the simulator says about the region and who is in it —
-//! `RegionHandshake` and its reply, `AgentMovementComplete`, `SimStats` and
-//! `CoarseLocationUpdate`.
+//! `RegionHandshake` and its reply, `AgentMovementComplete`, `SimStats`,
+//! `CoarseLocationUpdate` and `ParcelOverlay`.
 //!
 //! Layouts follow the message template (`template/message_template.msg`); PROTOCOL §3.2, §3.3,
 //! §3.5, §3.13, §3.14 and §8 give OpenSim's values. `SimStats` and `CoarseLocationUpdate` live
-//! in the `stats` submodule and are re-exported here.
+//! in the `stats` submodule, `ParcelOverlay` in `parcel`; both are re-exported here.
 //!
 //! Guarantees: `parse` never panics and consumes the whole body or fails; `emit` writes exactly
 //! `buffer_len()` bytes or fails; every OpenSim 0.9.2.2 capture re-emits byte for byte.
 
+mod parcel;
 mod stats;
 
+pub use parcel::{OVERLAY_CELL, OVERLAY_CELLS_PER_PACKET, ParcelOverlay, overlay};
 pub use stats::{CoarseLocation, CoarseLocationUpdate, SimStats, Stat, stat_id};
 
 use super::circuit::{AgentIds, message_repr, read_block, write_block};

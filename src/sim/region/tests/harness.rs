@@ -1,7 +1,6 @@
 //! Viewers (the protocol's [`Circuit`]) and a [`Region`] over an in-memory link with a fake
 //! clock that can drop, duplicate and reorder datagrams.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -16,6 +15,9 @@ use crate::protocol::types::{Uuid, Vec3};
 use crate::sim::{ExpectedCircuit, RegionInfo};
 
 /// A smooth synthetic island: ~25 m in the middle, falling towards the edges, with ripples.
+/// The wall clock when a test region starts: 2026-11-24 12:00:00 UTC.
+pub const UNIX_START: Duration = Duration::from_secs(1_795_521_600);
+
 pub fn smooth_map(sx: u32, sy: u32) -> Heightmap {
     let mut bytes = Vec::with_capacity((sx * sy * 4) as usize);
     for y in 0..sy {
@@ -42,39 +44,8 @@ pub fn info(sx: u32, sy: u32) -> RegionInfo {
     }
 }
 
-/// Link behaviour, per datagram and direction.
-#[derive(Clone, Copy)]
-pub struct Link {
-    pub drop: f64,
-    pub duplicate: f64,
-    pub latency: Duration,
-    pub jitter: Duration,
-}
-
-pub const PERFECT: Link = Link {
-    drop: 0.0,
-    duplicate: 0.0,
-    latency: Duration::from_millis(5),
-    jitter: Duration::ZERO,
-};
-
-pub const LOSSY: Link = Link {
-    drop: 0.30,
-    duplicate: 0.05,
-    latency: Duration::from_millis(20),
-    jitter: Duration::from_millis(60),
-};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+pub use crate::protocol::testkit::{LOSSY, Link, PERFECT};
+use crate::protocol::testkit::{Wire, earliest};
 
 /// One viewer and what it saw.
 pub struct Viewer {
@@ -113,7 +84,9 @@ impl Viewer {
     }
 }
 
-enum To {
+/// Where a datagram in flight goes.
+#[derive(Clone, Copy)]
+pub enum To {
     Region(SocketAddr),
     Viewer(usize),
 }
@@ -123,10 +96,7 @@ pub struct Net {
     pub now: Instant,
     pub region: Region,
     pub viewers: Vec<Viewer>,
-    pub link: Link,
-    rng: Rng,
-    in_flight: BTreeMap<(Instant, u64), (To, Vec<u8>)>,
-    counter: u64,
+    pub wire: Wire<To>,
     stuck: u64,
 }
 
@@ -144,16 +114,20 @@ impl Net {
         seed: u64,
     ) -> Self {
         let now = Instant::now();
-        let region =
-            Region::with_config(info(sx, sy), smooth_map(sx, sy), scene, cfg, now).unwrap();
+        let region = Region::with_config(
+            info(sx, sy),
+            smooth_map(sx, sy),
+            scene,
+            cfg,
+            now,
+            UNIX_START,
+        )
+        .unwrap();
         Net {
             now,
             region,
             viewers: Vec::new(),
-            link,
-            rng: Rng(seed.max(1)),
-            in_flight: BTreeMap::new(),
-            counter: 0,
+            wire: Wire::new(link, seed.max(1)),
             stuck: 0,
         }
     }
@@ -173,16 +147,19 @@ impl Net {
         let session = Uuid([n ^ 0xFF; 16]);
         let ground = self.region.heightmap().height(128, 128).unwrap();
         self.region
-            .expect_circuit(ExpectedCircuit {
-                circuit_code: expected_code,
-                agent_id: agent,
-                session_id: session,
-                secure_session_id: Uuid([n ^ 0x55; 16]),
-                first: format!("Test{n}"),
-                last: "User".to_owned(),
-                start_position: Vec3::new(128.0, 128.0, ground + 0.95),
-                look_at: Vec3::new(0.99, 0.042, 0.0),
-            })
+            .expect_circuit(
+                self.now,
+                ExpectedCircuit {
+                    circuit_code: expected_code,
+                    agent_id: agent,
+                    session_id: session,
+                    secure_session_id: Uuid([n ^ 0x55; 16]),
+                    first: format!("Test{n}"),
+                    last: "User".to_owned(),
+                    start_position: Vec3::new(128.0, 128.0, ground + 0.95),
+                    look_at: Vec3::new(0.99, 0.042, 0.0),
+                },
+            )
             .unwrap();
         if seeds {
             assert!(self.region.grant_seeds(self.now, agent));
@@ -210,24 +187,7 @@ impl Net {
     }
 
     fn put_on_wire(&mut self, to: To, d: Vec<u8>) {
-        if self.rng.next_f64() < self.link.drop {
-            return;
-        }
-        let copies = if self.rng.next_f64() < self.link.duplicate {
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            let jitter = self.link.jitter.mul_f64(self.rng.next_f64());
-            let at = self.now + self.link.latency + jitter;
-            self.counter += 1;
-            let to = match &to {
-                To::Region(a) => To::Region(*a),
-                To::Viewer(i) => To::Viewer(*i),
-            };
-            self.in_flight.insert((at, self.counter), (to, d.clone()));
-        }
+        self.wire.send(self.now, to, d);
     }
 
     /// Sends raw bytes to the region from `from` (garbage, forged packets).
@@ -265,16 +225,9 @@ impl Net {
 
     fn step(&mut self, until: Instant) -> bool {
         self.flush();
-        let mut next = self.in_flight.keys().next().map(|k| k.0);
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n: Instant| n.min(t)));
-            }
-        };
-        for v in &self.viewers {
-            consider(v.circuit.poll_timeout());
-        }
-        consider(self.region.poll_timeout());
+        let deadlines = self.viewers.iter().map(|v| v.circuit.poll_timeout());
+        let next =
+            earliest(deadlines.chain([self.wire.next_arrival(), self.region.poll_timeout()]));
         let Some(next) = next else {
             return false;
         };
@@ -286,7 +239,7 @@ impl Net {
             if self.stuck > 10000 {
                 panic!(
                     "stuck: wire {:?} viewers {:?} region {:?} now {:?}",
-                    self.in_flight.keys().next().map(|k| k.0),
+                    self.wire.next_arrival(),
                     self.viewers
                         .iter()
                         .map(|v| v.circuit.poll_timeout())
@@ -299,11 +252,7 @@ impl Net {
             self.stuck = 0;
         }
         self.now = self.now.max(next);
-        while let Some(entry) = self.in_flight.first_entry() {
-            if entry.key().0 > self.now {
-                break;
-            }
-            let (to, d) = entry.remove();
+        while let Some((to, d)) = self.wire.receive(self.now) {
             match to {
                 To::Viewer(i) => self.viewers[i].circuit.handle_datagram(self.now, &d),
                 To::Region(from) => self.region.handle_datagram(self.now, from, &d),

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use web_time::Instant;
 
-use super::harness::{Net, PERFECT, info, smooth_map};
+use super::harness::{Net, PERFECT, UNIX_START, info, smooth_map};
 use super::{STORY, settled};
 use crate::protocol::message::agent::control_flags;
 use crate::protocol::message::object::{PCode, TerseData};
+use crate::protocol::message::region::{ParcelOverlay, overlay};
 use crate::protocol::message::{
     AgentIds, CompleteAgentMovement, Message, MessageRepr, RegionHandshakeReply, UseCircuitCode,
 };
@@ -62,20 +63,24 @@ fn expecting_one_agent(
         smooth_map(256, 256),
         Box::new(boxes(boxes_n)),
         now,
+        UNIX_START,
     )
     .unwrap();
     let (agent_id, session_id) = (Uuid([ids.0; 16]), Uuid([ids.1; 16]));
     region
-        .expect_circuit(ExpectedCircuit {
-            circuit_code: code,
-            agent_id,
-            session_id,
-            secure_session_id: Uuid::NIL,
-            first: "A".into(),
-            last: "B".into(),
-            start_position: Vec3::new(128.0, 128.0, 30.0),
-            look_at: Vec3::new(1.0, 0.0, 0.0),
-        })
+        .expect_circuit(
+            now,
+            ExpectedCircuit {
+                circuit_code: code,
+                agent_id,
+                session_id,
+                secure_session_id: Uuid::NIL,
+                first: "A".into(),
+                last: "B".into(),
+                start_position: Vec3::new(128.0, 128.0, 30.0),
+                look_at: Vec3::new(1.0, 0.0, 0.0),
+            },
+        )
         .unwrap();
     let from = SocketAddr::from(([127, 0, 0, host], 5000));
     let ucc = UseCircuitCode {
@@ -300,7 +305,7 @@ fn silence_drops_the_agent_after_a_minute() {
     let v = net.login(1, true);
     assert!(net.run_until(Duration::from_secs(5), |n| settled(n, v)));
     while net.region.poll_event().is_some() {}
-    net.link.drop = 1.0;
+    net.wire.link.drop = 1.0;
     net.run_for(Duration::from_secs(59));
     assert!(net.region.is_present(net.viewers[v].agent));
     net.run_for(Duration::from_secs(3));
@@ -407,6 +412,89 @@ fn terrain_is_paced_by_the_land_throttle() {
 }
 
 #[test]
+fn unused_expected_circuit_expires() {
+    let (now, mut region, from, ids, ucc) = expecting_one_agent(1, 5, (3, 4), 0);
+    let timeout = Duration::from_secs(60);
+    assert_eq!(region.poll_timeout(), Some(now + timeout));
+    region.handle_timeout(now + timeout - Duration::from_millis(1));
+    assert!(region.is_present(ids.agent_id));
+    assert_eq!(region.poll_event(), None);
+    region.handle_timeout(now + timeout);
+    assert_eq!(
+        region.poll_event(),
+        Some(RegionEvent::Expired {
+            agent: ids.agent_id,
+            circuit_code: 5
+        })
+    );
+    assert!(!region.is_present(ids.agent_id));
+    assert_eq!(region.poll_timeout(), None);
+    // The code is unknown now: a late UseCircuitCode connects nobody.
+    region.handle_datagram(now + timeout, from, &datagram(1, &ucc));
+    assert!(region.agents().is_empty());
+    assert_eq!(region.poll_event(), None);
+}
+
+/// What a region sends an agent that connects at its start and completes its movement
+/// `delay` later.
+fn sent_on_entering(delay: Duration) -> Vec<Message> {
+    let (now, mut region, from, ids, ucc) = expecting_one_agent(1, 5, (3, 4), 0);
+    region.handle_datagram(now, from, &datagram(1, &ucc));
+    let cam = CompleteAgentMovement {
+        agent: ids,
+        circuit_code: 5,
+    };
+    region.handle_datagram(now + delay, from, &datagram(2, &cam));
+    drain_names(&mut region)
+}
+
+#[test]
+fn movement_complete_timestamp_follows_the_injected_clock() {
+    let stamps: Vec<u32> = sent_on_entering(Duration::from_secs(90))
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::AgentMovementComplete(amc) => Some(amc.timestamp),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stamps, [u32::try_from(UNIX_START.as_secs()).unwrap() + 90]);
+}
+
+#[test]
+fn entering_sends_the_parcel_overlay() {
+    let overlays: Vec<ParcelOverlay> = sent_on_entering(Duration::ZERO)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::ParcelOverlay(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        overlays,
+        ParcelOverlay::single_parcel(256, 256, overlay::OWNED_BY_OTHER)
+    );
+    assert_eq!(overlays.len(), 4);
+}
+
+#[test]
+fn used_expected_circuit_does_not_expire() {
+    let (now, mut region, from, ids, ucc) = expecting_one_agent(1, 5, (3, 4), 0);
+    region.handle_datagram(now, from, &datagram(1, &ucc));
+    let t = now + Duration::from_secs(61);
+    region.handle_timeout(t);
+    let events: Vec<RegionEvent> = core::iter::from_fn(|| region.poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RegionEvent::Expired { .. })),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events.first(), Some(RegionEvent::Connected { agent, .. }) if *agent == ids.agent_id)
+    );
+}
+
+#[test]
 fn duplicates_are_acked_and_handled_once() {
     let (now, mut region, from, ids, ucc) = expecting_one_agent(1, 5, (3, 4), 2);
     // A resent UseCircuitCode is acked again at once.
@@ -445,16 +533,19 @@ fn duplicates_are_acked_and_handled_once() {
     assert_eq!(acked.iter().filter(|&&s| s == 2).count(), 2, "{acked:?}");
     // The wrong session's CompleteAgentMovement would have been ignored; a second agent with
     // a circuit code already in use is refused.
-    let again = region.expect_circuit(ExpectedCircuit {
-        circuit_code: 5,
-        agent_id: Uuid([9; 16]),
-        session_id: Uuid([9; 16]),
-        secure_session_id: Uuid::NIL,
-        first: "C".into(),
-        last: "D".into(),
-        start_position: Vec3::new(1.0, 1.0, 1.0),
-        look_at: Vec3::new(1.0, 0.0, 0.0),
-    });
+    let again = region.expect_circuit(
+        now,
+        ExpectedCircuit {
+            circuit_code: 5,
+            agent_id: Uuid([9; 16]),
+            session_id: Uuid([9; 16]),
+            secure_session_id: Uuid::NIL,
+            first: "C".into(),
+            last: "D".into(),
+            start_position: Vec3::new(1.0, 1.0, 1.0),
+            look_at: Vec3::new(1.0, 0.0, 0.0),
+        },
+    );
     assert_eq!(
         again,
         Err(crate::sim::region::RegionError::CircuitCodeInUse(5))
