@@ -31,6 +31,10 @@ struct ViewArgs {
     /// Where to arrive: `last`, `home` or `uri:Region&x&y&z`.
     #[arg(long, default_value = "last")]
     start: String,
+    /// Once the scene is complete, measure frame times for this many seconds, print mean / p99
+    /// and exit (for BENCHMARKS.md).
+    #[arg(long, value_name = "SECS")]
+    frame_stats: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +225,10 @@ fn run_viewer(args: ViewArgs) -> ExitCode {
     let options = ViewerOptions {
         auto_login: ready.then(|| form.params()),
         form,
+        frame_stats: args
+            .frame_stats
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(std::time::Duration::from_secs_f64),
     };
     app(options).run();
     // The app logged out on exit; only now may the region go.

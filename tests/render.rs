@@ -56,6 +56,7 @@ fn renders_the_embedded_region_with_sky_terrain_water_and_prims() {
     let options = ViewerOptions {
         auto_login: Some(form.params()),
         form,
+        frame_stats: None,
     };
     let mut app = headless_app(
         options,

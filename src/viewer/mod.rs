@@ -5,6 +5,7 @@
 //! objects plugins as they land). [`app`] builds the windowed app.
 
 pub mod capture;
+pub mod frame_stats;
 
 use bevy::app::PluginGroupBuilder;
 use bevy::prelude::*;
@@ -24,6 +25,8 @@ pub struct ViewerOptions {
     pub auto_login: Option<LoginParams>,
     /// The login dialog's initial contents.
     pub form: LoginForm,
+    /// Measure frame times for this long once the scene is complete, print them and exit.
+    pub frame_stats: Option<std::time::Duration>,
 }
 
 /// The viewer's plugins (add `DefaultPlugins` or a headless equivalent first).
@@ -109,6 +112,11 @@ pub fn app(options: ViewerOptions) -> App {
         }),
         ..default()
     }))
-    .add_plugins(ViewerPlugins { options });
+    .add_plugins(ViewerPlugins {
+        options: options.clone(),
+    });
+    if let Some(duration) = options.frame_stats {
+        app.add_plugins(frame_stats::FrameStatsPlugin { duration });
+    }
     app
 }
