@@ -9,7 +9,7 @@ use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 use bevy_egui::{EguiPlugin, EguiPrimaryContextPass};
 
-pub use inspector::{PacketLog, PacketRow};
+pub use inspector::{PACKET_LOG_LEN, PacketLog, PacketRow};
 
 use crate::camera::ViewInput;
 use crate::net::plugin::{DatagramLogged, NetSystems, RegionMessage};
