@@ -274,6 +274,16 @@ fn terrain_region(c: &mut Criterion) {
             map.patches_received()
         })
     });
+    // The same on every core: layers shared out, each thread writing straight into the map.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let slices: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();
+    g.bench_function(format!("region_4096_{threads}_threads"), |b| {
+        b.iter(|| {
+            let done = map.apply_layers(black_box(&slices), threads);
+            assert!(done.errors.is_empty());
+            done.patches.len()
+        })
+    });
     g.finish();
     let blocks: Vec<terrain::DequantisedBlock> = packets
         .iter()

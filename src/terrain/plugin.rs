@@ -14,9 +14,12 @@ use super::{
 use crate::camera::ChaseCamera;
 use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
 use crate::protocol::message::Message;
-use crate::protocol::terrain::{Heightmap, PatchStatus, decode_layer};
+use crate::protocol::terrain::Heightmap;
 use crate::scene::mesh::to_bevy_mesh;
 use crate::scene::{RegionInfo, SceneCounts};
+
+/// From this many land layers in one frame on, they are decoded on every core.
+const PARALLEL_LAYERS: usize = 16;
 
 /// The region's terrain as received.
 #[derive(Resource, Debug, Default)]
@@ -157,25 +160,12 @@ pub fn apply_layer_data(
         return;
     };
     let (size_x, size_y) = (map.size_x(), map.size_y());
+    // The frame's land layers are decoded together: one at a time while streaming live, in a
+    // burst (a replay, a slow frame) on every core.
+    let mut land: Vec<&[u8]> = Vec::new();
     for RegionMessage(message) in messages.read() {
         match &**message {
-            Message::LayerData(layer) if layer.is_land() => {
-                match decode_layer(&layer.data, size_x, size_y) {
-                    Ok(decoded) => {
-                        for patch in &decoded.patches {
-                            match map.apply(patch) {
-                                Ok(PatchStatus::New | PatchStatus::Duplicate) => {
-                                    terrain.dirty.extend(chunks_touching_patch(
-                                        size_x, size_y, patch.x, patch.y,
-                                    ))
-                                }
-                                Err(e) => terrain.problems.push(e.to_string()),
-                            }
-                        }
-                    }
-                    Err(e) => terrain.problems.push(format!("LayerData: {e}")),
-                }
-            }
+            Message::LayerData(layer) if layer.is_land() => land.push(&layer.data),
             Message::RegionHandshake(h) => {
                 terrain.shading = TerrainShading::from_handshake(h, region.origin);
                 // New band heights recolour everything already built.
@@ -183,6 +173,22 @@ pub fn apply_layer_data(
             }
             _ => {}
         }
+    }
+    if !land.is_empty() {
+        let threads = if land.len() >= PARALLEL_LAYERS {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        } else {
+            1
+        };
+        let done = map.apply_layers(&land, threads);
+        for (x, y) in done.patches {
+            terrain
+                .dirty
+                .extend(chunks_touching_patch(size_x, size_y, x, y));
+        }
+        terrain
+            .problems
+            .extend(done.errors.iter().map(|e| format!("LayerData: {e}")));
     }
     let new_counts = SceneCounts {
         patches_received: map.patches_received(),

@@ -27,6 +27,15 @@ pub enum PatchStatus {
     Duplicate,
 }
 
+/// What [`Heightmap::apply_layers`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayersApplied {
+    /// Patches written, `(x, y)`, repeats included, in no particular order.
+    pub patches: Vec<(u32, u32)>,
+    /// One error per layer that failed part-way.
+    pub errors: Vec<PatchError>,
+}
+
 /// Heights of a whole region, filled in patch by patch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Heightmap {
@@ -160,6 +169,88 @@ impl Heightmap {
             self.note(seen);
             Ok(())
         })
+    }
+
+    /// Decodes many land layers into the map on up to `threads` threads (one for wasm or a
+    /// single layer) and returns the patches written, in no particular order, with the errors of
+    /// the layers that failed (their patches before the bad one are applied, as with
+    /// [`Heightmap::apply_layer`]).
+    ///
+    /// For bulk input — a replay, a burst of packets in one frame, a benchmark — where decoding
+    /// dominates: layers are shared out among the threads, and each writes its patches straight
+    /// into the map, one lock per patch row. When two layers carry the same patch, which copy
+    /// stays is not defined (a live stream's repeats arrive in separate frames, in order).
+    pub fn apply_layers(&mut self, layers: &[&[u8]], threads: usize) -> LayersApplied {
+        let threads = threads.clamp(1, layers.len().max(1));
+        let (size_x, size_y) = (self.size_x, self.size_y);
+        let width = to_usize(size_x);
+        let side = to_usize(PATCH_SIZE);
+        let rows: Vec<std::sync::Mutex<&mut [f32]>> = self
+            .heights
+            .chunks_mut(width.saturating_mul(side).max(1))
+            .map(std::sync::Mutex::new)
+            .collect();
+        let decode_part = |part: &[&[u8]]| {
+            let mut block = SparseBlock::new();
+            let mut heights = [[0.0f32; 16]; 16];
+            let mut done = LayersApplied::default();
+            for data in part {
+                let result = for_each_patch(data, size_x, size_y, |r, header| {
+                    decode_heights(r, header, &mut heights, &mut block)?;
+                    if let Some(row) = rows.get(to_usize(header.y)) {
+                        // A poisoned lock only means another thread panicked mid-copy; the
+                        // slice is still plain floats.
+                        let mut row = row
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let x0 = to_usize(header.x).saturating_mul(side);
+                        for (dst, src) in row.chunks_mut(width.max(1)).zip(&heights) {
+                            if let Some(dst) = dst.get_mut(x0..x0.saturating_add(side)) {
+                                dst.copy_from_slice(src);
+                            }
+                        }
+                    }
+                    done.patches.push((header.x, header.y));
+                    Ok(())
+                });
+                if let Err(e) = result {
+                    done.errors.push(e);
+                }
+            }
+            done
+        };
+        let per_thread = layers.len().div_ceil(threads).max(1);
+        let mut done = if threads == 1 {
+            decode_part(layers)
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = layers
+                    .chunks(per_thread)
+                    .map(|part| scope.spawn(|| decode_part(part)))
+                    .collect();
+                let mut all = LayersApplied::default();
+                for handle in handles {
+                    match handle.join() {
+                        Ok(part) => {
+                            all.patches.extend(part.patches);
+                            all.errors.extend(part.errors);
+                        }
+                        Err(_) => all.errors.push(PatchError::Truncated),
+                    }
+                }
+                all
+            })
+        };
+        drop(rows);
+        for &(x, y) in &done.patches {
+            let seen = self
+                .patch_index(x, y)
+                .and_then(|i| self.received.get_mut(i))
+                .map(|flag| core::mem::replace(flag, true));
+            self.note(seen);
+        }
+        done.patches.shrink_to_fit();
+        done
     }
 
     /// Copies 16 rows of 16 heights to patch `(px, py)`; rows outside the map are dropped.
@@ -332,6 +423,59 @@ mod tests {
             Err(PatchError::PatchOutOfRange { x: 31, y: 31, .. })
         ));
         assert_eq!(small.patches_received(), 2);
+    }
+
+    #[test]
+    fn apply_layers_on_threads_matches_one_by_one() {
+        // A 768 × 512 region in layers of 7 patches each, some flat, decoded on 1 and 3 threads.
+        let (w, h) = (768u32, 512u32);
+        let all: Vec<(u32, u32, [f32; 256])> = (0..h / 16)
+            .flat_map(|py| (0..w / 16).map(move |px| (px, py)))
+            .map(|(px, py)| {
+                let heights = core::array::from_fn(|k| {
+                    let (x, y) = (
+                        (px * 16) as f32 + (k % 16) as f32,
+                        (py * 16) as f32 + (k / 16) as f32,
+                    );
+                    if px % 5 == 0 {
+                        21.0
+                    } else {
+                        20.0 + 6.0 * (x / 19.0).sin() + 4.0 * (y / 29.0).cos()
+                    }
+                });
+                (px, py, heights)
+            })
+            .collect();
+        let layers: Vec<Vec<u8>> = all
+            .chunks(7)
+            .map(|c| {
+                let refs: Vec<(u32, u32, &[f32; 256])> =
+                    c.iter().map(|(x, y, h)| (*x, *y, h)).collect();
+                encode_layer(&refs, true)
+            })
+            .collect();
+        let slices: Vec<&[u8]> = layers.iter().map(Vec::as_slice).collect();
+        let mut one = Heightmap::new(w, h).unwrap();
+        for data in &slices {
+            one.apply_layer(data).unwrap();
+        }
+        for threads in [1, 3] {
+            let mut many = Heightmap::new(w, h).unwrap();
+            let done = many.apply_layers(&slices, threads);
+            assert!(done.errors.is_empty(), "{:?}", done.errors);
+            assert_eq!(done.patches.len(), all.len());
+            assert_eq!(many, one, "{threads} threads");
+            assert!(many.is_complete());
+        }
+        // A layer that does not fit the region reports its error; the others still land.
+        let mut small = Heightmap::new(256, 256).unwrap();
+        let done = small.apply_layers(&slices, 2);
+        assert!(!done.errors.is_empty());
+        assert!(small.patches_received() > 0);
+        assert_eq!(
+            small.patches_received(),
+            done.patches.len() - small.duplicates()
+        );
     }
 
     fn patch(x: u32, y: u32, f: impl Fn(usize, usize) -> f32) -> DecodedPatch {
