@@ -228,3 +228,52 @@ fn an_unreachable_grid_fails_with_a_message_and_grid_info_is_followed() {
         events.last()
     );
 }
+
+#[test]
+fn a_presence_refusal_is_retried_once_and_gets_in() {
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let first = NetHandle::spawn(NetSettings::default()).unwrap();
+    first.send(NetCommand::Login(params(&sim.login_uri, "test")));
+    let events = collect(&first, Duration::from_secs(20), |e| {
+        matches!(
+            e,
+            NetEvent::Phase {
+                phase: Phase::MovementComplete,
+                ..
+            }
+        )
+    });
+    assert!(events.iter().any(|e| matches!(e, NetEvent::LoggedIn(_))));
+    // The same account again: OpenSim (and the embedded region) refuse with `presence` while
+    // kicking the first session; the network thread retries once and gets in.
+    let second = NetHandle::spawn(NetSettings::default()).unwrap();
+    second.send(NetCommand::Login(params(&sim.login_uri, "test")));
+    let events = collect(&second, Duration::from_secs(20), |e| {
+        matches!(e, NetEvent::LoggedIn(_) | NetEvent::LoginFailed(_))
+    });
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, NetEvent::Warning(w) if w.contains("retrying"))),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events.last(), Some(NetEvent::LoggedIn(_))),
+        "{:?}",
+        events.last()
+    );
+    // The first session was kicked.
+    let kicked = collect(&first, Duration::from_secs(10), |e| {
+        matches!(e, NetEvent::Disconnected(_))
+    });
+    assert!(
+        kicked
+            .iter()
+            .any(|e| matches!(e, NetEvent::Disconnected(r) if r.contains("kicked"))),
+        "{:?}",
+        kicked
+            .iter()
+            .filter(|e| matches!(e, NetEvent::Disconnected(_)))
+            .collect::<Vec<_>>()
+    );
+}

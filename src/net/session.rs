@@ -15,6 +15,9 @@ use crate::protocol::login::{LoginReply, LoginRequest, LoginSuccess};
 use crate::protocol::message::agent::{ChatFromViewer, ChatType};
 use crate::protocol::message::circuit::AgentIds;
 
+/// Wait before the one retry of a login refused with `presence`.
+const PRESENCE_RETRY: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// How a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Outcome {
@@ -60,7 +63,20 @@ pub(super) async fn run(
             &params.password,
             params.start.clone(),
         );
-        post_login(client, settings, &uri, &request).await
+        let reply = post_login(client, settings, &uri, &request).await;
+        // OpenSim refuses a login once with `presence` while it kicks a stale session of the
+        // same account (PROTOCOL §8); a retry a moment later gets in.
+        if let Ok(LoginReply::Refused { reason, message }) = &reply
+            && reason == "presence"
+        {
+            report.send(NetEvent::Warning(format!(
+                "{message} — retrying in {} s",
+                PRESENCE_RETRY.as_secs()
+            )));
+            tokio::time::sleep(PRESENCE_RETRY).await;
+            return post_login(client, settings, &uri, &request).await;
+        }
+        reply
     };
     tokio::pin!(login);
     // The login may take a while against a slow grid: stay responsive to commands meanwhile.
