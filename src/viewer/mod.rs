@@ -67,7 +67,9 @@ pub const SKY_COLOR: Color = Color::srgb(0.53, 0.70, 0.92);
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(ClearColor(SKY_COLOR))
-            .add_systems(Startup, spawn_sun);
+            .init_resource::<RenderPreset>()
+            .add_systems(Startup, spawn_sun)
+            .add_systems(Update, apply_render_preset);
         if self.spawn_camera {
             app.add_systems(Startup, spawn_camera);
         }
@@ -82,6 +84,50 @@ fn spawn_camera(mut commands: Commands) {
         Transform::from_xyz(100.0, 60.0, -128.0)
             .looking_at(Vec3::new(140.0, 20.0, -128.0), Vec3::Y),
     ));
+}
+
+/// Rendering settings chosen from the adapter: on a software renderer (Mesa's lavapipe, no GPU)
+/// multisampling is switched off, which is most of a frame's cost there.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderPreset {
+    /// The adapter is a CPU (software) renderer.
+    pub software: bool,
+    /// Whether the preset has been decided (the adapter is known once rendering started).
+    pub decided: bool,
+}
+
+fn apply_render_preset(
+    mut commands: Commands,
+    adapter: Option<Res<bevy::render::renderer::RenderAdapterInfo>>,
+    mut preset: ResMut<RenderPreset>,
+    cameras: Query<Entity, Added<Camera3d>>,
+    all_cameras: Query<Entity, With<Camera3d>>,
+) {
+    if !preset.decided {
+        let Some(adapter) = adapter else { return };
+        // wgpu's `DeviceType` is not re-exported by Bevy; its variant name is stable.
+        preset.software = format!("{:?}", adapter.device_type) == "Cpu";
+        preset.decided = true;
+        if preset.software {
+            info!(
+                "software renderer ({}): the light preset, without multisampling",
+                adapter.name
+            );
+        }
+        for camera in &all_cameras {
+            set_preset(&mut commands, camera, *preset);
+        }
+    } else {
+        for camera in &cameras {
+            set_preset(&mut commands, camera, *preset);
+        }
+    }
+}
+
+fn set_preset(commands: &mut Commands, camera: Entity, preset: RenderPreset) {
+    if preset.software {
+        commands.entity(camera).insert(Msaa::Off);
+    }
 }
 
 fn spawn_sun(mut commands: Commands) {
