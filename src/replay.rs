@@ -75,15 +75,7 @@ pub fn run(path: &Path, summary: bool, out: &mut impl Write) -> Result<ReplayRep
             Ok(m) => {
                 *counts.entry((d.dir.to_string(), m.name)).or_default() += 1;
                 if !summary {
-                    let mut f = String::new();
-                    for (bit, name) in [
-                        (flags::RELIABLE, 'R'),
-                        (flags::ZEROCODED, 'Z'),
-                        (flags::RESENT, 'r'),
-                        (flags::ACK, 'A'),
-                    ] {
-                        f.push(if packet.flags & bit != 0 { name } else { '-' });
-                    }
+                    let f = flags::letters(packet.flags);
                     writeln!(out, "{:9.3} {arrow} #{} [{f}] {m}", d.t, packet.sequence)?;
                     if !packet.acks.is_empty() {
                         writeln!(out, "          appended acks: {:?}", packet.acks)?;

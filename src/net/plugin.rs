@@ -227,3 +227,23 @@ fn log_out_on_exit(mut exits: MessageReader<AppExit>, net: Option<ResMut<Net>>) 
         net.0.shutdown(Duration::from_secs(6));
     }
 }
+
+/// A headless app for plugin tests: `MinimalPlugins`, assets for meshes and materials, transform
+/// propagation, the region resource and the net plugin's Messages (without its thread), ready
+/// for the plugin under test.
+#[cfg(test)]
+pub(crate) fn plugin_test_app() -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        bevy::asset::AssetPlugin::default(),
+        bevy::transform::TransformPlugin,
+    ))
+    .init_asset::<Mesh>()
+    .init_asset::<StandardMaterial>()
+    .init_resource::<crate::scene::RegionInfo>()
+    .add_message::<RegionMessage>()
+    .add_message::<SessionStarted>()
+    .configure_sets(PreUpdate, NetSystems::Receive);
+    app
+}

@@ -247,45 +247,17 @@ fn apply_object_messages(
     }
     let mut touched = false;
     for RegionMessage(message) in messages.read() {
-        match &**message {
-            Message::ObjectUpdate(u) => {
-                for o in &u.objects {
-                    let state = ObjectState::from_update(o);
-                    upsert(
-                        &mut commands,
-                        &mut index,
-                        &mut cache,
-                        &mut meshes,
-                        &mut materials,
-                        &region,
-                        &mut objects,
-                        &geometry,
-                        state,
-                    );
-                }
-                touched = true;
-            }
+        let states: Vec<ObjectState> = match &**message {
+            Message::ObjectUpdate(u) => u.objects.iter().map(ObjectState::from_update).collect(),
             Message::ObjectUpdateCompressed(u) => {
+                let mut states = Vec::with_capacity(u.objects.len());
                 for block in &u.objects {
                     match block.object() {
-                        Ok(o) => {
-                            let state = ObjectState::from_compressed(&o);
-                            upsert(
-                                &mut commands,
-                                &mut index,
-                                &mut cache,
-                                &mut meshes,
-                                &mut materials,
-                                &region,
-                                &mut objects,
-                                &geometry,
-                                state,
-                            );
-                        }
+                        Ok(o) => states.push(ObjectState::from_compressed(&o)),
                         Err(e) => index.problems.push(format!("compressed object: {e}")),
                     }
                 }
-                touched = true;
+                states
             }
             Message::ImprovedTerseObjectUpdate(u) => {
                 for t in &u.objects {
@@ -294,14 +266,30 @@ fn apply_object_messages(
                         Err(e) => index.problems.push(format!("terse update: {e}")),
                     }
                 }
+                continue;
             }
             Message::KillObject(k) => {
                 for id in &k.ids {
                     kill(&mut commands, &mut index, *id);
                 }
                 touched = true;
+                continue;
             }
-            _ => {}
+            _ => continue,
+        };
+        touched = true;
+        for state in states {
+            upsert(
+                &mut commands,
+                &mut index,
+                &mut cache,
+                &mut meshes,
+                &mut materials,
+                &region,
+                &mut objects,
+                &geometry,
+                state,
+            );
         }
     }
     if touched {
@@ -470,15 +458,8 @@ mod tests {
     use crate::protocol::types::{Quat as SlQuat, Vec3 as SlVec3};
 
     fn app() -> App {
-        let mut app = App::new();
-        app.add_plugins((MinimalPlugins, AssetPlugin::default(), TransformPlugin))
-            .init_asset::<Mesh>()
-            .init_asset::<StandardMaterial>()
-            .init_resource::<RegionInfo>()
-            .add_message::<RegionMessage>()
-            .add_message::<SessionStarted>()
-            .configure_sets(PreUpdate, NetSystems::Receive)
-            .add_plugins(ObjectsPlugin);
+        let mut app = crate::net::plugin::plugin_test_app();
+        app.add_plugins(ObjectsPlugin);
         app
     }
 

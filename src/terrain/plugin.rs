@@ -359,15 +359,8 @@ mod tests {
     }
 
     fn app() -> App {
-        let mut app = App::new();
-        app.add_plugins((MinimalPlugins, AssetPlugin::default()))
-            .init_asset::<Mesh>()
-            .init_asset::<StandardMaterial>()
-            .init_resource::<RegionInfo>()
-            .add_message::<RegionMessage>()
-            .add_message::<SessionStarted>()
-            .configure_sets(PreUpdate, NetSystems::Receive)
-            .add_plugins(TerrainPlugin);
+        let mut app = crate::net::plugin::plugin_test_app();
+        app.add_plugins(TerrainPlugin);
         app
     }
 

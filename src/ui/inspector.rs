@@ -41,15 +41,7 @@ impl PacketRow {
                 let name = template()
                     .by_id(p.message)
                     .map_or_else(|| p.message.to_string(), |d| d.name.clone());
-                let mut f = String::new();
-                for (bit, c) in [
-                    (flags::RELIABLE, 'R'),
-                    (flags::ZEROCODED, 'Z'),
-                    (flags::RESENT, 'r'),
-                    (flags::ACK, 'A'),
-                ] {
-                    f.push(if p.flags & bit != 0 { c } else { '-' });
-                }
+                let f = flags::letters(p.flags);
                 (name, p.sequence, f)
             }
             Err(e) => (format!("(bad datagram: {e})"), 0, "----".into()),

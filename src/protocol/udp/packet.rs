@@ -21,6 +21,15 @@ pub mod flags {
     pub const RESENT: u8 = 0x20;
     /// Acks are appended after the body.
     pub const ACK: u8 = 0x10;
+
+    /// The flags as four letters, `-` for a clear bit: `R`eliable, `Z`ero-coded, `r`esent,
+    /// `A`cks appended (packet inspector, `overlook replay`).
+    pub fn letters(flags: u8) -> String {
+        [(RELIABLE, 'R'), (ZEROCODED, 'Z'), (RESENT, 'r'), (ACK, 'A')]
+            .iter()
+            .map(|&(bit, c)| if flags & bit != 0 { c } else { '-' })
+            .collect()
+    }
 }
 
 mod field {
