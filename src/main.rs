@@ -151,6 +151,7 @@ fn run_sim(args: SimArgs) -> ExitCode {
         seed: args.seed,
         accounts,
         region_name: args.name,
+        withheld_patches: Vec::new(),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
