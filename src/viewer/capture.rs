@@ -6,6 +6,7 @@
 //! (straight down on the whole region, north up) into [`CapturedFrames`] and exits. A timeout
 //! captures whatever is there and says so.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -22,7 +23,7 @@ use bevy::winit::WinitPlugin;
 use super::{ScenePlugin, ViewerOptions};
 use crate::camera::{CameraPlugin, ChaseCamera};
 use crate::net::plugin::{NetPlugin, Session};
-use crate::objects::plugin::ObjectsPlugin;
+use crate::objects::plugin::{ObjectIndex, ObjectsPlugin};
 use crate::protocol::circuit::Phase;
 use crate::scene::{RegionInfo, RegionPlugin, SceneCounts};
 use crate::terrain::plugin::{Terrain, TerrainPlugin};
@@ -47,6 +48,11 @@ pub struct CaptureSettings {
     pub timeout: Duration,
     /// Frames rendered after the scene is complete before capturing (uploads, camera glide).
     pub settle_frames: u32,
+    /// Objects count as settled once no new local id has appeared for this long after the
+    /// terrain completed (`overlook check --settle-ms`); `None` waits for the circuit's
+    /// `objects_settled` phase instead. Objects that move, or vanish and come back under the
+    /// same local id, do not hold it up.
+    pub settle: Option<Duration>,
 }
 
 impl Default for CaptureSettings {
@@ -56,6 +62,7 @@ impl Default for CaptureSettings {
             overview_px: 768,
             timeout: Duration::from_secs(60),
             settle_frames: 10,
+            settle: None,
         }
     }
 }
@@ -135,6 +142,52 @@ enum Stage {
 #[derive(Component)]
 struct OverviewCamera;
 
+/// Watches for new local ids (the `settle` rule): every id ever seen, and when the last new one
+/// (or the terrain's completion, whichever came later) was noticed.
+#[derive(Resource, Debug, Default)]
+pub struct ObjectsQuiet {
+    seen: HashSet<u32>,
+    /// When the last new local id appeared.
+    pub last_new: Option<std::time::Instant>,
+    /// When the terrain was first seen complete.
+    pub terrain_done: Option<std::time::Instant>,
+}
+
+impl ObjectsQuiet {
+    /// Whether no new local id has appeared for `settle` since the terrain completed.
+    pub fn settled(&self, settle: Duration, now: std::time::Instant) -> bool {
+        let Some(done) = self.terrain_done else {
+            return false;
+        };
+        let since = self.last_new.map_or(done, |t| t.max(done));
+        now.saturating_duration_since(since) >= settle
+    }
+}
+
+fn watch_local_ids(
+    mut quiet: ResMut<ObjectsQuiet>,
+    index: Res<ObjectIndex>,
+    session: Res<Session>,
+    counts: Res<SceneCounts>,
+) {
+    let now = std::time::Instant::now();
+    let quiet = &mut *quiet;
+    let mut new = false;
+    for &id in index.by_local.keys() {
+        new |= quiet.seen.insert(id);
+    }
+    if new {
+        quiet.last_new = Some(now);
+    }
+    if quiet.terrain_done.is_none()
+        && session.reached(Phase::TerrainComplete)
+        && counts.patches_total > 0
+        && counts.patches_received == counts.patches_total
+    {
+        quiet.terrain_done = Some(now);
+    }
+}
+
 /// Render pipelines still compiling, counted in the render world each frame. Pipelines compile
 /// in the background (for seconds on lavapipe) and what needs them is not drawn until they are
 /// ready, so a capture waits for this to reach zero.
@@ -209,7 +262,9 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
     ))
     .add_plugins(PipelineWatchPlugin(PipelinesPending::default()))
     .init_resource::<CapturedFrames>()
+    .init_resource::<ObjectsQuiet>()
     .insert_resource(PendingCapture(Some(settings)))
+    .add_systems(Update, watch_local_ids)
     .add_systems(Startup, spawn_capture_cameras)
     .add_systems(Last, drive_capture);
     app
@@ -267,9 +322,20 @@ fn spawn_capture_cameras(
     });
 }
 
-/// Whether the story has run far enough to take the pictures.
-fn scene_ready(session: &Session, counts: &SceneCounts, terrain: &Terrain) -> bool {
-    session.reached(Phase::ObjectsSettled)
+/// Whether the story has run far enough to take the pictures: the terrain complete and meshed,
+/// the objects settled (by the circuit's rule, or by `settle`'s when given).
+fn scene_ready(
+    session: &Session,
+    counts: &SceneCounts,
+    terrain: &Terrain,
+    quiet: &ObjectsQuiet,
+    settle: Option<Duration>,
+) -> bool {
+    let settled = match settle {
+        Some(settle) => quiet.settled(settle, std::time::Instant::now()),
+        None => session.reached(Phase::ObjectsSettled),
+    };
+    settled
         && session.reached(Phase::TerrainComplete)
         && counts.patches_total > 0
         && counts.patches_received == counts.patches_total
@@ -292,13 +358,14 @@ fn drive_capture(
     mut avatar_cam: Query<(&mut Camera, &mut Projection), ChaseOnly>,
     mut exit: MessageWriter<AppExit>,
     pending: Res<PipelinesPending>,
+    quiet: Res<ObjectsQuiet>,
 ) {
     let Some(mut capture) = capture else { return };
     let started = *capture.started.get_or_insert_with(std::time::Instant::now);
     let capture = &mut *capture;
     match capture.stage {
         Stage::Waiting => {
-            let ready = scene_ready(&session, &counts, &terrain);
+            let ready = scene_ready(&session, &counts, &terrain, &quiet, capture.settings.settle);
             if !ready && started.elapsed() >= capture.settings.timeout {
                 warn!(
                     "the scene was not complete within {:?}; capturing it as it is",
@@ -424,5 +491,31 @@ impl Frame {
             .write_image_data(&self.rgba)
             .map_err(std::io::Error::other)?;
         writer.finish().map_err(std::io::Error::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_settle_only_after_terrain_and_a_quiet_spell() {
+        let t0 = std::time::Instant::now();
+        let ms = Duration::from_millis;
+        let settle = ms(1000);
+        // No terrain yet: never settled, however quiet.
+        let mut quiet = ObjectsQuiet {
+            last_new: Some(t0),
+            ..ObjectsQuiet::default()
+        };
+        assert!(!quiet.settled(settle, t0 + ms(5000)));
+        // Terrain done after the last new id: counted from the terrain.
+        quiet.terrain_done = Some(t0 + ms(500));
+        assert!(!quiet.settled(settle, t0 + ms(1400)));
+        assert!(quiet.settled(settle, t0 + ms(1500)));
+        // A new id later restarts the wait.
+        quiet.last_new = Some(t0 + ms(1200));
+        assert!(!quiet.settled(settle, t0 + ms(2100)));
+        assert!(quiet.settled(settle, t0 + ms(2200)));
     }
 }
