@@ -142,6 +142,7 @@ pub fn run(args: &CheckArgs) -> CheckOutcome {
         );
         app.add_plugins(plugin::CheckPlugin {
             timeout: args.timeout,
+            settle: args.settle,
         });
         run_headless(&mut app);
         let collected = Collected::from_world(app.world_mut());

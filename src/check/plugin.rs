@@ -9,8 +9,10 @@ use bevy::prelude::*;
 
 use crate::net::plugin::{DatagramLogged, Net, PhaseReached, Session, SessionState};
 use crate::net::{Direction, LoginFailure, NetCommand};
+use crate::objects::plugin::ObjectIndex;
 use crate::protocol::circuit::Phase;
 use crate::protocol::udp::Packet;
+use crate::viewer::capture::{CapturedFrames, ObjectsQuiet};
 
 /// How long to wait before retrying a `presence` refusal (OpenSim logs the old presence out).
 pub const PRESENCE_RETRY: Duration = Duration::from_secs(4);
@@ -44,16 +46,31 @@ impl CheckProgress {
 pub struct CheckPlugin {
     /// Give up when no `RegionHandshake` arrived within this long.
     pub timeout: Duration,
+    /// The settle rule's quiet time (for the progress line).
+    pub settle: Duration,
 }
 
 #[derive(Resource, Debug)]
 struct CheckTimeout(Duration);
 
+#[derive(Resource, Debug)]
+struct SettleNotice {
+    settle: Duration,
+    said: bool,
+}
+
 impl Plugin for CheckPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<CheckProgress>()
             .insert_resource(CheckTimeout(self.timeout))
-            .add_systems(Update, (print_phases, count_sequences))
+            .insert_resource(SettleNotice {
+                settle: self.settle,
+                said: false,
+            })
+            .add_systems(
+                Update,
+                (print_phases, count_sequences, print_settled, print_frames),
+            )
             .add_systems(Last, give_up_without_circuit);
     }
 }
@@ -61,6 +78,40 @@ impl Plugin for CheckPlugin {
 fn print_phases(mut phases: MessageReader<PhaseReached>) {
     for p in phases.read() {
         eprintln!("check: {:<18} {:>6} ms", p.phase.id(), p.ms);
+    }
+}
+
+fn print_settled(
+    quiet: Res<ObjectsQuiet>,
+    index: Res<ObjectIndex>,
+    mut notice: ResMut<SettleNotice>,
+    progress: Res<CheckProgress>,
+) {
+    let now = Instant::now();
+    if !notice.said && quiet.settled(notice.settle, now) {
+        notice.said = true;
+        let secs = progress
+            .started
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+        eprintln!(
+            "check: objects settled at {secs:.1} s ({} objects, no new local id for {} ms); \
+             rendering",
+            index.by_local.len(),
+            notice.settle.as_millis()
+        );
+    }
+}
+
+fn print_frames(frames: Res<CapturedFrames>, progress: Res<CheckProgress>, mut said: Local<usize>) {
+    if frames.frames.len() > *said {
+        let secs = progress.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        for f in frames.frames.iter().skip(*said) {
+            eprintln!(
+                "check: {:?} frame captured at {secs:.1} s ({}×{})",
+                f.view, f.width, f.height
+            );
+        }
+        *said = frames.frames.len();
     }
 }
 
