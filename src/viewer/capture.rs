@@ -463,6 +463,20 @@ fn shoot(commands: &mut Commands, target: Handle<Image>, view: View) {
         move |captured: On<ScreenshotCaptured>, mut frames: ResMut<CapturedFrames>| {
             let image = &captured.image;
             let (width, height) = (image.width(), image.height());
+            // The targets are RGBA8 already: take the bytes as they are (a per-pixel
+            // conversion costs seconds in a debug build).
+            if image.texture_descriptor.format == TextureFormat::Rgba8UnormSrgb
+                && let Some(data) = &image.data
+                && data.len() == width as usize * height as usize * 4
+            {
+                frames.frames.push(Frame {
+                    view,
+                    width,
+                    height,
+                    rgba: data.clone(),
+                });
+                return;
+            }
             match image.clone().try_into_dynamic() {
                 Ok(img) => frames.frames.push(Frame {
                     view,
@@ -486,6 +500,7 @@ impl Frame {
         let mut encoder = png::Encoder::new(file, self.width, self.height);
         encoder.set_color(png::ColorType::Rgba);
         encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Fast);
         let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
         writer
             .write_image_data(&self.rgba)
