@@ -129,12 +129,10 @@ struct Capture {
 enum Stage {
     /// Waiting for the story to finish.
     Waiting,
-    /// Rendering a few frames before the shot.
+    /// Both cameras render; a few frames before the shots.
     Settling(u32),
-    /// A screenshot of this view is on its way.
-    Shooting(View),
-    /// The overview camera is placed; settling before its shot.
-    OverviewSettling(u32),
+    /// Screenshots of the views not yet captured are on their way.
+    Shooting,
     /// Done: exit.
     Done,
 }
@@ -374,33 +372,11 @@ fn drive_capture(
                 frames.timed_out = true;
             }
             if ready || frames.timed_out {
+                // Both cameras start together, so their pipelines compile side by side (seconds
+                // each on lavapipe) and both shots go in the same frame.
                 for (mut cam, mut projection) in &mut avatar_cam {
                     cam.is_active = true;
                     projection.set_changed();
-                }
-                capture.stage = Stage::Settling(capture.settings.settle_frames);
-            }
-        }
-        Stage::Settling(0) | Stage::OverviewSettling(0)
-            if pending.0.load(Ordering::Relaxed) > 0 =>
-        {
-            // Keep rendering until every pipeline is compiled.
-        }
-        Stage::Settling(0) => {
-            shoot(&mut commands, capture.avatar_target.clone(), View::Avatar);
-            capture.stage = Stage::Shooting(View::Avatar);
-        }
-        Stage::Settling(n) => capture.stage = Stage::Settling(n - 1),
-        Stage::Shooting(view) if retake_if_blank(&mut frames, view, &mut capture.retakes) => {
-            capture.stage = match view {
-                View::Avatar => Stage::Settling(RETAKE_FRAMES),
-                View::Overview => Stage::OverviewSettling(RETAKE_FRAMES),
-            };
-        }
-        Stage::Shooting(View::Avatar) => {
-            if frames.get(View::Avatar).is_some() {
-                for (mut cam, _) in &mut avatar_cam {
-                    cam.is_active = false;
                 }
                 if let Ok((mut cam, mut transform, mut projection)) = overview.single_mut() {
                     let (w, h) = (region.size.0 as f32, region.size.1 as f32);
@@ -416,21 +392,35 @@ fn drive_capture(
                         ..OrthographicProjection::default_3d()
                     });
                 }
-                capture.stage = Stage::OverviewSettling(capture.settings.settle_frames);
+                capture.stage = Stage::Settling(capture.settings.settle_frames);
             }
         }
-        Stage::OverviewSettling(0) => {
-            shoot(
-                &mut commands,
-                capture.overview_target.clone(),
-                View::Overview,
-            );
-            capture.stage = Stage::Shooting(View::Overview);
+        Stage::Settling(0) if pending.0.load(Ordering::Relaxed) > 0 => {
+            // Keep rendering until every pipeline is compiled.
         }
-        Stage::OverviewSettling(n) => capture.stage = Stage::OverviewSettling(n - 1),
-        Stage::Shooting(View::Overview) => {
-            if frames.get(View::Overview).is_some() {
-                capture.stage = Stage::Done;
+        Stage::Settling(0) => {
+            for (view, target) in [
+                (View::Avatar, &capture.avatar_target),
+                (View::Overview, &capture.overview_target),
+            ] {
+                if frames.get(view).is_none() {
+                    shoot(&mut commands, target.clone(), view);
+                }
+            }
+            capture.stage = Stage::Shooting;
+        }
+        Stage::Settling(n) => capture.stage = Stage::Settling(n - 1),
+        Stage::Shooting => {
+            if frames.get(View::Avatar).is_some() && frames.get(View::Overview).is_some() {
+                let mut retake = false;
+                for view in [View::Avatar, View::Overview] {
+                    retake |= retake_if_blank(&mut frames, view, &mut capture.retakes);
+                }
+                capture.stage = if retake {
+                    Stage::Settling(RETAKE_FRAMES)
+                } else {
+                    Stage::Done
+                };
             }
         }
         Stage::Done => {
@@ -441,7 +431,7 @@ fn drive_capture(
 
 /// Frames rendered before another try when a capture came back blank.
 const RETAKE_FRAMES: u32 = 5;
-/// Blank captures tolerated per view before the blank frame is kept.
+/// Blank captures tolerated (all views together) before a blank frame is kept.
 const MAX_RETAKES: u32 = 40;
 
 /// A view's first frames can come back as the clear colour alone: the render world compiles
