@@ -137,6 +137,9 @@ pub fn run(args: &CheckArgs) -> CheckOutcome {
             CaptureSettings {
                 timeout: args.timeout,
                 settle: Some(args.settle),
+                // The check's own progress lines say what happens; Bevy's INFO lines would
+                // drown them.
+                log_level: bevy::log::Level::WARN,
                 ..CaptureSettings::default()
             },
         );

@@ -234,7 +234,7 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
         }),
     ));
     let circuit = logged_in && reached(Phase::RegionHandshake);
-    checks.push(Check::new(
+    let mut circuit_check = Check::new(
         "check.circuit",
         circuit,
         (!circuit).then(|| {
@@ -242,7 +242,12 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
                 .clone()
                 .unwrap_or_else(|| "no RegionHandshake".into())
         }),
-    ));
+    );
+    if !logged_in {
+        circuit_check.skipped = true;
+        circuit_check.message = Some("not logged in".into());
+    }
+    checks.push(circuit_check);
 
     // The scene (exit 1).
     let expected = c.heightmap.as_ref().map_or(0, Heightmap::patches_total);
@@ -281,15 +286,22 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
         frames_ok,
         (!frames_ok).then(|| "frame.png or overview.png not rendered".to_owned()),
     ));
+    if !circuit {
+        // Nothing to judge the scene by: those checks are skipped, not failed.
+        for ch in checks.iter_mut().skip(2) {
+            ch.skipped = true;
+            ch.message = Some("not connected".into());
+        }
+    }
     if circuit && c.timed_out {
         warnings.push(format!(
             "the scene was not complete within {:?}; captured as it was",
             args.timeout
         ));
     }
-    for ch in checks.iter().filter(|ch| !ch.passed) {
+    for ch in checks.iter().filter(|ch| !ch.passed && !ch.skipped) {
         if let Some(m) = &ch.message
-            && !errors.contains(m)
+            && !errors.iter().any(|e| e.contains(m.as_str()))
         {
             errors.push(m.clone());
         }
@@ -525,6 +537,7 @@ pub fn write_heightmap_png(map: &Heightmap, path: &Path) -> std::io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::terrain::DecodedPatch;
 
     fn map() -> Heightmap {
         let mut bytes = Vec::new();
@@ -555,6 +568,114 @@ mod tests {
         assert!(g[0] > 65000, "{}", g[0]);
         assert_eq!(g[255 * 256], 0, "south-west corner is the minimum");
         assert_eq!(g[255], 65535, "north-east corner is the maximum");
+    }
+
+    fn login() -> Box<LoginSuccess> {
+        let xml = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/captures/opensim-0.9.2.2/test-region.login-response.xml"
+        ))
+        .unwrap();
+        match crate::protocol::login::parse_login_response(&xml).unwrap() {
+            crate::protocol::login::LoginReply::Success(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn connected(map: Heightmap, objects: usize) -> Collected {
+        Collected {
+            ran: true,
+            login: Some(login()),
+            timeline: Phase::ALL[..9].iter().map(|&p| (p, 10)).collect(),
+            heightmap: Some(map),
+            objects_total: objects,
+            frame: Some(Frame {
+                view: View::Avatar,
+                width: 1,
+                height: 1,
+                rgba: vec![0; 4],
+            }),
+            overview: Some(Frame {
+                view: View::Overview,
+                width: 1,
+                height: 1,
+                rgba: vec![0; 4],
+            }),
+            ..Collected::default()
+        }
+    }
+
+    fn args(min_objects: usize) -> CheckArgs {
+        CheckArgs {
+            min_objects,
+            ..CheckArgs::embedded("unused")
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_checks() {
+        // Everything there: 0, logout skipped.
+        let o = evaluate(&args(30), &connected(map(), 36), Vec::new());
+        assert_eq!(o.code, 0, "{:?}", o.errors);
+        assert!(o.errors.is_empty());
+        assert!(
+            o.checks
+                .iter()
+                .any(|c| c.name == "phase.logout" && c.skipped)
+        );
+        // Too few objects: 1, saying so.
+        let o = evaluate(&args(40), &connected(map(), 36), Vec::new());
+        assert_eq!(o.code, 1);
+        assert!(
+            o.errors.iter().any(|e| e.contains("36 objects")),
+            "{:?}",
+            o.errors
+        );
+        // Three patches missing: 1, naming them.
+        let mut partial = Heightmap::new(256, 256).unwrap();
+        for y in 0..16 {
+            for x in 0..16 {
+                if ![(3, 4), (15, 0), (7, 9)].contains(&(x, y)) {
+                    let heights = [1.0; 256];
+                    partial.apply(&DecodedPatch { x, y, heights }).unwrap();
+                }
+            }
+        }
+        let o = evaluate(&args(0), &connected(partial, 36), Vec::new());
+        assert_eq!(o.code, 1);
+        assert!(
+            o.errors
+                .iter()
+                .any(|e| e == "3 of 256 terrain patches missing: (15,0) (3,4) (7,9)"),
+            "{:?}",
+            o.errors
+        );
+        assert_eq!(o.report["terrain"]["patches_received"], 253);
+        // Logged in, but no handshake: 2, the scene's checks skipped.
+        let mut c = connected(map(), 36);
+        c.timeline.truncate(3);
+        c.gave_up = Some("no RegionHandshake within 60s".into());
+        let o = evaluate(&args(0), &c, Vec::new());
+        assert_eq!(o.code, 2);
+        assert_eq!(o.errors, vec!["no RegionHandshake within 60s".to_owned()]);
+        assert!(
+            o.checks
+                .iter()
+                .any(|c| c.name == "check.terrain" && c.skipped)
+        );
+        // Refused: 2 with the server's words.
+        let c = Collected {
+            ran: true,
+            login_failed: Some("Could not authenticate your avatar.".into()),
+            log: vec![
+                "login failed: login refused (key): Could not authenticate your avatar.".into(),
+            ],
+            ..Collected::default()
+        };
+        let o = evaluate(&args(0), &c, Vec::new());
+        assert_eq!(o.code, 2);
+        assert_eq!(o.errors.len(), 1, "{:?}", o.errors);
+        assert!(o.errors[0].contains("Could not authenticate"));
     }
 
     #[test]

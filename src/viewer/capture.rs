@@ -53,6 +53,8 @@ pub struct CaptureSettings {
     /// `objects_settled` phase instead. Objects that move, or vanish and come back under the
     /// same local id, do not hold it up.
     pub settle: Option<Duration>,
+    /// Least severe log level printed (`RUST_LOG` overrides it).
+    pub log_level: bevy::log::Level,
 }
 
 impl Default for CaptureSettings {
@@ -63,6 +65,7 @@ impl Default for CaptureSettings {
             timeout: Duration::from_secs(60),
             settle_frames: 10,
             settle: None,
+            log_level: bevy::log::Level::INFO,
         }
     }
 }
@@ -240,6 +243,10 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
             .set(WindowPlugin {
                 primary_window: None,
                 exit_condition: ExitCondition::DontExit,
+                ..default()
+            })
+            .set(bevy::log::LogPlugin {
+                level: settings.log_level,
                 ..default()
             })
             .disable::<WinitPlugin>(),
