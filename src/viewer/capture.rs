@@ -426,6 +426,13 @@ fn drive_capture(
                 capture.stage = if retake {
                     Stage::Settling(RETAKE_FRAMES)
                 } else {
+                    // Frames still rendered while logging out cost seconds on lavapipe.
+                    for (mut cam, _) in &mut avatar_cam {
+                        cam.is_active = false;
+                    }
+                    if let Ok((mut cam, _, _)) = overview.single_mut() {
+                        cam.is_active = false;
+                    }
                     Stage::Done
                 };
             }
