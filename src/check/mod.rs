@@ -140,6 +140,11 @@ pub fn run(args: &CheckArgs) -> CheckOutcome {
                 // The check's own progress lines say what happens; Bevy's INFO lines would
                 // drown them.
                 log_level: bevy::log::Level::WARN,
+                // Each rendered frame costs most of a second on lavapipe: no multisampling, and
+                // two frames before the shots (pipelines compiling are waited for regardless;
+                // the chase camera's glide is timed, not counted in frames).
+                msaa: bevy::render::view::Msaa::Off,
+                settle_frames: 2,
                 ..CaptureSettings::default()
             },
         );
