@@ -10,6 +10,8 @@
 
 #[cfg(feature = "viewer")]
 pub mod camera;
+#[cfg(feature = "viewer")]
+pub mod check;
 pub mod geometry;
 #[cfg(feature = "net")]
 pub mod net;

@@ -45,6 +45,11 @@ enum Command {
     /// Run the embedded OpenSim-compatible region alone, so any viewer can log in.
     #[cfg(feature = "sim")]
     Sim(SimArgs),
+    /// Log in headless (no window or display), wait for the scene, render it offscreen and write
+    /// frame.png, overview.png, heightmap.png/.r32, report.json and junit.xml into `--out`.
+    /// Exit 0: every check passed; 1: connected but a check failed; 2: no login or circuit.
+    /// The password comes from `OVERLOOK_PASSWORD`.
+    Check(CheckCli),
     /// Decode captured LLUDP traffic (a `udp.jsonl` file) and print every message.
     Replay {
         /// The capture, one JSON object per datagram: {"t", "dir", "hex"}.
@@ -53,6 +58,57 @@ enum Command {
         #[arg(long)]
         summary: bool,
     },
+}
+
+/// `overlook check` options.
+#[derive(Debug, clap::Args)]
+struct CheckCli {
+    /// The grid's login URI or `get_grid_info` URL (default: the embedded region).
+    #[arg(long)]
+    grid: Option<String>,
+    /// First name (with `--grid`).
+    #[arg(long)]
+    first: Option<String>,
+    /// Last name (with `--grid`).
+    #[arg(long)]
+    last: Option<String>,
+    /// Where to arrive: `last`, `home` or `uri:Region&x&y&z`.
+    #[arg(long, default_value = "last")]
+    start: String,
+    /// Folder for the PNGs, heightmaps, report.json and junit.xml.
+    #[arg(long)]
+    out: PathBuf,
+    /// Give up waiting for the scene after this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Objects count as settled when no new local id appeared for this long after the terrain.
+    #[arg(long, default_value_t = 1000)]
+    settle_ms: u64,
+    /// Fail when fewer objects than this are present at the end.
+    #[arg(long, default_value_t = 0)]
+    min_objects: usize,
+}
+
+fn run_check(cli: CheckCli) -> ExitCode {
+    use overlook::check::{CheckArgs, run};
+
+    let mut args = CheckArgs::embedded(cli.out);
+    args.start = cli.start;
+    args.timeout = std::time::Duration::try_from_secs_f64(cli.timeout)
+        .unwrap_or(std::time::Duration::from_secs(60));
+    args.settle = std::time::Duration::from_millis(cli.settle_ms);
+    args.min_objects = cli.min_objects;
+    if let Some(grid) = cli.grid {
+        args.grid = Some(grid);
+        args.first = cli.first.unwrap_or_default();
+        args.last = cli.last.unwrap_or_default();
+        args.password = std::env::var("OVERLOOK_PASSWORD").unwrap_or_default();
+        if args.first.is_empty() || args.last.is_empty() {
+            eprintln!("overlook check: --grid needs --first and --last");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(run(&args).code)
 }
 
 /// `overlook sim` options.
@@ -151,6 +207,7 @@ fn run_sim(args: SimArgs) -> ExitCode {
         seed: args.seed,
         accounts,
         region_name: args.name,
+        withheld_patches: Vec::new(),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -240,6 +297,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::View(cli.view)) {
         Command::View(args) => run_viewer(args),
+        Command::Check(args) => run_check(args),
         #[cfg(feature = "sim")]
         Command::Sim(args) => run_sim(args),
         Command::Replay { file, summary } => {

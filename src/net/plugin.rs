@@ -74,6 +74,8 @@ pub struct Session {
     pub log: VecDeque<String>,
     /// Region messages received, by name (for the status bar and the inspector).
     pub messages_in: u64,
+    /// Why the last login failed (`check` retries a `presence` refusal once).
+    pub login_failure: Option<LoginFailure>,
 }
 
 impl Session {
@@ -172,6 +174,7 @@ pub fn receive_net_events(
             NetEvent::LoggingIn { uri } => session.state = SessionState::LoggingIn { uri },
             NetEvent::LoggedIn(success) => {
                 session.state = SessionState::Connected;
+                session.login_failure = None;
                 session.phases = PhaseTimes::default();
                 session.messages_in = 0;
                 session.note(format!(
@@ -188,6 +191,7 @@ pub fn receive_net_events(
                 };
                 session.note(format!("login failed: {failure}"));
                 session.state = SessionState::Failed(text);
+                session.login_failure = Some(failure);
             }
             NetEvent::SeedGranted(n) => session.seed_caps = Some(n),
             NetEvent::Warning(w) => session.note(format!("warning: {w}")),

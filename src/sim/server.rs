@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use web_time::Instant;
 
 use super::login::{LoginConfig, LoginService};
-use super::region::{MoverState, Region, SceneSource};
+use super::region::{MoverState, Region, RegionConfig, SceneSource};
 use super::scene::{SceneObject, default_scene};
 use super::terrain::{TerrainError, TerrainSource};
 use super::{Account, ExpectedCircuit, RegionGate, RegionInfo};
@@ -41,6 +41,8 @@ pub struct SimConfig {
     pub accounts: Vec<Account>,
     /// The region's name.
     pub region_name: String,
+    /// Terrain patches `(x, y)` the region never sends (for testing viewers; empty normally).
+    pub withheld_patches: Vec<(u32, u32)>,
 }
 
 impl SimConfig {
@@ -54,6 +56,7 @@ impl SimConfig {
             seed: 1,
             accounts: vec![test_account("Test", "User", "test")],
             region_name: "Overlook Region".to_owned(),
+            withheld_patches: Vec::new(),
         }
     }
 }
@@ -288,8 +291,17 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
     let unix_now = web_time::SystemTime::now()
         .duration_since(web_time::UNIX_EPOCH)
         .unwrap_or_default();
-    let region = Region::new(info.clone(), map, Box::new(scene), Instant::now(), unix_now)
-        .map_err(|e| SimError::Region(e.to_string()))?;
+    let mut region_cfg = RegionConfig::default();
+    region_cfg.terrain.withheld = cfg.withheld_patches;
+    let region = Region::with_config(
+        info.clone(),
+        map,
+        Box::new(scene),
+        region_cfg,
+        Instant::now(),
+        unix_now,
+    )
+    .map_err(|e| SimError::Region(e.to_string()))?;
     let shared = Arc::new(Shared {
         region: Mutex::new(region),
         wake: Notify::new(),

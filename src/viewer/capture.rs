@@ -6,6 +6,7 @@
 //! (straight down on the whole region, north up) into [`CapturedFrames`] and exits. A timeout
 //! captures whatever is there and says so.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -22,7 +23,7 @@ use bevy::winit::WinitPlugin;
 use super::{ScenePlugin, ViewerOptions};
 use crate::camera::{CameraPlugin, ChaseCamera};
 use crate::net::plugin::{NetPlugin, Session};
-use crate::objects::plugin::ObjectsPlugin;
+use crate::objects::plugin::{ObjectIndex, ObjectsPlugin};
 use crate::protocol::circuit::Phase;
 use crate::scene::{RegionInfo, RegionPlugin, SceneCounts};
 use crate::terrain::plugin::{Terrain, TerrainPlugin};
@@ -47,6 +48,16 @@ pub struct CaptureSettings {
     pub timeout: Duration,
     /// Frames rendered after the scene is complete before capturing (uploads, camera glide).
     pub settle_frames: u32,
+    /// Objects count as settled once no new local id has appeared for this long after the
+    /// terrain completed (`overlook check --settle-ms`); `None` waits for the circuit's
+    /// `objects_settled` phase instead. Objects that move, or vanish and come back under the
+    /// same local id, do not hold it up.
+    pub settle: Option<Duration>,
+    /// Least severe log level printed (`RUST_LOG` overrides it).
+    pub log_level: bevy::log::Level,
+    /// Multisampling of both cameras. On lavapipe every rendered frame costs about a second on 2
+    /// cores with 4× MSAA and half that without.
+    pub msaa: Msaa,
 }
 
 impl Default for CaptureSettings {
@@ -56,6 +67,9 @@ impl Default for CaptureSettings {
             overview_px: 768,
             timeout: Duration::from_secs(60),
             settle_frames: 10,
+            settle: None,
+            log_level: bevy::log::Level::INFO,
+            msaa: Msaa::Sample4,
         }
     }
 }
@@ -122,18 +136,62 @@ struct Capture {
 enum Stage {
     /// Waiting for the story to finish.
     Waiting,
-    /// Rendering a few frames before the shot.
+    /// Both cameras render; a few frames before the shots.
     Settling(u32),
-    /// A screenshot of this view is on its way.
-    Shooting(View),
-    /// The overview camera is placed; settling before its shot.
-    OverviewSettling(u32),
+    /// Screenshots of the views not yet captured are on their way.
+    Shooting,
     /// Done: exit.
     Done,
 }
 
 #[derive(Component)]
 struct OverviewCamera;
+
+/// Watches for new local ids (the `settle` rule): every id ever seen, and when the last new one
+/// (or the terrain's completion, whichever came later) was noticed.
+#[derive(Resource, Debug, Default)]
+pub struct ObjectsQuiet {
+    seen: HashSet<u32>,
+    /// When the last new local id appeared.
+    pub last_new: Option<std::time::Instant>,
+    /// When the terrain was first seen complete.
+    pub terrain_done: Option<std::time::Instant>,
+}
+
+impl ObjectsQuiet {
+    /// Whether no new local id has appeared for `settle` since the terrain completed.
+    pub fn settled(&self, settle: Duration, now: std::time::Instant) -> bool {
+        let Some(done) = self.terrain_done else {
+            return false;
+        };
+        let since = self.last_new.map_or(done, |t| t.max(done));
+        now.saturating_duration_since(since) >= settle
+    }
+}
+
+fn watch_local_ids(
+    mut quiet: ResMut<ObjectsQuiet>,
+    index: Res<ObjectIndex>,
+    session: Res<Session>,
+    counts: Res<SceneCounts>,
+) {
+    let now = std::time::Instant::now();
+    let quiet = &mut *quiet;
+    let mut new = false;
+    for &id in index.by_local.keys() {
+        new |= quiet.seen.insert(id);
+    }
+    if new {
+        quiet.last_new = Some(now);
+    }
+    if quiet.terrain_done.is_none()
+        && session.reached(Phase::TerrainComplete)
+        && counts.patches_total > 0
+        && counts.patches_received == counts.patches_total
+    {
+        quiet.terrain_done = Some(now);
+    }
+}
 
 /// Render pipelines still compiling, counted in the render world each frame. Pipelines compile
 /// in the background (for seconds on lavapipe) and what needs them is not drawn until they are
@@ -191,6 +249,10 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
                 exit_condition: ExitCondition::DontExit,
                 ..default()
             })
+            .set(bevy::log::LogPlugin {
+                level: settings.log_level,
+                ..default()
+            })
             .disable::<WinitPlugin>(),
     )
     .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::from_millis(1)))
@@ -209,7 +271,9 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
     ))
     .add_plugins(PipelineWatchPlugin(PipelinesPending::default()))
     .init_resource::<CapturedFrames>()
+    .init_resource::<ObjectsQuiet>()
     .insert_resource(PendingCapture(Some(settings)))
+    .add_systems(Update, watch_local_ids)
     .add_systems(Startup, spawn_capture_cameras)
     .add_systems(Last, drive_capture);
     app
@@ -242,6 +306,7 @@ fn spawn_capture_cameras(
             ..default()
         },
         ChaseCamera::default(),
+        settings.msaa,
         RenderTarget::Image(avatar_target.clone().into()),
         Transform::from_xyz(100.0, 60.0, -128.0)
             .looking_at(Vec3::new(140.0, 20.0, -128.0), Vec3::Y),
@@ -254,6 +319,7 @@ fn spawn_capture_cameras(
             ..default()
         },
         OverviewCamera,
+        settings.msaa,
         RenderTarget::Image(overview_target.clone().into()),
         Transform::default(),
     ));
@@ -267,9 +333,20 @@ fn spawn_capture_cameras(
     });
 }
 
-/// Whether the story has run far enough to take the pictures.
-fn scene_ready(session: &Session, counts: &SceneCounts, terrain: &Terrain) -> bool {
-    session.reached(Phase::ObjectsSettled)
+/// Whether the story has run far enough to take the pictures: the terrain complete and meshed,
+/// the objects settled (by the circuit's rule, or by `settle`'s when given).
+fn scene_ready(
+    session: &Session,
+    counts: &SceneCounts,
+    terrain: &Terrain,
+    quiet: &ObjectsQuiet,
+    settle: Option<Duration>,
+) -> bool {
+    let settled = match settle {
+        Some(settle) => quiet.settled(settle, std::time::Instant::now()),
+        None => session.reached(Phase::ObjectsSettled),
+    };
+    settled
         && session.reached(Phase::TerrainComplete)
         && counts.patches_total > 0
         && counts.patches_received == counts.patches_total
@@ -292,13 +369,14 @@ fn drive_capture(
     mut avatar_cam: Query<(&mut Camera, &mut Projection), ChaseOnly>,
     mut exit: MessageWriter<AppExit>,
     pending: Res<PipelinesPending>,
+    quiet: Res<ObjectsQuiet>,
 ) {
     let Some(mut capture) = capture else { return };
     let started = *capture.started.get_or_insert_with(std::time::Instant::now);
     let capture = &mut *capture;
     match capture.stage {
         Stage::Waiting => {
-            let ready = scene_ready(&session, &counts, &terrain);
+            let ready = scene_ready(&session, &counts, &terrain, &quiet, capture.settings.settle);
             if !ready && started.elapsed() >= capture.settings.timeout {
                 warn!(
                     "the scene was not complete within {:?}; capturing it as it is",
@@ -307,33 +385,11 @@ fn drive_capture(
                 frames.timed_out = true;
             }
             if ready || frames.timed_out {
+                // Both cameras start together, so their pipelines compile side by side (seconds
+                // each on lavapipe) and both shots go in the same frame.
                 for (mut cam, mut projection) in &mut avatar_cam {
                     cam.is_active = true;
                     projection.set_changed();
-                }
-                capture.stage = Stage::Settling(capture.settings.settle_frames);
-            }
-        }
-        Stage::Settling(0) | Stage::OverviewSettling(0)
-            if pending.0.load(Ordering::Relaxed) > 0 =>
-        {
-            // Keep rendering until every pipeline is compiled.
-        }
-        Stage::Settling(0) => {
-            shoot(&mut commands, capture.avatar_target.clone(), View::Avatar);
-            capture.stage = Stage::Shooting(View::Avatar);
-        }
-        Stage::Settling(n) => capture.stage = Stage::Settling(n - 1),
-        Stage::Shooting(view) if retake_if_blank(&mut frames, view, &mut capture.retakes) => {
-            capture.stage = match view {
-                View::Avatar => Stage::Settling(RETAKE_FRAMES),
-                View::Overview => Stage::OverviewSettling(RETAKE_FRAMES),
-            };
-        }
-        Stage::Shooting(View::Avatar) => {
-            if frames.get(View::Avatar).is_some() {
-                for (mut cam, _) in &mut avatar_cam {
-                    cam.is_active = false;
                 }
                 if let Ok((mut cam, mut transform, mut projection)) = overview.single_mut() {
                     let (w, h) = (region.size.0 as f32, region.size.1 as f32);
@@ -349,21 +405,42 @@ fn drive_capture(
                         ..OrthographicProjection::default_3d()
                     });
                 }
-                capture.stage = Stage::OverviewSettling(capture.settings.settle_frames);
+                capture.stage = Stage::Settling(capture.settings.settle_frames);
             }
         }
-        Stage::OverviewSettling(0) => {
-            shoot(
-                &mut commands,
-                capture.overview_target.clone(),
-                View::Overview,
-            );
-            capture.stage = Stage::Shooting(View::Overview);
+        Stage::Settling(0) if pending.0.load(Ordering::Relaxed) > 0 => {
+            // Keep rendering until every pipeline is compiled.
         }
-        Stage::OverviewSettling(n) => capture.stage = Stage::OverviewSettling(n - 1),
-        Stage::Shooting(View::Overview) => {
-            if frames.get(View::Overview).is_some() {
-                capture.stage = Stage::Done;
+        Stage::Settling(0) => {
+            for (view, target) in [
+                (View::Avatar, &capture.avatar_target),
+                (View::Overview, &capture.overview_target),
+            ] {
+                if frames.get(view).is_none() {
+                    shoot(&mut commands, target.clone(), view);
+                }
+            }
+            capture.stage = Stage::Shooting;
+        }
+        Stage::Settling(n) => capture.stage = Stage::Settling(n - 1),
+        Stage::Shooting => {
+            if frames.get(View::Avatar).is_some() && frames.get(View::Overview).is_some() {
+                let mut retake = false;
+                for view in [View::Avatar, View::Overview] {
+                    retake |= retake_if_blank(&mut frames, view, &mut capture.retakes);
+                }
+                capture.stage = if retake {
+                    Stage::Settling(RETAKE_FRAMES)
+                } else {
+                    // Frames still rendered while logging out cost seconds on lavapipe.
+                    for (mut cam, _) in &mut avatar_cam {
+                        cam.is_active = false;
+                    }
+                    if let Ok((mut cam, _, _)) = overview.single_mut() {
+                        cam.is_active = false;
+                    }
+                    Stage::Done
+                };
             }
         }
         Stage::Done => {
@@ -374,7 +451,7 @@ fn drive_capture(
 
 /// Frames rendered before another try when a capture came back blank.
 const RETAKE_FRAMES: u32 = 5;
-/// Blank captures tolerated per view before the blank frame is kept.
+/// Blank captures tolerated (all views together) before a blank frame is kept.
 const MAX_RETAKES: u32 = 40;
 
 /// A view's first frames can come back as the clear colour alone: the render world compiles
@@ -396,6 +473,20 @@ fn shoot(commands: &mut Commands, target: Handle<Image>, view: View) {
         move |captured: On<ScreenshotCaptured>, mut frames: ResMut<CapturedFrames>| {
             let image = &captured.image;
             let (width, height) = (image.width(), image.height());
+            // The targets are RGBA8 already: take the bytes as they are (a per-pixel
+            // conversion costs seconds in a debug build).
+            if image.texture_descriptor.format == TextureFormat::Rgba8UnormSrgb
+                && let Some(data) = &image.data
+                && data.len() == width as usize * height as usize * 4
+            {
+                frames.frames.push(Frame {
+                    view,
+                    width,
+                    height,
+                    rgba: data.clone(),
+                });
+                return;
+            }
             match image.clone().try_into_dynamic() {
                 Ok(img) => frames.frames.push(Frame {
                     view,
@@ -419,10 +510,37 @@ impl Frame {
         let mut encoder = png::Encoder::new(file, self.width, self.height);
         encoder.set_color(png::ColorType::Rgba);
         encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Fast);
         let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
         writer
             .write_image_data(&self.rgba)
             .map_err(std::io::Error::other)?;
         writer.finish().map_err(std::io::Error::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_settle_only_after_terrain_and_a_quiet_spell() {
+        let t0 = std::time::Instant::now();
+        let ms = Duration::from_millis;
+        let settle = ms(1000);
+        // No terrain yet: never settled, however quiet.
+        let mut quiet = ObjectsQuiet {
+            last_new: Some(t0),
+            ..ObjectsQuiet::default()
+        };
+        assert!(!quiet.settled(settle, t0 + ms(5000)));
+        // Terrain done after the last new id: counted from the terrain.
+        quiet.terrain_done = Some(t0 + ms(500));
+        assert!(!quiet.settled(settle, t0 + ms(1400)));
+        assert!(quiet.settled(settle, t0 + ms(1500)));
+        // A new id later restarts the wait.
+        quiet.last_new = Some(t0 + ms(1200));
+        assert!(!quiet.settled(settle, t0 + ms(2100)));
+        assert!(quiet.settled(settle, t0 + ms(2200)));
     }
 }

@@ -248,7 +248,7 @@ impl Region {
                 other.known.insert(a.local_id);
             }
         }
-        let mut stream = TerrainStream::new(&self.map, now);
+        let mut stream = TerrainStream::new(&self.map, now, &self.cfg.terrain.withheld);
         let mut layers = Vec::new();
         stream.poll(
             now,

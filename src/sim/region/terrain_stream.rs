@@ -28,6 +28,9 @@ pub struct TerrainPacing {
     pub max_layer_bytes: usize,
     /// Seconds of land throttle the bucket may save up (at least one packet's worth).
     pub burst: Duration,
+    /// Patches `(x, y)` never sent: a region with holes in its terrain, for testing viewers
+    /// (`overlook check` must name them). Empty in OpenSim.
+    pub withheld: Vec<(u32, u32)>,
 }
 
 impl Default for TerrainPacing {
@@ -37,6 +40,7 @@ impl Default for TerrainPacing {
             beyond_far_per_round: 128,
             max_layer_bytes: 1000,
             burst: Duration::from_millis(250),
+            withheld: Vec::new(),
         }
     }
 }
@@ -78,11 +82,11 @@ fn cost(layer: &LayerData) -> f64 {
 }
 
 impl TerrainStream {
-    /// A stream for `map`, its first round due at `now`.
-    pub(super) fn new(map: &Heightmap, now: Instant) -> Self {
+    /// A stream for `map`, its first round due at `now`; the `withheld` patches are never sent.
+    pub(super) fn new(map: &Heightmap, now: Instant, withheld: &[(u32, u32)]) -> Self {
         let (px, py) = (map.patches_x(), map.patches_y());
         let total = usize::try_from(px.saturating_mul(py)).unwrap_or(0);
-        TerrainStream {
+        let mut stream = TerrainStream {
             patches_x: px,
             patches_y: py,
             extended: map.size_x() > 256 || map.size_y() > 256,
@@ -94,7 +98,17 @@ impl TerrainStream {
             next_round: now,
             patches_sent: 0,
             packets_sent: 0,
+        };
+        for &(x, y) in withheld.iter().filter(|&&(x, y)| x < px && y < py) {
+            if let Some(i) = stream.index(x, y)
+                && let Some(taken) = stream.taken.get_mut(i)
+                && !*taken
+            {
+                *taken = true;
+                stream.remaining -= 1;
+            }
         }
+        stream
     }
 
     /// True once every patch has been released.

@@ -340,7 +340,7 @@ fn view(at: Vec3, far: f32, rate: f64) -> Viewpoint {
 fn terrain_rounds_go_nearest_first_and_cover_the_region() {
     let map = smooth_map(512, 512);
     let t0 = Instant::now();
-    let mut s = TerrainStream::new(&map, t0);
+    let mut s = TerrainStream::new(&map, t0, &[]);
     let pacing = TerrainPacing::default();
     let at = Vec3::new(100.0, 300.0, 25.0);
     let mut out = Vec::new();
@@ -373,10 +373,43 @@ fn terrain_rounds_go_nearest_first_and_cover_the_region() {
 }
 
 #[test]
+fn withheld_terrain_patches_are_never_sent() {
+    let map = smooth_map(256, 256);
+    let t0 = Instant::now();
+    // Two holes, one twice, and one outside the region (ignored).
+    let withheld = [(3, 4), (15, 0), (3, 4), (16, 0)];
+    let mut s = TerrainStream::new(&map, t0, &withheld);
+    let pacing = TerrainPacing::default();
+    let at = Vec3::new(128.0, 128.0, 25.0);
+    let (mut out, mut t) = (Vec::new(), t0);
+    while !s.is_done() {
+        s.poll(t, &map, view(at, 512.0, 1e9), &pacing, &mut out);
+        t += pacing.round_interval;
+        assert!(
+            t < t0 + Duration::from_secs(10),
+            "the stream never finished"
+        );
+    }
+    let sent: Vec<(u32, u32)> = out
+        .iter()
+        .flat_map(|l| decode_layer(&l.data, 256, 256).unwrap().patches)
+        .map(|p| (p.x, p.y))
+        .collect();
+    assert_eq!(sent.len(), 254);
+    assert!(!sent.contains(&(3, 4)) && !sent.contains(&(15, 0)));
+    // Everything withheld: done at once, nothing sent.
+    let all: Vec<(u32, u32)> = (0..16).flat_map(|y| (0..16).map(move |x| (x, y))).collect();
+    let mut s = TerrainStream::new(&map, t0, &all);
+    let mut out = Vec::new();
+    s.poll(t0, &map, view(at, 512.0, 1e9), &pacing, &mut out);
+    assert!(s.is_done() && out.is_empty());
+}
+
+#[test]
 fn terrain_is_paced_by_the_land_throttle() {
     let map = smooth_map(256, 256);
     let t0 = Instant::now();
-    let mut s = TerrainStream::new(&map, t0);
+    let mut s = TerrainStream::new(&map, t0, &[]);
     let pacing = TerrainPacing::default();
     let at = Vec3::new(128.0, 128.0, 25.0);
     let (mut out, mut t) = (Vec::new(), t0);

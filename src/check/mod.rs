@@ -1,0 +1,239 @@
+//! `overlook check`: headless verification of a region for CI. Logs in (to the embedded region
+//! when no grid is given), waits for the story — terrain complete, objects settled by the
+//! `settle` rule — renders the avatar's frame and an overview offscreen (no window, no display;
+//! Mesa lavapipe is enough), and writes `frame.png`, `overview.png`, `heightmap.png`,
+//! `heightmap.r32`, `report.json` and `junit.xml` into the output folder.
+//!
+//! The exit code says pass or fail ([`CheckOutcome::code`]): 0 every check passed, 1 connected
+//! but a check failed, 2 no login or no circuit. The report's keys are listed in the README.
+
+pub mod plugin;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::net::embedded::EmbeddedSim;
+use crate::sim::server::SimConfig;
+use crate::ui::LoginForm;
+use crate::viewer::ViewerOptions;
+use crate::viewer::capture::{CaptureSettings, headless_app, run_headless};
+
+pub use report::{Check, Collected};
+
+/// What to check and how.
+#[derive(Debug, Clone)]
+pub struct CheckArgs {
+    /// The grid's login URI or `get_grid_info` URL; `None` = the embedded region.
+    pub grid: Option<String>,
+    /// First name (with `grid`).
+    pub first: String,
+    /// Last name (with `grid`).
+    pub last: String,
+    /// Password (with `grid`).
+    pub password: String,
+    /// Where to arrive: `last`, `home` or `uri:Region&x&y&z`.
+    pub start: String,
+    /// Output folder (created when missing).
+    pub out: PathBuf,
+    /// Give up waiting for the scene after this long.
+    pub timeout: Duration,
+    /// Objects are settled once no new local id appeared for this long after the terrain.
+    pub settle: Duration,
+    /// Fewer objects than this at the end fail the check.
+    pub min_objects: usize,
+    /// The embedded region's configuration (used when `grid` is `None`).
+    pub embedded: SimConfig,
+}
+
+impl CheckArgs {
+    /// The embedded region, writing into `out`, with the CLI's defaults (60 s, 1000 ms, 0).
+    pub fn embedded(out: impl Into<PathBuf>) -> Self {
+        CheckArgs {
+            grid: None,
+            first: String::new(),
+            last: String::new(),
+            password: String::new(),
+            start: "last".to_owned(),
+            out: out.into(),
+            timeout: Duration::from_secs(60),
+            settle: Duration::from_millis(1000),
+            min_objects: 0,
+            embedded: SimConfig::loopback(),
+        }
+    }
+}
+
+/// The result of a check.
+#[derive(Debug)]
+pub struct CheckOutcome {
+    /// 0 pass, 1 a check failed, 2 no login or circuit.
+    pub code: u8,
+    /// The report as written to `report.json`.
+    pub report: serde_json::Value,
+    /// The checks, as in `junit.xml`.
+    pub checks: Vec<Check>,
+    /// Errors (also in the report).
+    pub errors: Vec<String>,
+    /// The files written.
+    pub files: Vec<PathBuf>,
+    /// The terrain as decoded (what `heightmap.r32` holds), once logged in.
+    pub heightmap: Option<crate::protocol::terrain::Heightmap>,
+}
+
+/// Runs the check described by `args`, printing progress on stderr.
+pub fn run(args: &CheckArgs) -> CheckOutcome {
+    let wall = Instant::now();
+    let mut errors = Vec::new();
+    let mut files = Vec::new();
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        errors.push(format!("cannot create {}: {e}", args.out.display()));
+        return CheckOutcome {
+            code: 2,
+            report: serde_json::json!({ "errors": errors }),
+            checks: Vec::new(),
+            errors,
+            files,
+            heightmap: None,
+        };
+    }
+    let mut form = LoginForm {
+        start: args.start.clone(),
+        ..LoginForm::default()
+    };
+    let mut embedded = None;
+    match &args.grid {
+        Some(grid) => {
+            form.grid.clone_from(grid);
+            form.first.clone_from(&args.first);
+            form.last.clone_from(&args.last);
+            form.password.clone_from(&args.password);
+        }
+        None => match EmbeddedSim::start(args.embedded.clone()) {
+            Ok(sim) => {
+                eprintln!(
+                    "check: embedded region \"{}\" at {}",
+                    sim.region_name, sim.login_uri
+                );
+                form.grid.clone_from(&sim.login_uri);
+                (form.first, form.last, form.password) = sim.account.clone();
+                embedded = Some(sim);
+            }
+            Err(e) => errors.push(format!("cannot start the embedded region: {e}")),
+        },
+    }
+    let collected = if errors.is_empty() {
+        eprintln!(
+            "check: logging in to {} as {} {}",
+            form.grid, form.first, form.last
+        );
+        let options = ViewerOptions {
+            auto_login: Some(form.params()),
+            form,
+            frame_stats: None,
+        };
+        let mut app = headless_app(
+            options,
+            CaptureSettings {
+                timeout: args.timeout,
+                settle: Some(args.settle),
+                // The check's own progress lines say what happens; Bevy's INFO lines would
+                // drown them.
+                log_level: bevy::log::Level::WARN,
+                // Each rendered frame costs most of a second on lavapipe: no multisampling, and
+                // two frames before the shots (pipelines compiling are waited for regardless;
+                // the chase camera's glide is timed, not counted in frames).
+                msaa: bevy::render::view::Msaa::Off,
+                settle_frames: 2,
+                ..CaptureSettings::default()
+            },
+        );
+        app.add_plugins(plugin::CheckPlugin {
+            timeout: args.timeout,
+            settle: args.settle,
+        });
+        run_headless(&mut app);
+        let collected = Collected::from_world(app.world_mut());
+        // Logging out happened on exit; only now may the region go.
+        drop(app);
+        collected
+    } else {
+        Collected::default()
+    };
+    drop(embedded);
+    let mut outcome = report::evaluate(args, &collected, errors);
+    write_files(&args.out, &collected, &mut outcome, &mut files);
+    outcome.report["wall_ms"] = serde_json::json!(wall.elapsed().as_millis() as u64);
+    let write = |name: &str, bytes: &[u8], files: &mut Vec<PathBuf>, errors: &mut Vec<String>| {
+        let path = args.out.join(name);
+        match std::fs::write(&path, bytes) {
+            Ok(()) => files.push(path),
+            Err(e) => errors.push(format!("cannot write {}: {e}", path.display())),
+        }
+    };
+    let junit = report::junit(&outcome.checks);
+    let mut write_errors = Vec::new();
+    write("junit.xml", junit.as_bytes(), &mut files, &mut write_errors);
+    let json = serde_json::to_string_pretty(&outcome.report).unwrap_or_default();
+    write(
+        "report.json",
+        json.as_bytes(),
+        &mut files,
+        &mut write_errors,
+    );
+    for e in write_errors {
+        eprintln!("check: {e}");
+        outcome.errors.push(e);
+    }
+    outcome.files = files;
+    outcome.heightmap = collected.heightmap;
+    for c in &outcome.checks {
+        eprintln!(
+            "check: {:<24} {}{}",
+            c.name,
+            if c.skipped {
+                "skipped"
+            } else if c.passed {
+                "ok"
+            } else {
+                "FAILED"
+            },
+            c.message
+                .as_deref()
+                .map(|m| format!(" — {m}"))
+                .unwrap_or_default()
+        );
+    }
+    eprintln!(
+        "check: exit {} after {:.1} s; report in {}",
+        outcome.code,
+        wall.elapsed().as_secs_f64(),
+        args.out.join("report.json").display()
+    );
+    outcome
+}
+
+/// Writes the frames and the heightmaps (those that exist), noting failures as errors.
+fn write_files(out: &Path, c: &Collected, outcome: &mut CheckOutcome, files: &mut Vec<PathBuf>) {
+    let mut note = |r: std::io::Result<()>, path: PathBuf| match r {
+        Ok(()) => files.push(path),
+        Err(e) => outcome
+            .errors
+            .push(format!("cannot write {}: {e}", path.display())),
+    };
+    for (frame, name) in [(&c.frame, "frame.png"), (&c.overview, "overview.png")] {
+        if let Some(frame) = frame {
+            let path = out.join(name);
+            note(frame.write_png(&path), path);
+        }
+    }
+    if let Some(map) = &c.heightmap {
+        let path = out.join("heightmap.r32");
+        note(std::fs::write(&path, report::r32(map)), path);
+        let path = out.join("heightmap.png");
+        note(report::write_heightmap_png(map, &path), path);
+    }
+    if let Some(errors) = outcome.report.get_mut("errors") {
+        *errors = serde_json::json!(outcome.errors);
+    }
+}

@@ -1,0 +1,201 @@
+//! The check's own systems inside the headless app: progress lines on stderr, failing fast when
+//! the login is refused (a `presence` refusal is retried once), giving up when no circuit opens
+//! within the timeout, and inbound sequence numbers for the loss count.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+
+use crate::net::plugin::{DatagramLogged, Net, PhaseReached, Session, SessionState};
+use crate::net::{Direction, LoginFailure, NetCommand};
+use crate::objects::plugin::ObjectIndex;
+use crate::protocol::circuit::Phase;
+use crate::protocol::udp::Packet;
+use crate::viewer::capture::{CapturedFrames, ObjectsQuiet};
+
+/// How long to wait before retrying a `presence` refusal (OpenSim logs the old presence out).
+pub const PRESENCE_RETRY: Duration = Duration::from_secs(4);
+
+/// What the check's systems saw.
+#[derive(Resource, Debug, Default)]
+pub struct CheckProgress {
+    /// The login was refused (after any retry) or the circuit closed: the app exited early.
+    pub gave_up: Option<String>,
+    /// A `presence` refusal was retried.
+    pub retried: bool,
+    retry_at: Option<Instant>,
+    started: Option<Instant>,
+    /// Distinct inbound sequence numbers.
+    pub sequences_in: HashSet<u32>,
+    /// Lowest and highest inbound sequence number.
+    pub sequence_range: Option<(u32, u32)>,
+}
+
+impl CheckProgress {
+    /// Inbound datagrams never received: gaps in the sequence numbers seen (resends fill them).
+    pub fn lost_in(&self) -> u64 {
+        self.sequence_range.map_or(0, |(lo, hi)| {
+            (u64::from(hi) - u64::from(lo) + 1).saturating_sub(self.sequences_in.len() as u64)
+        })
+    }
+}
+
+/// The check's systems (see the module docs).
+#[derive(Debug)]
+pub struct CheckPlugin {
+    /// Give up when no `RegionHandshake` arrived within this long.
+    pub timeout: Duration,
+    /// The settle rule's quiet time (for the progress line).
+    pub settle: Duration,
+}
+
+#[derive(Resource, Debug)]
+struct CheckTimeout(Duration);
+
+#[derive(Resource, Debug)]
+struct SettleNotice {
+    settle: Duration,
+    said: bool,
+}
+
+impl Plugin for CheckPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<CheckProgress>()
+            .insert_resource(CheckTimeout(self.timeout))
+            .insert_resource(SettleNotice {
+                settle: self.settle,
+                said: false,
+            })
+            .add_systems(
+                Update,
+                (print_phases, count_sequences, print_settled, print_frames),
+            )
+            .add_systems(Last, give_up_without_circuit);
+    }
+}
+
+fn print_phases(mut phases: MessageReader<PhaseReached>) {
+    for p in phases.read() {
+        eprintln!("check: {:<18} {:>6} ms", p.phase.id(), p.ms);
+    }
+}
+
+fn print_settled(
+    quiet: Res<ObjectsQuiet>,
+    index: Res<ObjectIndex>,
+    mut notice: ResMut<SettleNotice>,
+    progress: Res<CheckProgress>,
+) {
+    let now = Instant::now();
+    if !notice.said && quiet.settled(notice.settle, now) {
+        notice.said = true;
+        let secs = progress
+            .started
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+        eprintln!(
+            "check: objects settled at {secs:.1} s ({} objects, no new local id for {} ms); \
+             rendering",
+            index.by_local.len(),
+            notice.settle.as_millis()
+        );
+    }
+}
+
+fn print_frames(frames: Res<CapturedFrames>, progress: Res<CheckProgress>, mut said: Local<usize>) {
+    if frames.frames.len() > *said {
+        let secs = progress.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        for f in frames.frames.iter().skip(*said) {
+            eprintln!(
+                "check: {:?} frame captured at {secs:.1} s ({}×{})",
+                f.view, f.width, f.height
+            );
+        }
+        *said = frames.frames.len();
+    }
+}
+
+fn count_sequences(
+    mut datagrams: MessageReader<DatagramLogged>,
+    mut progress: ResMut<CheckProgress>,
+) {
+    for d in datagrams.read().filter(|d| d.direction == Direction::In) {
+        let Ok(packet) = Packet::new_checked(&d.bytes[..]) else {
+            continue;
+        };
+        let seq = packet.sequence();
+        progress.sequences_in.insert(seq);
+        progress.sequence_range = Some(match progress.sequence_range {
+            None => (seq, seq),
+            Some((lo, hi)) => (lo.min(seq), hi.max(seq)),
+        });
+    }
+}
+
+/// Exits at once on a refused login (retrying `presence` once) or a closed circuit, and when no
+/// `RegionHandshake` came within the timeout.
+fn give_up_without_circuit(
+    mut session: ResMut<Session>,
+    net: Option<Res<Net>>,
+    timeout: Res<CheckTimeout>,
+    mut progress: ResMut<CheckProgress>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let now = Instant::now();
+    let started = *progress.started.get_or_insert(now);
+    if progress.gave_up.is_some() {
+        return;
+    }
+    let reason = match &session.state {
+        SessionState::Failed(text) => {
+            let presence = matches!(
+                &session.login_failure,
+                Some(LoginFailure::Refused { reason, .. }) if reason == "presence"
+            );
+            if presence && !progress.retried {
+                match progress.retry_at {
+                    None => {
+                        eprintln!(
+                            "check: refused as already present; retrying in {} s",
+                            PRESENCE_RETRY.as_secs()
+                        );
+                        progress.retry_at = Some(now + PRESENCE_RETRY);
+                    }
+                    Some(at) if now >= at => {
+                        progress.retried = true;
+                        if let (Some(net), Some(params)) = (net, session.params.clone()) {
+                            session.state = SessionState::LoggingIn {
+                                uri: params.grid.clone(),
+                            };
+                            net.send(NetCommand::Login(params));
+                        }
+                    }
+                    Some(_) => {}
+                }
+                return;
+            }
+            Some(format!("login failed: {text}"))
+        }
+        SessionState::Disconnected(reason) => Some(format!("disconnected: {reason}")),
+        _ if now.saturating_duration_since(started) >= timeout.0
+            && !session.reached(Phase::RegionHandshake) =>
+        {
+            Some(if !session.reached(Phase::LoginReplied) {
+                format!("no login reply within {:?}", timeout.0)
+            } else if !session.reached(Phase::CircuitAcked) {
+                format!(
+                    "the region never acked UseCircuitCode within {:?}",
+                    timeout.0
+                )
+            } else {
+                format!("no RegionHandshake within {:?}", timeout.0)
+            })
+        }
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        eprintln!("check: {reason}");
+        progress.gave_up = Some(reason);
+        exit.write(AppExit::Success);
+    }
+}

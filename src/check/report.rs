@@ -1,0 +1,698 @@
+//! What `overlook check` read from the app's world ([`Collected`]), the checks and the exit code
+//! ([`evaluate`]), and the files: `report.json`, `junit.xml`, `heightmap.r32` (OpenSim's
+//! `terrain save` layout) and `heightmap.png` (16-bit grayscale, north up).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use bevy::prelude::World;
+use serde_json::{Value, json};
+
+use super::CheckArgs;
+use super::plugin::CheckProgress;
+use crate::net::NetStats;
+use crate::net::plugin::{Session, SessionState};
+use crate::objects::plugin::{ObjectIndex, SlObject};
+use crate::protocol::circuit::Phase;
+use crate::protocol::login::LoginSuccess;
+use crate::protocol::message::object::{PCode, ShapeKind};
+use crate::protocol::terrain::Heightmap;
+use crate::scene::{RegionInfo, SceneCounts};
+use crate::terrain::plugin::Terrain;
+use crate::viewer::capture::{CapturedFrames, Frame, View};
+
+/// Everything the check needs from the app once it has exited.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// The app ran at all (false when the embedded region did not start).
+    pub ran: bool,
+    /// The login reply.
+    pub login: Option<Box<LoginSuccess>>,
+    /// The login failed: the server's message (or why it could not be reached).
+    pub login_failed: Option<String>,
+    /// Why the app gave up early (refused login, closed circuit, no handshake in time).
+    pub gave_up: Option<String>,
+    /// A `presence` refusal was retried.
+    pub retried: bool,
+    /// Phases reached, ms since `login_sent`, in order.
+    pub timeline: Vec<(Phase, u64)>,
+    /// The region as the handshake and login described it.
+    pub region: Option<RegionInfo>,
+    /// Patch and object counts.
+    pub counts: SceneCounts,
+    /// The decoded terrain.
+    pub heightmap: Option<Heightmap>,
+    /// Distinct local ids present at the end, avatars included.
+    pub objects_total: usize,
+    /// Objects by PCode.
+    pub by_pcode: BTreeMap<u8, usize>,
+    /// Objects by shape (`box`, `sphere`, … `other`).
+    pub by_shape: BTreeMap<String, usize>,
+    /// Circuit counters.
+    pub stats: NetStats,
+    /// Inbound datagrams never received (sequence gaps).
+    pub lost_in: u64,
+    /// The session's log (warnings and errors).
+    pub log: Vec<String>,
+    /// Terrain and object problems.
+    pub problems: Vec<String>,
+    /// The avatar's frame.
+    pub frame: Option<Frame>,
+    /// The overview from above.
+    pub overview: Option<Frame>,
+    /// The scene was not complete within the timeout.
+    pub timed_out: bool,
+}
+
+fn shape_name(kind: ShapeKind) -> &'static str {
+    match kind {
+        ShapeKind::Box => "box",
+        ShapeKind::Cylinder => "cylinder",
+        ShapeKind::HalfCylinder => "half_cylinder",
+        ShapeKind::Prism => "prism",
+        ShapeKind::Sphere => "sphere",
+        ShapeKind::Torus => "torus",
+        ShapeKind::Tube => "tube",
+        ShapeKind::Ring => "ring",
+        ShapeKind::Sculpt => "sculpt",
+        ShapeKind::Mesh => "mesh",
+        ShapeKind::Other => "other",
+    }
+}
+
+impl Collected {
+    /// Reads the world of a headless app that has exited.
+    pub fn from_world(world: &mut World) -> Collected {
+        let mut c = Collected {
+            ran: true,
+            ..Collected::default()
+        };
+        let mut query = world.query::<&SlObject>();
+        let mut ids = std::collections::HashSet::new();
+        for o in query.iter(world) {
+            if ids.insert(o.local_id) {
+                *c.by_pcode.entry(u8::from(o.pcode)).or_default() += 1;
+                let shape = if o.pcode == PCode::Prim {
+                    shape_name(o.kind)
+                } else {
+                    "other"
+                };
+                *c.by_shape.entry(shape.to_owned()).or_default() += 1;
+            }
+        }
+        c.objects_total = ids.len();
+        if let Some(session) = world.get_resource::<Session>() {
+            c.login.clone_from(&session.login);
+            if let SessionState::Failed(text) = &session.state {
+                c.login_failed = Some(text.clone());
+            }
+            c.timeline = session.phases.iter().collect();
+            c.timeline.sort_by_key(|&(_, ms)| ms);
+            c.stats = session.stats;
+            c.log = session.log.iter().cloned().collect();
+        }
+        if let Some(progress) = world.get_resource::<CheckProgress>() {
+            c.gave_up.clone_from(&progress.gave_up);
+            c.retried = progress.retried;
+            c.lost_in = progress.lost_in();
+        }
+        c.region = world.get_resource::<RegionInfo>().cloned();
+        c.counts = world
+            .get_resource::<SceneCounts>()
+            .copied()
+            .unwrap_or_default();
+        if let Some(terrain) = world.get_resource::<Terrain>() {
+            c.heightmap.clone_from(&terrain.heightmap);
+            c.problems.extend(terrain.problems.iter().cloned());
+        }
+        if let Some(index) = world.get_resource::<ObjectIndex>() {
+            c.problems.extend(index.problems.iter().cloned());
+        }
+        if let Some(frames) = world.get_resource::<CapturedFrames>() {
+            c.frame = frames.get(View::Avatar).cloned();
+            c.overview = frames.get(View::Overview).cloned();
+            c.timed_out = frames.timed_out;
+        }
+        c
+    }
+}
+
+/// One check, one JUnit test case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// `phase.<id>` or `check.<name>`.
+    pub name: String,
+    /// Passed (or skipped, with `skipped`).
+    pub passed: bool,
+    /// Not applicable (a phase after the capture, e.g. `logout`).
+    pub skipped: bool,
+    /// What went wrong, or a note.
+    pub message: Option<String>,
+}
+
+impl Check {
+    fn new(name: impl Into<String>, passed: bool, message: Option<String>) -> Self {
+        Check {
+            name: name.into(),
+            passed,
+            skipped: false,
+            message,
+        }
+    }
+}
+
+/// Heights' min, max and mean.
+pub fn height_stats(map: &Heightmap) -> Option<(f32, f32, f64)> {
+    let h = map.heights();
+    let min = h.iter().copied().reduce(f32::min)?;
+    let max = h.iter().copied().reduce(f32::max)?;
+    let mean = h.iter().map(|&v| f64::from(v)).sum::<f64>() / h.len() as f64;
+    Some((min, max, mean))
+}
+
+/// The phases a check needs before it counts as connected (exit 2 without them).
+const CONNECT_PHASES: [Phase; 4] = [
+    Phase::LoginSent,
+    Phase::LoginReplied,
+    Phase::CircuitAcked,
+    Phase::RegionHandshake,
+];
+
+/// Missing patches named in a message: the first few, then a count.
+fn name_patches(missing: &[(u32, u32)]) -> String {
+    const SHOWN: usize = 12;
+    let mut s = missing
+        .iter()
+        .take(SHOWN)
+        .map(|(x, y)| format!("({x},{y})"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if missing.len() > SHOWN {
+        let _ = write!(s, " … and {} more", missing.len() - SHOWN);
+    }
+    s
+}
+
+/// The checks, the exit code and the report.
+pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> super::CheckOutcome {
+    let mut checks = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
+    for line in &c.log {
+        if let Some(w) = line.strip_prefix("warning: ") {
+            warnings.push(w.to_owned());
+        } else if line.starts_with("login failed") && c.login.is_some() {
+            // A refusal that a retry got past (`presence`).
+            warnings.push(line.clone());
+        } else if line.starts_with("login failed") || line.starts_with("disconnected") {
+            errors.push(line.clone());
+        }
+    }
+    warnings.extend(c.problems.iter().cloned());
+    if c.retried {
+        warnings.push("the login was refused as already present and retried".into());
+    }
+    if let Some(g) = &c.gave_up
+        && !errors
+            .iter()
+            .any(|e| e.contains(g.as_str()) || g.contains(e.as_str()))
+    {
+        errors.push(g.clone());
+    }
+
+    // Connecting: login and circuit (exit 2).
+    let reached = |p: Phase| c.timeline.iter().any(|&(q, _)| q == p);
+    let logged_in = c.login.is_some();
+    checks.push(Check::new(
+        "check.login",
+        logged_in,
+        (!logged_in).then(|| {
+            c.login_failed
+                .clone()
+                .or_else(|| c.gave_up.clone())
+                .unwrap_or_else(|| "not logged in".into())
+        }),
+    ));
+    let circuit = logged_in && reached(Phase::RegionHandshake);
+    let mut circuit_check = Check::new(
+        "check.circuit",
+        circuit,
+        (!circuit).then(|| {
+            c.gave_up
+                .clone()
+                .unwrap_or_else(|| "no RegionHandshake".into())
+        }),
+    );
+    if !logged_in {
+        circuit_check.skipped = true;
+        circuit_check.message = Some("not logged in".into());
+    }
+    checks.push(circuit_check);
+
+    // The scene (exit 1).
+    let expected = c.heightmap.as_ref().map_or(0, Heightmap::patches_total);
+    let missing: Vec<(u32, u32)> = c
+        .heightmap
+        .as_ref()
+        .map(|m| m.missing().collect())
+        .unwrap_or_default();
+    let terrain_ok = circuit && expected > 0 && missing.is_empty();
+    let terrain_msg = (!terrain_ok).then(|| {
+        if missing.is_empty() {
+            "no terrain".to_owned()
+        } else {
+            format!(
+                "{} of {expected} terrain patches missing: {}",
+                missing.len(),
+                name_patches(&missing)
+            )
+        }
+    });
+    checks.push(Check::new("check.terrain", terrain_ok, terrain_msg));
+    let objects_ok = circuit && c.objects_total >= args.min_objects;
+    checks.push(Check::new(
+        "check.objects",
+        objects_ok,
+        (!objects_ok).then(|| {
+            format!(
+                "{} objects, fewer than --min-objects {}",
+                c.objects_total, args.min_objects
+            )
+        }),
+    ));
+    let frames_ok = circuit && c.frame.is_some() && c.overview.is_some();
+    checks.push(Check::new(
+        "check.frames",
+        frames_ok,
+        (!frames_ok).then(|| "frame.png or overview.png not rendered".to_owned()),
+    ));
+    if !circuit {
+        // Nothing to judge the scene by: those checks are skipped, not failed.
+        for ch in checks.iter_mut().skip(2) {
+            ch.skipped = true;
+            ch.message = Some("not connected".into());
+        }
+    }
+    if circuit && c.timed_out {
+        warnings.push(format!(
+            "the scene was not complete within {:?}; captured as it was",
+            args.timeout
+        ));
+    }
+    for ch in checks.iter().filter(|ch| !ch.passed && !ch.skipped) {
+        if let Some(m) = &ch.message
+            && !errors.iter().any(|e| e.contains(m.as_str()))
+        {
+            errors.push(m.clone());
+        }
+    }
+
+    // One test case per phase of the story.
+    for phase in Phase::ALL {
+        let ms = c
+            .timeline
+            .iter()
+            .find(|&&(q, _)| q == phase)
+            .map(|&(_, ms)| ms);
+        let mut check = Check::new(
+            format!("phase.{}", phase.id()),
+            ms.is_some(),
+            ms.map(|ms| format!("{ms} ms")),
+        );
+        if ms.is_none() {
+            if CONNECT_PHASES.contains(&phase) {
+                check.message = Some("not reached".into());
+            } else {
+                // Later phases count through the checks above; a phase the story had not
+                // reached when the capture was taken (`logout` always) is skipped.
+                check.skipped = true;
+                check.message = Some("not reached before the capture".into());
+            }
+        }
+        checks.push(check);
+    }
+
+    let code = if !circuit {
+        2
+    } else if checks.iter().all(|ch| ch.passed || ch.skipped) {
+        0
+    } else {
+        1
+    };
+    let report = build_report(args, c, &checks, &missing, code, &errors, &warnings);
+    super::CheckOutcome {
+        code,
+        report,
+        checks,
+        errors,
+        files: Vec::new(),
+        heightmap: None,
+    }
+}
+
+fn vec3(v: Option<crate::protocol::types::Vec3>) -> Value {
+    v.map_or(Value::Null, |v| json!([v.x, v.y, v.z]))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_report(
+    args: &CheckArgs,
+    c: &Collected,
+    checks: &[Check],
+    missing: &[(u32, u32)],
+    code: u8,
+    errors: &[String],
+    warnings: &[String],
+) -> Value {
+    let region = c.region.as_ref();
+    let login = c.login.as_ref().map_or(Value::Null, |l| {
+        // No secrets: no session ids, circuit code or capability URLs.
+        json!({
+            "first_name": l.first_name,
+            "last_name": l.last_name,
+            "agent_id": l.agent_id.to_string(),
+            "sim_ip": l.sim_ip.to_string(),
+            "sim_port": l.sim_port,
+            "region_x": l.region_x,
+            "region_y": l.region_y,
+            "region_size_x": l.region_size_x,
+            "region_size_y": l.region_size_y,
+            "message": l.message,
+            "start_location": l.start_location,
+            "seconds_since_epoch": l.seconds_since_epoch,
+            "look_at": vec3(l.look_at),
+        })
+    });
+    let stats = height_stats_opt(c.heightmap.as_ref());
+    let by_pcode: BTreeMap<String, usize> = c
+        .by_pcode
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    json!({
+        "result": match code { 0 => "pass", 1 => "fail", _ => "error" },
+        "exit_code": code,
+        "settings": {
+            "grid": args.grid.as_deref().unwrap_or("embedded"),
+            "timeout_s": args.timeout.as_secs_f64(),
+            "settle_ms": args.settle.as_millis() as u64,
+            "min_objects": args.min_objects,
+        },
+        "region": {
+            "name": region.map(|r| r.name.clone()),
+            "size": region.map(|r| [r.size.0, r.size.1]),
+            "water_height": region.filter(|r| r.handshake_received).map(|r| r.water_height),
+            "origin": region.map(|r| [r.origin.0, r.origin.1]),
+            "flags": region.map(|r| r.flags),
+            "sim_access": region.map(|r| r.sim_access),
+        },
+        "login": login,
+        "agent": {
+            "position": vec3(region.and_then(|r| r.agent_position)),
+            "look_at": vec3(region.and_then(|r| r.agent_look_at)),
+        },
+        "timeline": c.timeline.iter().map(|&(p, ms)| json!({"phase": p.id(), "ms": ms})).collect::<Vec<_>>(),
+        "terrain": {
+            "patches_expected": c.heightmap.as_ref().map_or(0, Heightmap::patches_total),
+            "patches_received": c.heightmap.as_ref().map_or(0, Heightmap::patches_received),
+            "patches_duplicated": c.heightmap.as_ref().map_or(0, Heightmap::duplicates),
+            "patches_missing": missing.iter().map(|&(x, y)| [x, y]).collect::<Vec<_>>(),
+            "height_min": stats.map(|s| s.0),
+            "height_max": stats.map(|s| s.1),
+            "height_mean": stats.map(|s| s.2),
+        },
+        "objects": {
+            "total": c.objects_total,
+            "by_pcode": by_pcode,
+            "by_shape": c.by_shape,
+        },
+        "packets": {
+            "in": c.stats.packets_in,
+            "out": c.stats.packets_out,
+            "resent": c.stats.reliable.resent,
+            "lost": c.lost_in,
+            "duplicates": c.stats.reliable.duplicates,
+            "malformed": c.stats.malformed,
+        },
+        "rtt_ms": c.stats.rtt.map(|d| d.as_secs_f64() * 1000.0),
+        "checks": checks.iter().map(|ch| json!({
+            "name": ch.name,
+            "result": if ch.skipped { "skipped" } else if ch.passed { "pass" } else { "fail" },
+            "message": ch.message,
+        })).collect::<Vec<_>>(),
+        "errors": errors,
+        "warnings": warnings,
+    })
+}
+
+fn height_stats_opt(map: Option<&Heightmap>) -> Option<(f32, f32, f64)> {
+    map.and_then(height_stats)
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `junit.xml`: one test case per check and per phase.
+pub fn junit(checks: &[Check]) -> String {
+    let failures = checks.iter().filter(|c| !c.passed && !c.skipped).count();
+    let skipped = checks.iter().filter(|c| c.skipped).count();
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        s,
+        "<testsuites><testsuite name=\"overlook check\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
+        checks.len()
+    );
+    for c in checks {
+        let name = xml_escape(&c.name);
+        let msg = xml_escape(c.message.as_deref().unwrap_or(""));
+        if c.skipped {
+            let _ = writeln!(
+                s,
+                "  <testcase classname=\"overlook.check\" name=\"{name}\"><skipped message=\"{msg}\"/></testcase>"
+            );
+        } else if c.passed {
+            let _ = writeln!(
+                s,
+                "  <testcase classname=\"overlook.check\" name=\"{name}\"/>"
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "  <testcase classname=\"overlook.check\" name=\"{name}\"><failure message=\"{msg}\"/></testcase>"
+            );
+        }
+    }
+    s.push_str("</testsuite></testsuites>\n");
+    s
+}
+
+/// OpenSim's `terrain save` `.r32`: little-endian `f32`, row-major, south row first, west first.
+pub fn r32(map: &Heightmap) -> Vec<u8> {
+    map.heights().iter().flat_map(|h| h.to_le_bytes()).collect()
+}
+
+/// 16-bit grayscale samples, top row north: `(h − min) / (max − min) × 65535` (0 when flat).
+pub fn heightmap_gray16(map: &Heightmap) -> Vec<u16> {
+    let (min, max, _) = height_stats(map).unwrap_or((0.0, 0.0, 0.0));
+    let range = max - min;
+    let w = map.size_x() as usize;
+    map.heights()
+        .chunks_exact(w)
+        .rev()
+        .flatten()
+        .map(|&h| {
+            if range > 0.0 {
+                ((h - min) / range * 65535.0).round().clamp(0.0, 65535.0) as u16
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+/// Writes [`heightmap_gray16`] as a 16-bit grayscale PNG.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn write_heightmap_png(map: &Heightmap, path: &Path) -> std::io::Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = png::Encoder::new(file, map.size_x(), map.size_y());
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Sixteen);
+    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+    let bytes: Vec<u8> = heightmap_gray16(map)
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    writer
+        .write_image_data(&bytes)
+        .map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::terrain::DecodedPatch;
+
+    fn map() -> Heightmap {
+        let mut bytes = Vec::new();
+        for y in 0..256u32 {
+            for x in 0..256u32 {
+                bytes.extend_from_slice(&(10.0 + y as f32 + x as f32 / 1000.0).to_le_bytes());
+            }
+        }
+        Heightmap::from_r32(&bytes, 256, 256).unwrap()
+    }
+
+    #[test]
+    fn r32_is_south_row_first_little_endian() {
+        let m = map();
+        let b = r32(&m);
+        assert_eq!(b.len(), 256 * 256 * 4);
+        assert_eq!(f32::from_le_bytes(b[0..4].try_into().unwrap()), 10.0);
+        // Second sample: one metre east.
+        assert_eq!(f32::from_le_bytes(b[4..8].try_into().unwrap()), 10.001);
+        assert_eq!(Heightmap::from_r32(&b, 256, 256).unwrap(), m);
+    }
+
+    #[test]
+    fn gray16_puts_north_on_top_and_spans_the_range() {
+        let g = heightmap_gray16(&map());
+        assert_eq!(g.len(), 256 * 256);
+        // Top-left is the north-west corner, the highest row.
+        assert!(g[0] > 65000, "{}", g[0]);
+        assert_eq!(g[255 * 256], 0, "south-west corner is the minimum");
+        assert_eq!(g[255], 65535, "north-east corner is the maximum");
+    }
+
+    fn login() -> Box<LoginSuccess> {
+        let xml = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/captures/opensim-0.9.2.2/test-region.login-response.xml"
+        ))
+        .unwrap();
+        match crate::protocol::login::parse_login_response(&xml).unwrap() {
+            crate::protocol::login::LoginReply::Success(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn connected(map: Heightmap, objects: usize) -> Collected {
+        Collected {
+            ran: true,
+            login: Some(login()),
+            timeline: Phase::ALL[..9].iter().map(|&p| (p, 10)).collect(),
+            heightmap: Some(map),
+            objects_total: objects,
+            frame: Some(Frame {
+                view: View::Avatar,
+                width: 1,
+                height: 1,
+                rgba: vec![0; 4],
+            }),
+            overview: Some(Frame {
+                view: View::Overview,
+                width: 1,
+                height: 1,
+                rgba: vec![0; 4],
+            }),
+            ..Collected::default()
+        }
+    }
+
+    fn args(min_objects: usize) -> CheckArgs {
+        CheckArgs {
+            min_objects,
+            ..CheckArgs::embedded("unused")
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_checks() {
+        // Everything there: 0, logout skipped.
+        let o = evaluate(&args(30), &connected(map(), 36), Vec::new());
+        assert_eq!(o.code, 0, "{:?}", o.errors);
+        assert!(o.errors.is_empty());
+        assert!(
+            o.checks
+                .iter()
+                .any(|c| c.name == "phase.logout" && c.skipped)
+        );
+        // Too few objects: 1, saying so.
+        let o = evaluate(&args(40), &connected(map(), 36), Vec::new());
+        assert_eq!(o.code, 1);
+        assert!(
+            o.errors.iter().any(|e| e.contains("36 objects")),
+            "{:?}",
+            o.errors
+        );
+        // Three patches missing: 1, naming them.
+        let mut partial = Heightmap::new(256, 256).unwrap();
+        for y in 0..16 {
+            for x in 0..16 {
+                if ![(3, 4), (15, 0), (7, 9)].contains(&(x, y)) {
+                    let heights = [1.0; 256];
+                    partial.apply(&DecodedPatch { x, y, heights }).unwrap();
+                }
+            }
+        }
+        let o = evaluate(&args(0), &connected(partial, 36), Vec::new());
+        assert_eq!(o.code, 1);
+        assert!(
+            o.errors
+                .iter()
+                .any(|e| e == "3 of 256 terrain patches missing: (15,0) (3,4) (7,9)"),
+            "{:?}",
+            o.errors
+        );
+        assert_eq!(o.report["terrain"]["patches_received"], 253);
+        // Logged in, but no handshake: 2, the scene's checks skipped.
+        let mut c = connected(map(), 36);
+        c.timeline.truncate(3);
+        c.gave_up = Some("no RegionHandshake within 60s".into());
+        let o = evaluate(&args(0), &c, Vec::new());
+        assert_eq!(o.code, 2);
+        assert_eq!(o.errors, vec!["no RegionHandshake within 60s".to_owned()]);
+        assert!(
+            o.checks
+                .iter()
+                .any(|c| c.name == "check.terrain" && c.skipped)
+        );
+        // Refused: 2 with the server's words.
+        let c = Collected {
+            ran: true,
+            login_failed: Some("Could not authenticate your avatar.".into()),
+            log: vec![
+                "login failed: login refused (key): Could not authenticate your avatar.".into(),
+            ],
+            ..Collected::default()
+        };
+        let o = evaluate(&args(0), &c, Vec::new());
+        assert_eq!(o.code, 2);
+        assert_eq!(o.errors.len(), 1, "{:?}", o.errors);
+        assert!(o.errors[0].contains("Could not authenticate"));
+    }
+
+    #[test]
+    fn names_missing_patches_briefly() {
+        assert_eq!(name_patches(&[(3, 4), (15, 0)]), "(3,4) (15,0)");
+        let many: Vec<_> = (0..20).map(|x| (x, 0)).collect();
+        assert!(name_patches(&many).ends_with("… and 8 more"));
+    }
+
+    #[test]
+    fn junit_counts_failures_and_escapes() {
+        let checks = vec![
+            Check::new("check.a", true, None),
+            Check::new("check.b", false, Some("x < y & \"z\"".into())),
+        ];
+        let x = junit(&checks);
+        assert!(x.contains("tests=\"2\" failures=\"1\""));
+        assert!(x.contains("x &lt; y &amp; &quot;z&quot;"));
+    }
+}

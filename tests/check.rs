@@ -1,0 +1,274 @@
+//! `overlook check` end to end, through its library entry point (`check::run`) against the
+//! embedded region: a passing run (which also has to retry a `presence` refusal first), a wrong
+//! password (exit 2 with the server's message) and a region that sends no terrain (exit 1 naming
+//! the missing patches). Each run renders with lavapipe, so the runs are few and share their
+//! assertions; a mutex keeps them one at a time (one headless app per process at once).
+#![cfg(feature = "viewer")]
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use overlook::check::{CheckArgs, CheckOutcome, run};
+use overlook::net::embedded::EmbeddedSim;
+use overlook::net::{LoginParams, NetCommand, NetEvent, NetHandle, NetSettings};
+use overlook::protocol::circuit::Phase;
+use overlook::protocol::login::StartLocation;
+use overlook::protocol::terrain::Heightmap;
+use overlook::sim::server::SimConfig;
+use overlook::sim::terrain::TerrainSource;
+use serde_json::Value;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn read_report(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json written");
+    serde_json::from_str(&text).expect("report.json is JSON")
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| s.as_str().expect("a string").to_owned())
+        .collect()
+}
+
+/// Logs `Test User` in with the network thread alone and keeps the session open, so the next
+/// login of the same account is refused with `presence`.
+fn present_elsewhere(login_uri: &str) -> NetHandle {
+    let net = NetHandle::spawn(NetSettings::default()).unwrap();
+    assert!(net.send(NetCommand::Login(LoginParams {
+        grid: login_uri.to_owned(),
+        first: "Test".into(),
+        last: "User".into(),
+        password: "test".into(),
+        start: StartLocation::Last,
+    })));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match net.events().recv_timeout(left) {
+            Ok(NetEvent::Phase {
+                phase: Phase::RegionHandshake,
+                ..
+            }) => return net,
+            Ok(NetEvent::LoginFailed(f)) => panic!("first login failed: {f}"),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("the first session never reached the handshake");
+}
+
+#[test]
+fn check_passes_on_the_embedded_region_and_writes_every_file() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let _other = present_elsewhere(&sim.login_uri);
+    let dir = out_dir("check-pass");
+    let mut args = CheckArgs::embedded(&dir);
+    args.grid = Some(sim.login_uri.clone());
+    (args.first, args.last, args.password) = sim.account.clone();
+    args.min_objects = 30;
+    let outcome: CheckOutcome = run(&args);
+    assert_eq!(outcome.code, 0, "errors: {:?}", outcome.errors);
+
+    for f in [
+        "frame.png",
+        "overview.png",
+        "heightmap.png",
+        "heightmap.r32",
+        "report.json",
+        "junit.xml",
+    ] {
+        let len = std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 0, "{f} missing or empty");
+    }
+    let r = read_report(&dir);
+    assert_eq!(r["region"]["name"], "Overlook Region");
+    assert_eq!(r["region"]["size"], serde_json::json!([256, 256]));
+    assert_eq!(r["region"]["water_height"].as_f64(), Some(20.0));
+    assert_eq!(r["agent"]["position"][0].as_f64(), Some(128.0));
+    assert!(r["agent"]["look_at"][0].as_f64().unwrap() > 0.9);
+    assert_eq!(r["terrain"]["patches_expected"], 256);
+    assert_eq!(r["terrain"]["patches_received"], 256);
+    let min = r["terrain"]["height_min"].as_f64().unwrap();
+    let max = r["terrain"]["height_max"].as_f64().unwrap();
+    let mean = r["terrain"]["height_mean"].as_f64().unwrap();
+    // The island: sea floor a little below zero, hills above the 20 m water.
+    assert!((-10.0..0.0).contains(&min), "min {min}");
+    assert!((20.0..60.0).contains(&max), "max {max}");
+    assert!(min < mean && mean < max);
+    let total = r["objects"]["total"].as_u64().unwrap();
+    assert!(total >= 30, "{total} objects");
+    let by_pcode = r["objects"]["by_pcode"].as_object().unwrap();
+    assert_eq!(by_pcode["47"], 1, "one avatar: {by_pcode:?}");
+    assert!(by_pcode["9"].as_u64().unwrap() >= 25, "prims: {by_pcode:?}");
+    let counted: u64 = by_pcode.values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(counted, total);
+    assert!(r["objects"]["by_shape"]["box"].as_u64().unwrap() >= 1);
+    assert!(r["packets"]["in"].as_u64().unwrap() > 50);
+    assert!(r["packets"]["out"].as_u64().unwrap() > 5);
+    assert!(r["rtt_ms"].as_f64().is_some());
+    assert!(r["login"]["message"].is_string());
+    assert!(r["login"].get("session_id").is_none() && r["login"].get("seed_capability").is_none());
+    assert!(strings(&r["errors"]).is_empty());
+    assert!(
+        strings(&r["warnings"])
+            .iter()
+            .any(|w| w.contains("retried")),
+        "the presence refusal was not retried: {:?}",
+        r["warnings"]
+    );
+
+    // The timeline: the story's phases in order, from login_sent at 0.
+    let timeline: Vec<(String, u64)> = r["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["phase"].as_str().unwrap().to_owned(),
+                e["ms"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let ids: Vec<&str> = timeline.iter().map(|(p, _)| p.as_str()).collect();
+    let order: Vec<&str> = Phase::ALL.iter().map(|p| p.id()).collect();
+    for w in ids.windows(2) {
+        let (a, b) = (
+            order.iter().position(|p| *p == w[0]),
+            order.iter().position(|p| *p == w[1]),
+        );
+        assert!(a < b, "phases out of order: {ids:?}");
+    }
+    for p in [
+        "login_sent",
+        "region_handshake",
+        "terrain_complete",
+        "first_object",
+    ] {
+        assert!(ids.contains(&p), "{p} missing from {ids:?}");
+    }
+    assert_eq!(timeline[0], ("login_sent".to_owned(), 0));
+    assert!(timeline.windows(2).all(|w| w[0].1 <= w[1].1));
+
+    // heightmap.r32: exactly the decoded terrain, and close to what the region serves.
+    let r32 = std::fs::read(dir.join("heightmap.r32")).unwrap();
+    assert_eq!(r32.len(), 256 * 256 * 4);
+    let decoded = outcome.heightmap.as_ref().expect("the terrain");
+    assert_eq!(&Heightmap::from_r32(&r32, 256, 256).unwrap(), decoded);
+    let served = TerrainSource::Island { seed: 1 }
+        .load(Some((256, 256)))
+        .unwrap();
+    let worst = served
+        .heights()
+        .iter()
+        .zip(decoded.heights())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1.0, "decoded terrain off by {worst} m");
+
+    // heightmap.png: 16-bit grayscale, north up, spanning min..max.
+    let png = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(dir.join("heightmap.png")).unwrap(),
+    ));
+    let mut reader = png.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (256, 256));
+    assert_eq!(info.bit_depth, png::BitDepth::Sixteen);
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    let px = |x: usize, y: usize| {
+        u16::from_be_bytes([buf[(y * 256 + x) * 2], buf[(y * 256 + x) * 2 + 1]])
+    };
+    let (hmin, hmax) = (min as f32, max as f32);
+    for (x, y) in [(0, 0), (128, 128), (200, 17), (255, 255)] {
+        // Pixel row y is region row 255 - y.
+        let h = decoded.height(x as u32, 255 - y as u32).unwrap();
+        let want = ((h - hmin) / (hmax - hmin) * 65535.0).round() as i32;
+        assert!((i32::from(px(x, y)) - want).abs() <= 1, "({x},{y})");
+    }
+
+    // junit.xml: a test case per phase and per check, none failed.
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    for p in Phase::ALL {
+        assert!(junit.contains(&format!("name=\"phase.{}\"", p.id())));
+    }
+    for c in ["login", "circuit", "terrain", "objects", "frames"] {
+        assert!(junit.contains(&format!("name=\"check.{c}\"")));
+    }
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+}
+
+#[test]
+fn wrong_password_exits_2_with_the_servers_message() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let dir = out_dir("check-refused");
+    let mut args = CheckArgs::embedded(&dir);
+    args.grid = Some(sim.login_uri.clone());
+    args.first = "Test".into();
+    args.last = "User".into();
+    args.password = "wrong".into();
+    let started = Instant::now();
+    let outcome = run(&args);
+    assert_eq!(outcome.code, 2);
+    // It fails fast instead of waiting for the timeout.
+    assert!(started.elapsed() < Duration::from_secs(40));
+    let r = read_report(&dir);
+    let errors = strings(&r["errors"]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("Could not authenticate your avatar")),
+        "{errors:?}"
+    );
+    assert_eq!(r["exit_code"], 2);
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("name=\"check.login\"><failure"), "{junit}");
+    assert!(!dir.join("heightmap.r32").exists());
+}
+
+#[test]
+fn region_without_terrain_exits_1_naming_the_missing_patches() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = out_dir("check-no-terrain");
+    // The embedded region (no --grid), told never to send a patch.
+    let mut args = CheckArgs::embedded(&dir);
+    args.embedded.withheld_patches = (0..16).flat_map(|y| (0..16).map(move |x| (x, y))).collect();
+    args.timeout = Duration::from_secs(6);
+    let outcome = run(&args);
+    assert_eq!(outcome.code, 1, "errors: {:?}", outcome.errors);
+    let r = read_report(&dir);
+    assert_eq!(r["terrain"]["patches_expected"], 256);
+    assert_eq!(r["terrain"]["patches_received"], 0);
+    assert_eq!(
+        r["terrain"]["patches_missing"].as_array().unwrap().len(),
+        256
+    );
+    let errors = strings(&r["errors"]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("256 of 256 terrain patches missing: (0,0) (1,0)")),
+        "{errors:?}"
+    );
+    // Connected all the same: the handshake and objects arrived.
+    let ids: Vec<String> = r["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["phase"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.iter().any(|p| p == "region_handshake"), "{ids:?}");
+    assert!(!ids.iter().any(|p| p == "terrain_complete"), "{ids:?}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("name=\"check.terrain\"><failure"), "{junit}");
+}
