@@ -1,5 +1,5 @@
 //! The check's own systems inside the headless app: progress lines on stderr, failing fast when
-//! the login is refused (a `presence` refusal is retried once), giving up when no circuit opens
+//! the login is refused (the network thread retries a `presence` refusal once), giving up when no circuit opens
 //! within the timeout, and inbound sequence numbers for the loss count.
 
 use std::collections::HashSet;
@@ -7,24 +7,18 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
-use crate::net::plugin::{DatagramLogged, Net, PhaseReached, Session, SessionState};
-use crate::net::{Direction, LoginFailure, NetCommand};
+use crate::net::Direction;
+use crate::net::plugin::{DatagramLogged, PhaseReached, Session, SessionState};
 use crate::objects::plugin::ObjectIndex;
 use crate::protocol::circuit::Phase;
 use crate::protocol::udp::Packet;
 use crate::viewer::capture::{CapturedFrames, ObjectsQuiet};
-
-/// How long to wait before retrying a `presence` refusal (OpenSim logs the old presence out).
-pub const PRESENCE_RETRY: Duration = Duration::from_secs(4);
 
 /// What the check's systems saw.
 #[derive(Resource, Debug, Default)]
 pub struct CheckProgress {
     /// The login was refused (after any retry) or the circuit closed: the app exited early.
     pub gave_up: Option<String>,
-    /// A `presence` refusal was retried.
-    pub retried: bool,
-    retry_at: Option<Instant>,
     started: Option<Instant>,
     /// Distinct inbound sequence numbers.
     pub sequences_in: HashSet<u32>,
@@ -132,11 +126,11 @@ fn count_sequences(
     }
 }
 
-/// Exits at once on a refused login (retrying `presence` once) or a closed circuit, and when no
+/// Exits at once on a refused login (the network thread has retried `presence` once) or a closed
+/// circuit, and when no
 /// `RegionHandshake` came within the timeout.
 fn give_up_without_circuit(
-    mut session: ResMut<Session>,
-    net: Option<Res<Net>>,
+    session: Res<Session>,
     timeout: Res<CheckTimeout>,
     mut progress: ResMut<CheckProgress>,
     mut exit: MessageWriter<AppExit>,
@@ -147,35 +141,8 @@ fn give_up_without_circuit(
         return;
     }
     let reason = match &session.state {
-        SessionState::Failed(text) => {
-            let presence = matches!(
-                &session.login_failure,
-                Some(LoginFailure::Refused { reason, .. }) if reason == "presence"
-            );
-            if presence && !progress.retried {
-                match progress.retry_at {
-                    None => {
-                        eprintln!(
-                            "check: refused as already present; retrying in {} s",
-                            PRESENCE_RETRY.as_secs()
-                        );
-                        progress.retry_at = Some(now + PRESENCE_RETRY);
-                    }
-                    Some(at) if now >= at => {
-                        progress.retried = true;
-                        if let (Some(net), Some(params)) = (net, session.params.clone()) {
-                            session.state = SessionState::LoggingIn {
-                                uri: params.grid.clone(),
-                            };
-                            net.send(NetCommand::Login(params));
-                        }
-                    }
-                    Some(_) => {}
-                }
-                return;
-            }
-            Some(format!("login failed: {text}"))
-        }
+        // A `presence` refusal has already been retried once by the network thread.
+        SessionState::Failed(text) => Some(format!("login failed: {text}")),
         SessionState::Disconnected(reason) => Some(format!("disconnected: {reason}")),
         _ if now.saturating_duration_since(started) >= timeout.0
             && !session.reached(Phase::RegionHandshake) =>

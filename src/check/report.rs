@@ -111,10 +111,11 @@ impl Collected {
             c.timeline.sort_by_key(|&(_, ms)| ms);
             c.stats = session.stats;
             c.log = session.log.iter().cloned().collect();
+            // The network thread's warning when it retried a `presence` refusal.
+            c.retried = session.log.iter().any(|l| l.contains("retrying in"));
         }
         if let Some(progress) = world.get_resource::<CheckProgress>() {
             c.gave_up.clone_from(&progress.gave_up);
-            c.retried = progress.retried;
             c.lost_in = progress.lost_in();
         }
         c.region = world.get_resource::<RegionInfo>().cloned();
