@@ -16,9 +16,10 @@ struct Cli {
     view: ViewArgs,
 }
 
-/// Viewer options: with no grid, the viewer starts the embedded region and logs into it.
+/// Where to log in: a grid, or (without `--grid`) the embedded region. The password comes from
+/// `OVERLOOK_PASSWORD`.
 #[derive(Debug, Clone, Default, clap::Args)]
-struct ViewArgs {
+struct TargetArgs {
     /// The grid's login URI (e.g. `http://127.0.0.1:9000/`) or its `get_grid_info` URL.
     #[arg(long)]
     grid: Option<String>,
@@ -31,6 +32,13 @@ struct ViewArgs {
     /// Where to arrive: `last`, `home` or `uri:Region&x&y&z`.
     #[arg(long, default_value = "last")]
     start: String,
+}
+
+/// Viewer options: with no grid, the viewer starts the embedded region and logs into it.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct ViewArgs {
+    #[command(flatten)]
+    target: TargetArgs,
     /// Once the scene is complete, measure frame times for this many seconds, print mean / p99
     /// and exit (for BENCHMARKS.md).
     #[arg(long, value_name = "SECS")]
@@ -63,18 +71,8 @@ enum Command {
 /// `overlook check` options.
 #[derive(Debug, clap::Args)]
 struct CheckCli {
-    /// The grid's login URI or `get_grid_info` URL (default: the embedded region).
-    #[arg(long)]
-    grid: Option<String>,
-    /// First name (with `--grid`).
-    #[arg(long)]
-    first: Option<String>,
-    /// Last name (with `--grid`).
-    #[arg(long)]
-    last: Option<String>,
-    /// Where to arrive: `last`, `home` or `uri:Region&x&y&z`.
-    #[arg(long, default_value = "last")]
-    start: String,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Folder for the PNGs, heightmaps, report.json and junit.xml.
     #[arg(long)]
     out: PathBuf,
@@ -93,15 +91,15 @@ fn run_check(cli: CheckCli) -> ExitCode {
     use overlook::check::{CheckArgs, run};
 
     let mut args = CheckArgs::embedded(cli.out);
-    args.start = cli.start;
+    args.start = cli.target.start;
     args.timeout = std::time::Duration::try_from_secs_f64(cli.timeout)
         .unwrap_or(std::time::Duration::from_secs(60));
     args.settle = std::time::Duration::from_millis(cli.settle_ms);
     args.min_objects = cli.min_objects;
-    if let Some(grid) = cli.grid {
+    if let Some(grid) = cli.target.grid {
         args.grid = Some(grid);
-        args.first = cli.first.unwrap_or_default();
-        args.last = cli.last.unwrap_or_default();
+        args.first = cli.target.first.unwrap_or_default();
+        args.last = cli.target.last.unwrap_or_default();
         args.password = std::env::var("OVERLOOK_PASSWORD").unwrap_or_default();
         if args.first.is_empty() || args.last.is_empty() {
             eprintln!("overlook check: --grid needs --first and --last");
@@ -244,15 +242,15 @@ fn run_viewer(args: ViewArgs) -> ExitCode {
     use overlook::viewer::{ViewerOptions, app};
 
     let mut form = LoginForm {
-        start: args.start,
+        start: args.target.start,
         ..LoginForm::default()
     };
     let mut embedded = None;
-    match args.grid {
+    match args.target.grid {
         Some(grid) => {
             form.grid = grid;
-            form.first = args.first.unwrap_or_default();
-            form.last = args.last.unwrap_or_default();
+            form.first = args.target.first.unwrap_or_default();
+            form.last = args.target.last.unwrap_or_default();
             form.password = std::env::var("OVERLOOK_PASSWORD").unwrap_or_default();
         }
         None => {
