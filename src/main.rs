@@ -39,6 +39,10 @@ struct TargetArgs {
 struct ViewArgs {
     #[command(flatten)]
     target: TargetArgs,
+    /// Record every datagram to `NAME.udp.jsonl` (the captures' format) and the login reply
+    /// beside it as `NAME.login-response.xml`.
+    #[arg(long, value_name = "NAME.udp.jsonl")]
+    record: Option<PathBuf>,
     /// Once the scene is complete, measure frame times for this many seconds, print mean / p99
     /// and exit (for BENCHMARKS.md).
     #[arg(long, value_name = "SECS")]
@@ -85,6 +89,10 @@ struct CheckCli {
     /// Fail when fewer objects than this are present at the end.
     #[arg(long, default_value_t = 0)]
     min_objects: usize,
+    /// Record every datagram to `NAME.udp.jsonl` (the captures' format) and the login reply
+    /// beside it as `NAME.login-response.xml`.
+    #[arg(long, value_name = "NAME.udp.jsonl")]
+    record: Option<PathBuf>,
 }
 
 fn run_check(cli: CheckCli) -> ExitCode {
@@ -96,6 +104,7 @@ fn run_check(cli: CheckCli) -> ExitCode {
         .unwrap_or(std::time::Duration::from_secs(60));
     args.settle = std::time::Duration::from_millis(cli.settle_ms);
     args.min_objects = cli.min_objects;
+    args.record = cli.record;
     if let Some(grid) = cli.target.grid {
         args.grid = Some(grid);
         args.first = cli.target.first.unwrap_or_default();
@@ -280,6 +289,7 @@ fn run_viewer(args: ViewArgs) -> ExitCode {
     let options = ViewerOptions {
         auto_login: ready.then(|| form.params()),
         form,
+        record: args.record,
         frame_stats: args
             .frame_stats
             .filter(|s| s.is_finite() && *s > 0.0)

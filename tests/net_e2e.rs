@@ -277,3 +277,58 @@ fn a_presence_refusal_is_retried_once_and_gets_in() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn records_the_session_in_the_captures_format() {
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let dir = std::env::temp_dir().join(format!("overlook-net-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("embedded.udp.jsonl");
+    let mut net = NetHandle::spawn(NetSettings {
+        record: Some(path.clone()),
+        ..NetSettings::default()
+    })
+    .unwrap();
+    net.send(NetCommand::Login(params(&sim.login_uri, "test")));
+    collect(&net, Duration::from_secs(30), |e| {
+        matches!(
+            e,
+            NetEvent::Phase {
+                phase: Phase::ObjectsSettled,
+                ..
+            }
+        )
+    });
+    net.send(NetCommand::Logout);
+    collect(&net, Duration::from_secs(10), |e| {
+        matches!(e, NetEvent::Disconnected(_))
+    });
+    assert!(net.shutdown(Duration::from_secs(5)));
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let datagrams = overlook::protocol::capture::read_udp_jsonl(&text).unwrap();
+    assert!(datagrams.len() > 20, "{} datagrams", datagrams.len());
+    assert_eq!(datagrams[0].t, 0.0);
+    assert!(datagrams.windows(2).all(|w| w[0].t <= w[1].t));
+    // The first datagram is our UseCircuitCode; every one decodes with the template, both ways.
+    let first = overlook::protocol::udp::decode(&datagrams[0].bytes).unwrap();
+    assert_eq!(first.message, overlook::protocol::udp::MessageId::Low(3));
+    for d in &datagrams {
+        let p = overlook::protocol::udp::decode(&d.bytes).unwrap();
+        overlook::protocol::message::generic::decode(p.message, &p.body).unwrap();
+    }
+    let land = datagrams
+        .iter()
+        .filter(|d| {
+            overlook::protocol::udp::decode(&d.bytes)
+                .is_ok_and(|p| p.message == overlook::protocol::udp::MessageId::High(11))
+        })
+        .count();
+    assert!(land > 0, "LayerData recorded");
+    let reply = std::fs::read(dir.join("embedded.login-response.xml")).unwrap();
+    assert!(matches!(
+        overlook::protocol::login::parse_login_response(&reply).unwrap(),
+        overlook::protocol::login::LoginReply::Success(_)
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

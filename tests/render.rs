@@ -57,6 +57,7 @@ fn renders_the_embedded_region_with_sky_terrain_water_and_prims() {
         auto_login: Some(form.params()),
         form,
         frame_stats: None,
+        record: None,
     };
     let mut app = headless_app(
         options,

@@ -44,6 +44,8 @@ pub struct CheckArgs {
     pub min_objects: usize,
     /// The embedded region's configuration (used when `grid` is `None`).
     pub embedded: SimConfig,
+    /// Record the session to this `NAME.udp.jsonl` (`--record`).
+    pub record: Option<PathBuf>,
 }
 
 impl CheckArgs {
@@ -60,6 +62,7 @@ impl CheckArgs {
             settle: Duration::from_millis(1000),
             min_objects: 0,
             embedded: SimConfig::loopback(),
+            record: None,
         }
     }
 }
@@ -131,6 +134,7 @@ pub fn run(args: &CheckArgs) -> CheckOutcome {
             auto_login: Some(form.params()),
             form,
             frame_stats: None,
+            record: args.record.clone(),
         };
         let mut app = headless_app(
             options,

@@ -105,13 +105,14 @@ pub async fn resolve_login_uri(
 ///
 /// # Errors
 /// [`LoginFailure`]: unreachable, timed out, an HTTP error status, or an unreadable reply.
-/// A refusal is not an error here: it is [`LoginReply::Refused`].
+/// A refusal is not an error here: it is [`LoginReply::Refused`]. The reply's raw bytes come
+/// with it (for recordings).
 pub(super) async fn post_login(
     client: &reqwest::Client,
     settings: &NetSettings,
     uri: &str,
     request: &LoginRequest,
-) -> Result<LoginReply, LoginFailure> {
+) -> Result<(LoginReply, Vec<u8>), LoginFailure> {
     let response = client
         .post(uri)
         .header(reqwest::header::CONTENT_TYPE, "text/xml")
@@ -130,7 +131,7 @@ pub(super) async fn post_login(
             String::from_utf8_lossy(body.get(..200).unwrap_or(&body))
         )));
     }
-    Ok(parse_login_response(&body)?)
+    Ok((parse_login_response(&body)?, body.to_vec()))
 }
 
 /// Asks the seed capability for the region's capabilities; returns how many it granted.

@@ -14,6 +14,7 @@
 //! [`Circuit`]: crate::protocol::circuit::Circuit
 
 mod login;
+pub mod record;
 mod session;
 
 #[cfg(feature = "sim")]
@@ -70,9 +71,11 @@ pub struct NetSettings {
     pub login_timeout: Duration,
     /// How often [`NetEvent::Stats`] is reported while a circuit is open.
     pub stats_interval: Duration,
-    /// Whether every datagram is reported as [`NetEvent::Datagram`] (packet inspector,
-    /// recording).
+    /// Whether every datagram is reported as [`NetEvent::Datagram`] (packet inspector).
     pub report_datagrams: bool,
+    /// Record each session's datagrams to this `NAME.udp.jsonl` (and its login reply beside it),
+    /// in the format of `shared/captures/`.
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl Default for NetSettings {
@@ -82,6 +85,7 @@ impl Default for NetSettings {
             login_timeout: Duration::from_secs(30),
             stats_interval: Duration::from_millis(250),
             report_datagrams: true,
+            record: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use web_time::Instant;
 
 use super::login::{LoginFailure, post_login, request_seed, resolve_login_uri};
+use super::record::Recorder;
 use super::{Direction, LoginParams, NetCommand, NetEvent, NetSettings, NetStats, sim_address};
 use crate::protocol::circuit::{Circuit, CircuitConfig, Event};
 use crate::protocol::login::{LoginReply, LoginRequest, LoginSuccess};
@@ -66,7 +67,7 @@ pub(super) async fn run(
         let reply = post_login(client, settings, &uri, &request).await;
         // OpenSim refuses a login once with `presence` while it kicks a stale session of the
         // same account (PROTOCOL §8); a retry a moment later gets in.
-        if let Ok(LoginReply::Refused { reason, message }) = &reply
+        if let Ok((LoginReply::Refused { reason, message }, _)) = &reply
             && reason == "presence"
         {
             report.send(NetEvent::Warning(format!(
@@ -92,6 +93,10 @@ pub(super) async fn run(
                 Some(_) => report.send(NetEvent::Warning("still logging in".into())),
             },
         }
+    };
+    let (reply, raw_reply) = match reply {
+        Ok((reply, raw)) => (Ok(reply), raw),
+        Err(e) => (Err(e), Vec::new()),
     };
     let success = match reply {
         Ok(LoginReply::Success(success)) => success,
@@ -128,13 +133,28 @@ pub(super) async fn run(
     cfg.region_size_x = success.region_size_x;
     cfg.region_size_y = success.region_size_y;
     let circuit = Circuit::new(cfg, origin, replied);
+    let recorder =
+        settings
+            .record
+            .as_deref()
+            .and_then(|path| match Recorder::create(path, &raw_reply) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    report.send(NetEvent::Warning(format!(
+                        "cannot record to {}: {e}",
+                        path.display()
+                    )));
+                    None
+                }
+            });
     pump(
-        settings, client, &success, socket, circuit, commands, &report,
+        settings, client, &success, socket, circuit, commands, &report, recorder,
     )
     .await
 }
 
 /// Drives the circuit over the socket until it closes.
+#[allow(clippy::too_many_arguments)]
 async fn pump(
     settings: &NetSettings,
     client: &reqwest::Client,
@@ -143,6 +163,7 @@ async fn pump(
     mut circuit: Circuit,
     commands: &mut mpsc::UnboundedReceiver<NetCommand>,
     report: &Reporter<'_>,
+    mut recorder: Option<Recorder>,
 ) -> Outcome {
     let sim = sim_address(success);
     let seed = async {
@@ -169,6 +190,13 @@ async fn pump(
             if let Err(e) = socket.send_to(&datagram, sim).await {
                 tracing::warn!("sending to {sim}: {e}");
             }
+            record(
+                &mut recorder,
+                report,
+                Instant::now(),
+                Direction::Out,
+                &datagram,
+            );
             if settings.report_datagrams {
                 report.send(NetEvent::Datagram {
                     direction: Direction::Out,
@@ -182,6 +210,11 @@ async fn pump(
                 Event::Phase { phase, ms } => report.send(NetEvent::Phase { phase, ms }),
                 Event::Message(m) => report.send(NetEvent::Message(m)),
                 Event::Disconnected(reason) => {
+                    if let Some(r) = recorder.as_mut()
+                        && let Err(e) = r.flush()
+                    {
+                        report.send(NetEvent::Warning(format!("recording: {e}")));
+                    }
                     report.send(NetEvent::Stats(stats(&circuit)));
                     report.send(NetEvent::Disconnected(reason.to_string()));
                     return if shutting_down {
@@ -201,6 +234,7 @@ async fn pump(
                 match received {
                     Ok((n, from)) if from == sim => {
                         let bytes = buf.get(..n).unwrap_or_default();
+                        record(&mut recorder, report, now, Direction::In, bytes);
                         circuit.handle_datagram(now, bytes);
                         if settings.report_datagrams {
                             report.send(NetEvent::Datagram {
@@ -255,6 +289,22 @@ async fn pump(
                 }
             }
         }
+    }
+}
+
+/// Appends a datagram to the recording, if any; a write error stops the recording with a warning.
+fn record(
+    recorder: &mut Option<Recorder>,
+    report: &Reporter<'_>,
+    now: Instant,
+    direction: Direction,
+    bytes: &[u8],
+) {
+    if let Some(r) = recorder.as_mut()
+        && let Err(e) = r.datagram(now, direction, bytes)
+    {
+        report.send(NetEvent::Warning(format!("recording stopped: {e}")));
+        *recorder = None;
     }
 }
 

@@ -259,7 +259,10 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
     .add_plugins((
         NetPlugin {
             auto_login: options.auto_login,
-            ..NetPlugin::default()
+            settings: crate::net::NetSettings {
+                record: options.record,
+                ..crate::net::NetSettings::default()
+            },
         },
         RegionPlugin,
         TerrainPlugin,

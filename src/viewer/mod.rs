@@ -11,8 +11,8 @@ use bevy::app::PluginGroupBuilder;
 use bevy::prelude::*;
 
 use crate::camera::{CameraPlugin, ChaseCamera};
-use crate::net::LoginParams;
 use crate::net::plugin::NetPlugin;
+use crate::net::{LoginParams, NetSettings};
 use crate::objects::plugin::ObjectsPlugin;
 use crate::scene::RegionPlugin;
 use crate::terrain::plugin::TerrainPlugin;
@@ -27,6 +27,8 @@ pub struct ViewerOptions {
     pub form: LoginForm,
     /// Measure frame times for this long once the scene is complete, print them and exit.
     pub frame_stats: Option<std::time::Duration>,
+    /// Record the session's datagrams to this `NAME.udp.jsonl` (`--record`).
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// The viewer's plugins (add `DefaultPlugins` or a headless equivalent first).
@@ -41,7 +43,10 @@ impl PluginGroup for ViewerPlugins {
         PluginGroupBuilder::start::<Self>()
             .add(NetPlugin {
                 auto_login: self.options.auto_login,
-                ..NetPlugin::default()
+                settings: NetSettings {
+                    record: self.options.record,
+                    ..NetSettings::default()
+                },
             })
             .add(RegionPlugin)
             .add(TerrainPlugin)
