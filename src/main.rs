@@ -93,6 +93,10 @@ struct CheckCli {
     /// beside it as `NAME.login-response.xml`.
     #[arg(long, value_name = "NAME.udp.jsonl")]
     record: Option<PathBuf>,
+    /// Check a recording (`NAME.udp.jsonl`, e.g. one of `shared/captures/`) instead of logging
+    /// in: it is played through the circuit as fast as possible, with its recorded times.
+    #[arg(long, value_name = "NAME.udp.jsonl", conflicts_with_all = ["grid", "record"])]
+    replay: Option<PathBuf>,
 }
 
 fn run_check(cli: CheckCli) -> ExitCode {
@@ -105,6 +109,7 @@ fn run_check(cli: CheckCli) -> ExitCode {
     args.settle = std::time::Duration::from_millis(cli.settle_ms);
     args.min_objects = cli.min_objects;
     args.record = cli.record;
+    args.replay = cli.replay;
     if let Some(grid) = cli.target.grid {
         args.grid = Some(grid);
         args.first = cli.target.first.unwrap_or_default();
@@ -290,6 +295,7 @@ fn run_viewer(args: ViewArgs) -> ExitCode {
         auto_login: ready.then(|| form.params()),
         form,
         record: args.record,
+        replay: None,
         frame_stats: args
             .frame_stats
             .filter(|s| s.is_finite() && *s > 0.0)

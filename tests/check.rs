@@ -272,3 +272,103 @@ fn region_without_terrain_exits_1_naming_the_missing_patches() {
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(junit.contains("name=\"check.terrain\"><failure"), "{junit}");
 }
+
+/// The distinct local ids of every full and compressed object update in a capture.
+fn captured_local_ids(udp: &Path) -> std::collections::BTreeSet<u32> {
+    use overlook::protocol::message::Message;
+    let text = std::fs::read_to_string(udp).unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for d in overlook::protocol::capture::read_udp_jsonl(&text).unwrap() {
+        if d.dir != overlook::protocol::capture::Direction::In {
+            continue;
+        }
+        let p = overlook::protocol::udp::decode(&d.bytes).unwrap();
+        match Message::parse(p.message, &p.body).unwrap() {
+            Message::ObjectUpdate(u) => ids.extend(u.objects.iter().map(|o| o.id)),
+            Message::ObjectUpdateCompressed(u) => {
+                ids.extend(u.objects.iter().map(|b| b.object().unwrap().local_id));
+            }
+            Message::KillObject(k) => {
+                for id in &k.ids {
+                    ids.remove(id);
+                }
+            }
+            _ => {}
+        }
+    }
+    ids
+}
+
+#[test]
+fn every_capture_replays_and_checks_cleanly_with_every_prim_and_patch() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let captures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/captures/opensim-0.9.2.2/"
+    );
+    for (session, size, r32) in [
+        ("test-region", 256u32, Some("test-region.terrain.r32")),
+        ("test-region-fresh", 256, None),
+        ("var-region", 512, Some("var-region.terrain.r32")),
+    ] {
+        let udp = PathBuf::from(format!("{captures}{session}.udp.jsonl"));
+        let dir = out_dir(&format!("check-replay-{session}"));
+        let mut args = CheckArgs::embedded(&dir);
+        args.replay = Some(udp.clone());
+        let outcome: CheckOutcome = run(&args);
+        assert_eq!(outcome.code, 0, "{session}: {:#}", outcome.report);
+        let r = read_report(&dir);
+        let patches = u64::from(size / 16).pow(2);
+        assert_eq!(
+            r["region"]["size"],
+            serde_json::json!([size, size]),
+            "{session}"
+        );
+        assert_eq!(r["terrain"]["patches_expected"], patches, "{session}");
+        assert_eq!(r["terrain"]["patches_received"], patches, "{session}");
+        // Every prim and avatar of the capture is there at the end.
+        let ids = captured_local_ids(&udp);
+        assert_eq!(r["objects"]["total"], ids.len() as u64, "{session}");
+        // Phase times are the recording's.
+        let terrain_ms = strings_to_ms(&r["timeline"], "terrain_complete");
+        assert!(
+            terrain_ms > 100,
+            "{session}: terrain complete at {terrain_ms} ms"
+        );
+        // The heightmap written is the server's own within the codec's error (PROTOCOL §8).
+        let written = std::fs::read(dir.join("heightmap.r32")).unwrap();
+        assert_eq!(written.len() as u64, u64::from(size) * u64::from(size) * 4);
+        if let Some(r32) = r32 {
+            let server = Heightmap::from_r32(
+                &std::fs::read(format!("{captures}{r32}")).unwrap(),
+                size,
+                size,
+            )
+            .unwrap();
+            let ours = Heightmap::from_r32(&written, size, size).unwrap();
+            let mean_error = server
+                .heights()
+                .iter()
+                .zip(ours.heights())
+                .map(|(a, b)| f64::from((a - b).abs()))
+                .sum::<f64>()
+                / f64::from(size * size);
+            assert!(
+                mean_error <= 0.02,
+                "{session}: mean |error| {mean_error:.4} m"
+            );
+        }
+    }
+}
+
+fn strings_to_ms(timeline: &Value, phase: &str) -> u64 {
+    timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["phase"] == phase)
+        .and_then(|t| t["ms"].as_u64())
+        .unwrap_or_else(|| panic!("{phase} missing from {timeline}"))
+}

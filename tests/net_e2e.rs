@@ -332,3 +332,61 @@ fn records_the_session_in_the_captures_format() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn replays_every_capture_through_the_circuit_with_its_recorded_times() {
+    use overlook::net::replay::ReplaySource;
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/captures/opensim-0.9.2.2/"
+    );
+    for (session, patches) in [
+        ("test-region", 256usize),
+        ("test-region-fresh", 256),
+        ("var-region", 1024),
+    ] {
+        let mut net = NetHandle::replay(ReplaySource {
+            udp: format!("{dir}{session}.udp.jsonl").into(),
+            speed: None,
+        })
+        .unwrap();
+        let events = collect(&net, Duration::from_secs(20), |e| {
+            matches!(e, NetEvent::Stats(_))
+        });
+        let phase_ms = |want: Phase| {
+            events.iter().find_map(|e| match e {
+                NetEvent::Phase { phase, ms } if *phase == want => Some(*ms),
+                _ => None,
+            })
+        };
+        let handshake = phase_ms(Phase::RegionHandshake).expect(session);
+        let terrain = phase_ms(Phase::TerrainComplete).expect(session);
+        assert!(
+            handshake > 0 && terrain >= handshake,
+            "{session}: {handshake} {terrain}"
+        );
+        // Phase times are the recording's, not the replay's (which takes milliseconds).
+        assert!(terrain > 100, "{session}: terrain complete at {terrain} ms");
+        let mut map = overlook::protocol::terrain::Heightmap::new(
+            u32::try_from(patches.isqrt() * 16).unwrap(),
+            u32::try_from(patches.isqrt() * 16).unwrap(),
+        )
+        .unwrap();
+        for e in &events {
+            if let NetEvent::Message(m) = e
+                && let Message::LayerData(l) = &**m
+                && l.is_land()
+            {
+                map.apply_layer(&l.data).unwrap();
+            }
+        }
+        assert_eq!(map.patches_received(), patches, "{session}");
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, NetEvent::Warning(w) if w.contains("closed"))),
+            "{session}"
+        );
+        assert!(net.shutdown(Duration::from_secs(5)));
+    }
+}

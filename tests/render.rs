@@ -58,6 +58,7 @@ fn renders_the_embedded_region_with_sky_terrain_water_and_prims() {
         form,
         frame_stats: None,
         record: None,
+        replay: None,
     };
     let mut app = headless_app(
         options,

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::net::embedded::EmbeddedSim;
+use crate::net::replay::ReplaySource;
 use crate::sim::server::SimConfig;
 use crate::ui::LoginForm;
 use crate::viewer::ViewerOptions;
@@ -46,6 +47,8 @@ pub struct CheckArgs {
     pub embedded: SimConfig,
     /// Record the session to this `NAME.udp.jsonl` (`--record`).
     pub record: Option<PathBuf>,
+    /// Check this recording instead of logging in (`--replay`).
+    pub replay: Option<PathBuf>,
 }
 
 impl CheckArgs {
@@ -63,6 +66,7 @@ impl CheckArgs {
             min_objects: 0,
             embedded: SimConfig::loopback(),
             record: None,
+            replay: None,
         }
     }
 }
@@ -106,6 +110,7 @@ pub fn run(args: &CheckArgs) -> CheckOutcome {
     };
     let mut embedded = None;
     match &args.grid {
+        _ if args.replay.is_some() => {}
         Some(grid) => {
             form.grid.clone_from(grid);
             form.first.clone_from(&args.first);
@@ -126,15 +131,24 @@ pub fn run(args: &CheckArgs) -> CheckOutcome {
         },
     }
     let collected = if errors.is_empty() {
-        eprintln!(
-            "check: logging in to {} as {} {}",
-            form.grid, form.first, form.last
-        );
+        let replay = args
+            .replay
+            .clone()
+            .map(|udp| ReplaySource { udp, speed: None });
+        if let Some(r) = &replay {
+            eprintln!("check: replaying {}", r.udp.display());
+        } else {
+            eprintln!(
+                "check: logging in to {} as {} {}",
+                form.grid, form.first, form.last
+            );
+        }
         let options = ViewerOptions {
-            auto_login: Some(form.params()),
+            auto_login: replay.is_none().then(|| form.params()),
             form,
             frame_stats: None,
             record: args.record.clone(),
+            replay,
         };
         let mut app = headless_app(
             options,

@@ -15,6 +15,7 @@
 
 mod login;
 pub mod record;
+pub mod replay;
 mod session;
 
 #[cfg(feature = "sim")]
@@ -191,6 +192,23 @@ impl NetHandle {
         let thread = std::thread::Builder::new()
             .name("overlook-net".into())
             .spawn(move || runtime.block_on(run(settings, cmd_rx, ev_tx)))?;
+        Ok(NetHandle {
+            commands: cmd_tx,
+            events: ev_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Starts a thread that plays a recording as a session's events, with no network.
+    ///
+    /// # Errors
+    /// When the thread cannot be created.
+    pub fn replay(source: replay::ReplaySource) -> std::io::Result<NetHandle> {
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("overlook-replay".into())
+            .spawn(move || replay::run(&source, cmd_rx, &ev_tx))?;
         Ok(NetHandle {
             commands: cmd_tx,
             events: ev_rx,

@@ -128,12 +128,18 @@ pub struct NetPlugin {
     pub auto_login: Option<LoginParams>,
     /// Thread settings.
     pub settings: NetSettings,
+    /// Play this recording instead of going on the network.
+    pub replay: Option<super::replay::ReplaySource>,
 }
 
 impl Plugin for NetPlugin {
     fn build(&self, app: &mut App) {
         let mut session = Session::default();
-        match NetHandle::spawn(self.settings.clone()) {
+        let handle = match &self.replay {
+            Some(source) => NetHandle::replay(source.clone()),
+            None => NetHandle::spawn(self.settings.clone()),
+        };
+        match handle {
             Ok(handle) => {
                 if let Some(params) = &self.auto_login {
                     handle.send(NetCommand::Login(params.clone()));

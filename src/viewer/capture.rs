@@ -263,6 +263,7 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
                 record: options.record,
                 ..crate::net::NetSettings::default()
             },
+            replay: options.replay,
         },
         RegionPlugin,
         TerrainPlugin,

@@ -29,6 +29,8 @@ pub struct ViewerOptions {
     pub frame_stats: Option<std::time::Duration>,
     /// Record the session's datagrams to this `NAME.udp.jsonl` (`--record`).
     pub record: Option<std::path::PathBuf>,
+    /// Play a recording instead of logging in.
+    pub replay: Option<crate::net::replay::ReplaySource>,
 }
 
 /// The viewer's plugins (add `DefaultPlugins` or a headless equivalent first).
@@ -47,6 +49,7 @@ impl PluginGroup for ViewerPlugins {
                     record: self.options.record,
                     ..NetSettings::default()
                 },
+                replay: self.options.replay,
             })
             .add(RegionPlugin)
             .add(TerrainPlugin)

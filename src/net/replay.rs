@@ -1,0 +1,203 @@
+//! Replaying a recording (`NAME.udp.jsonl`, the captures' format) through the same sans-IO
+//! [`Circuit`] the network thread drives, with no network: the recorded inbound datagrams are
+//! fed in at their recorded times (on an injected clock), so phases, terrain and objects come out
+//! exactly as [`NetEvent`]s from a live session would. The login reply beside the recording
+//! (`NAME.login-response.xml`) gives the region size and the agent; without it they are read from
+//! the recorded `UseCircuitCode` and the region is taken to be 256 m.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use tokio::sync::mpsc;
+use web_time::Instant;
+
+use super::record::sibling;
+use super::{Direction, NetCommand, NetEvent, NetStats};
+use crate::protocol::capture::{self, read_udp_jsonl};
+use crate::protocol::circuit::{Circuit, CircuitConfig, Event};
+use crate::protocol::login::{LoginReply, LoginSuccess, parse_login_response};
+use crate::protocol::message::circuit::UseCircuitCode;
+use crate::protocol::message::{Message, MessageRepr};
+use crate::protocol::types::Uuid;
+use crate::protocol::udp;
+
+/// What to replay, and how fast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplaySource {
+    /// The recording.
+    pub udp: PathBuf,
+    /// `None`: as fast as possible (`check --replay`); `Some(s)`: at `s` × the recorded pace.
+    pub speed: Option<f64>,
+}
+
+/// A recording, read and checked.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The datagrams, in order.
+    pub datagrams: Vec<capture::CapturedDatagram>,
+    /// What the session logged in as.
+    pub login: LoginSuccess,
+    /// Problems worth a warning (a missing login reply).
+    pub warnings: Vec<String>,
+}
+
+impl Recording {
+    /// Reads a recording and the login reply beside it.
+    ///
+    /// # Errors
+    /// A message saying what could not be read.
+    pub fn open(path: &Path) -> Result<Recording, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let datagrams = read_udp_jsonl(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut warnings = Vec::new();
+        let reply_path = sibling(path, "login-response.xml");
+        let login = match std::fs::read(&reply_path) {
+            Ok(bytes) => match parse_login_response(&bytes) {
+                Ok(LoginReply::Success(s)) => *s,
+                Ok(_) => return Err(format!("{}: not a successful login", reply_path.display())),
+                Err(e) => return Err(format!("{}: {e}", reply_path.display())),
+            },
+            Err(_) => {
+                warnings.push(format!(
+                    "no {}: agent from the recorded UseCircuitCode, region taken as 256 m",
+                    reply_path.display()
+                ));
+                from_use_circuit_code(&datagrams)
+                    .ok_or_else(|| format!("{}: no UseCircuitCode recorded", path.display()))?
+            }
+        };
+        Ok(Recording {
+            datagrams,
+            login,
+            warnings,
+        })
+    }
+}
+
+/// A stand-in login reply from the first recorded `UseCircuitCode`.
+fn from_use_circuit_code(datagrams: &[capture::CapturedDatagram]) -> Option<LoginSuccess> {
+    let ucc = datagrams
+        .iter()
+        .filter(|d| d.dir == capture::Direction::Out)
+        .filter_map(|d| udp::decode(&d.bytes).ok())
+        .find(|p| p.message == UseCircuitCode::ID)
+        .and_then(|p| UseCircuitCode::parse(&p.body).ok())?;
+    Some(LoginSuccess {
+        agent_id: ucc.agent_id,
+        session_id: ucc.session_id,
+        secure_session_id: Uuid::NIL,
+        circuit_code: ucc.code,
+        sim_ip: core::net::Ipv4Addr::LOCALHOST,
+        sim_port: 0,
+        region_x: 0,
+        region_y: 0,
+        region_size_x: 256,
+        region_size_y: 256,
+        look_at: None,
+        seed_capability: String::new(),
+        first_name: String::new(),
+        last_name: String::new(),
+        message: String::new(),
+        seconds_since_epoch: None,
+        http_port: None,
+        start_location: None,
+    })
+}
+
+/// The replay thread: events as a live session would send them, then idle until shut down.
+pub(super) fn run(
+    source: &ReplaySource,
+    mut commands: mpsc::UnboundedReceiver<NetCommand>,
+    events: &Sender<NetEvent>,
+) {
+    let send = |e: NetEvent| {
+        let _ = events.send(e);
+    };
+    let recording = match Recording::open(&source.udp) {
+        Ok(r) => r,
+        Err(e) => {
+            send(NetEvent::LoginFailed(super::LoginFailure::BadReply(e)));
+            return;
+        }
+    };
+    for w in &recording.warnings {
+        send(NetEvent::Warning(w.clone()));
+    }
+    send(NetEvent::LoggingIn {
+        uri: format!("replay:{}", source.udp.display()),
+    });
+    send(NetEvent::LoggedIn(Box::new(recording.login.clone())));
+    let origin = Instant::now();
+    let mut cfg = CircuitConfig::new(
+        recording.login.agent_id,
+        recording.login.session_id,
+        recording.login.circuit_code,
+    );
+    cfg.region_size_x = recording.login.region_size_x;
+    cfg.region_size_y = recording.login.region_size_y;
+    let mut circuit = Circuit::new(cfg, origin, origin);
+    let started = std::time::Instant::now();
+    for d in &recording.datagrams {
+        if let Ok(Some(NetCommand::Shutdown)) | Err(mpsc::error::TryRecvError::Disconnected) =
+            commands.try_recv().map(Some)
+        {
+            return;
+        }
+        let at = Duration::try_from_secs_f64(d.t.max(0.0)).unwrap_or_default();
+        if let Some(speed) = source.speed.filter(|s| *s > 0.0) {
+            let due = at.div_f64(speed);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let now = origin + at;
+        let ms = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
+        match d.dir {
+            capture::Direction::In => {
+                circuit.handle_timeout(now);
+                circuit.handle_datagram(now, &d.bytes);
+                send(NetEvent::Datagram {
+                    direction: Direction::In,
+                    ms,
+                    bytes: d.bytes.clone(),
+                });
+            }
+            capture::Direction::Out => send(NetEvent::Datagram {
+                direction: Direction::Out,
+                ms,
+                bytes: d.bytes.clone(),
+            }),
+        }
+        // What our circuit would send is not sent anywhere: the recording has the real ones.
+        while circuit.poll_transmit().is_some() {}
+        while let Some(event) = circuit.poll_event() {
+            match event {
+                Event::Phase { phase, ms } => send(NetEvent::Phase { phase, ms }),
+                Event::Message(m) if !matches!(*m, Message::PacketAck(_)) => {
+                    send(NetEvent::Message(m));
+                }
+                Event::Message(_) => {}
+                Event::Disconnected(reason) => send(NetEvent::Warning(format!(
+                    "the replayed circuit closed: {reason}"
+                ))),
+            }
+        }
+    }
+    let c = circuit.stats();
+    let reliable = circuit.reliable_stats();
+    send(NetEvent::Stats(NetStats {
+        rtt: circuit.rtt(),
+        packets_in: c.received,
+        packets_out: reliable.sent,
+        malformed: c.malformed,
+        reliable,
+    }));
+    // The recording is over; stay "connected" (a check is still looking) until shut down.
+    while let Some(command) = commands.blocking_recv() {
+        if matches!(command, NetCommand::Shutdown) {
+            return;
+        }
+    }
+}
