@@ -62,11 +62,19 @@ enum Command {
     /// Exit 0: every check passed; 1: connected but a check failed; 2: no login or circuit.
     /// The password comes from `OVERLOOK_PASSWORD`.
     Check(CheckCli),
-    /// Decode captured LLUDP traffic (a `udp.jsonl` file) and print every message.
+    /// Play a recording (`NAME.udp.jsonl`, e.g. from `--record` or `shared/captures/`) into the
+    /// viewer with no network, at the recorded pace; or, with `--print` / `--summary`, decode it
+    /// with the message template and print every message or the counts.
     Replay {
-        /// The capture, one JSON object per datagram: {"t", "dir", "hex"}.
+        /// The recording, one JSON object per datagram: {"t", "dir", "hex"}.
         file: PathBuf,
-        /// Print message counts per direction instead of every message.
+        /// Playback speed (2 = twice as fast).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Print every message instead of showing the recording.
+        #[arg(long)]
+        print: bool,
+        /// Print message counts per direction instead of showing the recording.
         #[arg(long)]
         summary: bool,
     },
@@ -314,7 +322,27 @@ fn main() -> ExitCode {
         Command::Check(args) => run_check(args),
         #[cfg(feature = "sim")]
         Command::Sim(args) => run_sim(args),
-        Command::Replay { file, summary } => {
+        Command::Replay {
+            file,
+            speed,
+            print: false,
+            summary: false,
+        } => {
+            let options = overlook::viewer::ViewerOptions {
+                replay: Some(overlook::net::replay::ReplaySource {
+                    udp: file,
+                    speed: Some(if speed.is_finite() && speed > 0.0 {
+                        speed
+                    } else {
+                        1.0
+                    }),
+                }),
+                ..overlook::viewer::ViewerOptions::default()
+            };
+            overlook::viewer::app(options).run();
+            ExitCode::SUCCESS
+        }
+        Command::Replay { file, summary, .. } => {
             let mut out = std::io::stdout().lock();
             match overlook::replay::run(&file, summary, &mut out) {
                 Ok(report) if report.errors == 0 => ExitCode::SUCCESS,
