@@ -365,8 +365,14 @@ fn replays_every_capture_through_the_circuit_with_its_recorded_times() {
             handshake > 0 && terrain >= handshake,
             "{session}: {handshake} {terrain}"
         );
-        // Phase times are the recording's, not the replay's (which takes milliseconds).
+        // Phase times are the recording's, not the replay's (which takes milliseconds), counted
+        // from the login reply whose time `meta.json` gives (~25 ms before the first datagram).
         assert!(terrain > 100, "{session}: terrain complete at {terrain} ms");
+        let acked = phase_ms(Phase::CircuitAcked).expect(session);
+        assert!(
+            (10..100).contains(&acked),
+            "{session}: circuit acked at {acked} ms"
+        );
         let mut map = overlook::protocol::terrain::Heightmap::new(
             u32::try_from(patches.isqrt() * 16).unwrap(),
             u32::try_from(patches.isqrt() * 16).unwrap(),

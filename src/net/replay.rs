@@ -40,6 +40,9 @@ pub struct Recording {
     pub login: LoginSuccess,
     /// Problems worth a warning (a missing login reply).
     pub warnings: Vec<String>,
+    /// When the login reply arrived, seconds relative to the first datagram (negative: before
+    /// it), from `NAME.meta.json` when present.
+    pub login_t: Option<f64>,
 }
 
 impl Recording {
@@ -72,8 +75,23 @@ impl Recording {
             datagrams,
             login,
             warnings,
+            login_t: login_time(&sibling(path, "meta.json")),
         })
     }
+}
+
+/// The login's `t` in a capture's `meta.json` (`{"http": [{"what": "login", "t": -0.02, …}]}`).
+fn login_time(meta: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(meta).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value
+        .get("http")?
+        .as_array()?
+        .iter()
+        .find(|h| h.get("what").and_then(serde_json::Value::as_str) == Some("login"))?
+        .get("t")?
+        .as_f64()
+        .filter(|t| t.is_finite() && t.abs() < 3600.0)
 }
 
 /// A stand-in login reply from the first recorded `UseCircuitCode`.
@@ -129,6 +147,9 @@ pub(super) fn run(
         uri: format!("replay:{}", source.udp.display()),
     });
     send(NetEvent::LoggedIn(Box::new(recording.login.clone())));
+    // Phase times count from the login: recorded in `meta.json` (before the first datagram),
+    // else taken as the first datagram's time.
+    let lead = Duration::try_from_secs_f64(-recording.login_t.unwrap_or(0.0)).unwrap_or_default();
     let origin = Instant::now();
     let mut cfg = CircuitConfig::new(
         recording.login.agent_id,
@@ -152,8 +173,8 @@ pub(super) fn run(
                 std::thread::sleep(wait);
             }
         }
-        let now = origin + at;
-        let ms = u64::try_from(at.as_millis()).unwrap_or(u64::MAX);
+        let now = origin + lead + at;
+        let ms = u64::try_from((lead + at).as_millis()).unwrap_or(u64::MAX);
         match d.dir {
             capture::Direction::In => {
                 circuit.handle_timeout(now);
