@@ -357,6 +357,18 @@ fn scene_ready(
         && terrain.dirty.is_empty()
 }
 
+/// The overview's size in pixels for a region: `longest` on its longer side, the other side in
+/// proportion (at least 1).
+pub fn overview_size((x, y): (u32, u32), longest: u32) -> (u32, u32) {
+    let long = x.max(y).max(1);
+    let scale = |side: u32| {
+        u32::try_from(u64::from(side) * u64::from(longest) / u64::from(long))
+            .unwrap_or(longest)
+            .max(1)
+    };
+    (scale(x), scale(y))
+}
+
 /// The chase camera, not the overview camera.
 type ChaseOnly = (With<ChaseCamera>, Without<OverviewCamera>);
 
@@ -374,6 +386,7 @@ fn drive_capture(
     mut exit: MessageWriter<AppExit>,
     pending: Res<PipelinesPending>,
     quiet: Res<ObjectsQuiet>,
+    mut images: ResMut<Assets<Image>>,
 ) {
     let Some(mut capture) = capture else { return };
     let started = *capture.started.get_or_insert_with(std::time::Instant::now);
@@ -397,6 +410,17 @@ fn drive_capture(
                 }
                 if let Ok((mut cam, mut transform, mut projection)) = overview.single_mut() {
                     let (w, h) = (region.size.0 as f32, region.size.1 as f32);
+                    // The region's shape: the longest side gets `overview_px` pixels.
+                    let size = overview_size(region.size, capture.settings.overview_px);
+                    if let Some(mut image) = images.get_mut(&capture.overview_target)
+                        && (image.width(), image.height()) != size
+                    {
+                        image.resize(bevy::render::render_resource::Extent3d {
+                            width: size.0,
+                            height: size.1,
+                            depth_or_array_layers: 1,
+                        });
+                    }
                     cam.is_active = true;
                     *transform = Transform::from_xyz(w / 2.0, 2000.0, -h / 2.0)
                         .looking_to(Vec3::NEG_Y, Vec3::NEG_Z);
@@ -526,6 +550,14 @@ impl Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_overview_keeps_the_regions_shape() {
+        assert_eq!(overview_size((256, 256), 768), (768, 768));
+        assert_eq!(overview_size((512, 256), 768), (768, 384));
+        assert_eq!(overview_size((256, 4096), 768), (48, 768));
+        assert_eq!(overview_size((0, 0), 768), (1, 1));
+    }
 
     #[test]
     fn objects_settle_only_after_terrain_and_a_quiet_spell() {
