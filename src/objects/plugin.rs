@@ -185,13 +185,7 @@ fn spawn_geometry(
         PCode::Prim | PCode::Rock | PCode::Unknown(_) => {
             // Sculpties and meshes need assets we do not fetch: their bounding box stands in.
             let shape = if matches!(state.kind, ShapeKind::Sculpt | ShapeKind::Mesh) {
-                PrimShape {
-                    path_curve: 0x10,
-                    profile_curve: 0x01,
-                    path_scale_x: 100,
-                    path_scale_y: 100,
-                    ..PrimShape::default()
-                }
+                PrimShape::BOX
             } else {
                 state.shape
             };
@@ -478,13 +472,7 @@ mod tests {
             full_id: Uuid([u8::try_from(id).unwrap(); 16]),
             scale: SlVec3::new(1.0, 2.0, 3.0),
             object_data: motion(at.0, at.1, at.2),
-            shape: PrimShape {
-                path_curve: 0x10,
-                profile_curve: 0x01,
-                path_scale_x: 100,
-                path_scale_y: 100,
-                ..PrimShape::default()
-            },
+            shape: PrimShape::BOX,
             ..ObjectData::default()
         }
     }

@@ -214,13 +214,7 @@ mod tests {
     use super::*;
 
     fn shape(path: u8, profile: u8) -> PrimShape {
-        PrimShape {
-            path_curve: path,
-            profile_curve: profile,
-            path_scale_x: 100,
-            path_scale_y: 100,
-            ..PrimShape::default()
-        }
+        PrimShape::with_curves(path, profile)
     }
 
     #[test]

@@ -16,11 +16,8 @@ use crate::protocol::message::object::captures::object_shapes;
 fn shape(path: u8, profile: u8) -> PrimShape {
     let circle = path == 0x20 && profile & 0x0F != 5;
     PrimShape {
-        path_curve: path,
-        profile_curve: profile,
-        path_scale_x: 100,
         path_scale_y: if circle { 175 } else { 100 },
-        ..PrimShape::default()
+        ..PrimShape::with_curves(path, profile)
     }
 }
 

@@ -168,14 +168,7 @@ pub fn prim_box(local_id: u32, position: Vec3, scale: Vec3) -> ObjectData {
         object_data: motion.to_bytes().unwrap_or_default(),
         parent_id: 0,
         update_flags: 0,
-        shape: PrimShape {
-            path_curve: 16,
-            profile_curve: 1,
-            path_end: 0,
-            path_scale_x: 100,
-            path_scale_y: 100,
-            ..PrimShape::default()
-        },
+        shape: PrimShape::BOX,
         texture_entry: TextureEntry::default().to_bytes(),
         ..ObjectData::default()
     }

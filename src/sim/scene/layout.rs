@@ -45,14 +45,8 @@ const WHITE: [u8; 4] = [255; 4];
 const ONE: Vec3 = Vec3::new(1.0, 1.0, 1.0);
 
 /// A shape with path `path` and profile `profile`, path scale 1 × 1 (`100`), nothing else set.
-fn shape(path: u8, profile: u8) -> PrimShape {
-    PrimShape {
-        path_curve: path,
-        profile_curve: profile,
-        path_scale_x: 100,
-        path_scale_y: 100,
-        ..PrimShape::default()
-    }
+const fn shape(path: u8, profile: u8) -> PrimShape {
+    PrimShape::with_curves(path, profile)
 }
 
 /// A circular-path shape with the default hole size (`PathScaleY` 175, 0.25), as OpenSim sent.

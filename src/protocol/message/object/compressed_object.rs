@@ -508,13 +508,7 @@ pub(crate) mod tests {
             name_values: Some(
                 b"AttachItemID STRING RW SV 00000000-0000-0000-0000-000000000001".to_vec(),
             ),
-            shape: PrimShape {
-                path_curve: 0x20,
-                profile_curve: 0x05,
-                path_scale_x: 100,
-                path_scale_y: 100,
-                ..PrimShape::default()
-            },
+            shape: PrimShape::with_curves(0x20, 0x05),
             texture_entry: TextureEntry::default().to_bytes(),
             texture_anim: Some(vec![1; 16]),
             particles: Some(Particles {

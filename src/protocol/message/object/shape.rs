@@ -183,6 +183,34 @@ impl PrimShape {
     /// Size on the wire in either order.
     pub const WIRE_LEN: usize = 23;
 
+    /// A plain box: line path, square profile, nothing else set.
+    pub const BOX: PrimShape = PrimShape::with_curves(0x10, 0x01);
+
+    /// A shape with this `PathCurve` and `ProfileCurve`, path scale 1 × 1 (`100`) and every
+    /// other parameter at its default: no cut, hollow, twist, taper, shear.
+    pub const fn with_curves(path_curve: u8, profile_curve: u8) -> Self {
+        PrimShape {
+            path_curve,
+            profile_curve,
+            path_begin: 0,
+            path_end: 0,
+            path_scale_x: 100,
+            path_scale_y: 100,
+            path_shear_x: 0,
+            path_shear_y: 0,
+            path_twist: 0,
+            path_twist_begin: 0,
+            path_radius_offset: 0,
+            path_taper_x: 0,
+            path_taper_y: 0,
+            path_revolutions: 0,
+            path_skew: 0,
+            profile_begin: 0,
+            profile_end: 0,
+            profile_hollow: 0,
+        }
+    }
+
     fn read_path(
         r: &mut Reader<'_>,
         path_curve: u8,
@@ -490,11 +518,8 @@ mod tests {
     fn classifies_per_protocol_table() {
         let k = |path: u8, profile: u8, scale_y: u8| {
             PrimShape {
-                path_curve: path,
-                profile_curve: profile,
-                path_scale_x: 100,
                 path_scale_y: scale_y,
-                ..PrimShape::default()
+                ..PrimShape::with_curves(path, profile)
             }
             .kind()
         };
