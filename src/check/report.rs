@@ -112,7 +112,7 @@ impl Collected {
             c.stats = session.stats;
             c.log = session.log.iter().cloned().collect();
             // The network thread's warning when it retried a `presence` refusal.
-            c.retried = session.log.iter().any(|l| l.contains("retrying in"));
+            c.retried = session.log.iter().any(|l| crate::net::is_presence_retry(l));
         }
         if let Some(progress) = world.get_resource::<CheckProgress>() {
             c.gave_up.clone_from(&progress.gave_up);

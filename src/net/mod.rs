@@ -121,6 +121,21 @@ pub struct NetStats {
     pub reliable: ReliableStats,
 }
 
+impl NetStats {
+    /// The counters of a circuit now.
+    pub fn of(circuit: &crate::protocol::circuit::Circuit) -> NetStats {
+        let c = circuit.stats();
+        let reliable = circuit.reliable_stats();
+        NetStats {
+            rtt: circuit.rtt(),
+            packets_in: c.received,
+            packets_out: reliable.sent,
+            malformed: c.malformed,
+            reliable,
+        }
+    }
+}
+
 /// Which way a datagram went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -282,6 +297,11 @@ async fn run(
             }
         }
     }
+}
+
+/// Whether a session log line or [`NetEvent::Warning`] says a `presence` refusal was retried.
+pub fn is_presence_retry(line: &str) -> bool {
+    line.contains(session::PRESENCE_RETRY_NOTE)
 }
 
 /// The UDP address of a login reply.

@@ -206,15 +206,7 @@ pub(super) fn run(
             }
         }
     }
-    let c = circuit.stats();
-    let reliable = circuit.reliable_stats();
-    send(NetEvent::Stats(NetStats {
-        rtt: circuit.rtt(),
-        packets_in: c.received,
-        packets_out: reliable.sent,
-        malformed: c.malformed,
-        reliable,
-    }));
+    send(NetEvent::Stats(NetStats::of(&circuit)));
     // The recording is over; stay "connected" (a check is still looking) until shut down.
     while let Some(command) = commands.blocking_recv() {
         if matches!(command, NetCommand::Shutdown) {

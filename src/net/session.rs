@@ -16,6 +16,10 @@ use crate::protocol::login::{LoginReply, LoginRequest, LoginSuccess};
 use crate::protocol::message::agent::{ChatFromViewer, ChatType};
 use crate::protocol::message::circuit::AgentIds;
 
+/// Ends the warning given when a `presence` refusal is retried (before the seconds); see
+/// [`super::is_presence_retry`].
+pub(super) const PRESENCE_RETRY_NOTE: &str = "— retrying in";
+
 /// Wait before the one retry of a login refused with `presence`.
 const PRESENCE_RETRY: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -71,7 +75,7 @@ pub(super) async fn run(
             && reason == "presence"
         {
             report.send(NetEvent::Warning(format!(
-                "{message} — retrying in {} s",
+                "{message} {PRESENCE_RETRY_NOTE} {} s",
                 PRESENCE_RETRY.as_secs()
             )));
             tokio::time::sleep(PRESENCE_RETRY).await;
@@ -183,7 +187,7 @@ async fn pump(
     loop {
         let now = Instant::now();
         if now >= next_stats {
-            report.send(NetEvent::Stats(stats(&circuit)));
+            report.send(NetEvent::Stats(NetStats::of(&circuit)));
             next_stats = now + settings.stats_interval;
         }
         while let Some(datagram) = circuit.poll_transmit() {
@@ -215,7 +219,7 @@ async fn pump(
                     {
                         report.send(NetEvent::Warning(format!("recording: {e}")));
                     }
-                    report.send(NetEvent::Stats(stats(&circuit)));
+                    report.send(NetEvent::Stats(NetStats::of(&circuit)));
                     report.send(NetEvent::Disconnected(reason.to_string()));
                     return if shutting_down {
                         Outcome::Shutdown
@@ -305,17 +309,5 @@ fn record(
     {
         report.send(NetEvent::Warning(format!("recording stopped: {e}")));
         *recorder = None;
-    }
-}
-
-fn stats(circuit: &Circuit) -> NetStats {
-    let c = circuit.stats();
-    let reliable = circuit.reliable_stats();
-    NetStats {
-        rtt: circuit.rtt(),
-        packets_in: c.received,
-        packets_out: reliable.sent,
-        malformed: c.malformed,
-        reliable,
     }
 }
