@@ -390,6 +390,14 @@ fn answers_pings_and_measures_rtt() {
 }
 
 #[test]
+fn measures_rtt_as_soon_as_the_circuit_opens() {
+    let mut pair = Pair::new(PERFECT, 3);
+    pair.run_for(Duration::from_millis(500));
+    assert!(pair.phase(Phase::CircuitAcked).is_some());
+    assert_eq!(pair.viewer.rtt(), Some(Duration::from_millis(10)));
+}
+
+#[test]
 fn keeps_the_agent_alive_with_agent_updates() {
     let mut pair = Pair::new(PERFECT, 4);
     pair.run_for(Duration::from_secs(10));

@@ -398,7 +398,9 @@ impl Circuit {
         self.send_now(now, &cam, true);
         let throttle = build::agent_throttle(&self.cfg);
         self.send_now(now, &throttle, true);
-        self.next_ping = Some(now + self.cfg.ping_interval);
+        // The first ping goes out at once, so the round trip (and with it the resend timeout)
+        // is known within a round trip of the circuit opening, not 5 s later.
+        self.next_ping = Some(now);
     }
 
     fn react(&mut self, now: Instant, message: &Message) {
