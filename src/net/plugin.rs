@@ -250,7 +250,7 @@ pub(crate) fn plugin_test_app() -> App {
         bevy::transform::TransformPlugin,
     ))
     .init_asset::<Mesh>()
-    .init_asset::<StandardMaterial>()
+    .init_asset::<crate::scene::SceneMaterial>()
     .init_resource::<crate::scene::RegionInfo>()
     .add_message::<RegionMessage>()
     .add_message::<SessionStarted>()

@@ -21,7 +21,7 @@ use crate::protocol::message::Message;
 use crate::protocol::message::object::{PCode, PrimShape, ShapeKind, TerseData};
 use crate::protocol::types::Uuid;
 use crate::scene::mesh::{sl_scale_to_bevy, to_bevy_mesh};
-use crate::scene::{RegionInfo, SceneCounts, sl_quat_to_bevy, sl_to_bevy};
+use crate::scene::{RegionInfo, SceneCounts, SceneMaterial, sl_quat_to_bevy, sl_to_bevy};
 
 /// An object of the region.
 #[derive(Component, Debug, Clone, PartialEq)]
@@ -68,8 +68,8 @@ pub struct ObjectIndex {
 struct AssetCache {
     prims: HashMap<PrimShape, Vec<(u8, Handle<Mesh>)>>,
     standins: HashMap<(u8, u8), Handle<Mesh>>,
-    materials: HashMap<([u8; 4], bool, u8), Handle<StandardMaterial>>,
-    white: Option<Handle<StandardMaterial>>,
+    materials: HashMap<([u8; 4], bool, u8), Handle<SceneMaterial>>,
+    white: Option<Handle<SceneMaterial>>,
 }
 
 /// System sets of the objects plugin.
@@ -114,40 +114,25 @@ fn material_key(state: &ObjectState, face: u8) -> ([u8; 4], bool, u8) {
 impl AssetCache {
     fn material(
         &mut self,
-        materials: &mut Assets<StandardMaterial>,
+        materials: &mut Assets<SceneMaterial>,
         key: ([u8; 4], bool, u8),
-    ) -> Handle<StandardMaterial> {
+    ) -> Handle<SceneMaterial> {
         self.materials
             .entry(key)
             .or_insert_with(|| {
                 let ([r, g, b, a], fullbright, glow) = key;
-                let base = Color::srgba_u8(r, g, b, a);
-                let glow = f32::from(glow) / 255.0;
-                materials.add(StandardMaterial {
-                    base_color: base,
-                    alpha_mode: if a < 255 {
-                        AlphaMode::Blend
-                    } else {
-                        AlphaMode::Opaque
-                    },
-                    unlit: fullbright,
-                    emissive: LinearRgba::from(base) * glow * 4.0,
-                    perceptual_roughness: 0.8,
-                    ..default()
-                })
+                materials.add(
+                    SceneMaterial::lit(Color::srgba_u8(r, g, b, a))
+                        .fullbright(fullbright)
+                        .glow(f32::from(glow) / 255.0),
+                )
             })
             .clone()
     }
 
-    fn white(&mut self, materials: &mut Assets<StandardMaterial>) -> Handle<StandardMaterial> {
+    fn white(&mut self, materials: &mut Assets<SceneMaterial>) -> Handle<SceneMaterial> {
         self.white
-            .get_or_insert_with(|| {
-                materials.add(StandardMaterial {
-                    base_color: Color::WHITE,
-                    perceptual_roughness: 0.9,
-                    ..default()
-                })
-            })
+            .get_or_insert_with(|| materials.add(SceneMaterial::lit(Color::WHITE)))
             .clone()
     }
 }
@@ -159,10 +144,10 @@ fn spawn_geometry(
     state: &ObjectState,
     cache: &mut AssetCache,
     meshes: &mut Assets<Mesh>,
-    materials: &mut Assets<StandardMaterial>,
+    materials: &mut Assets<SceneMaterial>,
 ) {
     let scale = sl_scale_to_bevy(state.scale).abs().max(Vec3::splat(0.001));
-    let mut parts: Vec<(Handle<Mesh>, Handle<StandardMaterial>, Transform)> = Vec::new();
+    let mut parts: Vec<(Handle<Mesh>, Handle<SceneMaterial>, Transform)> = Vec::new();
     match state.pcode {
         PCode::Avatar | PCode::Tree | PCode::NewTree | PCode::Grass => {
             let pcode = u8::from(state.pcode);
@@ -226,7 +211,7 @@ fn apply_object_messages(
     mut index: ResMut<ObjectIndex>,
     mut cache: ResMut<AssetCache>,
     mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut materials: ResMut<Assets<SceneMaterial>>,
     region: Res<RegionInfo>,
     mut counts: ResMut<SceneCounts>,
     mut objects: Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
@@ -311,7 +296,7 @@ fn upsert(
     index: &mut ObjectIndex,
     cache: &mut AssetCache,
     meshes: &mut Assets<Mesh>,
-    materials: &mut Assets<StandardMaterial>,
+    materials: &mut Assets<SceneMaterial>,
     region: &RegionInfo,
     objects: &mut Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
     geometry: &Query<(), With<ObjectGeometry>>,

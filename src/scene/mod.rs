@@ -5,10 +5,14 @@
 //! `(x, y, z)_SL → (x, z, −y)_Bevy` is a rotation, so triangle winding survives it.
 
 #[cfg(feature = "viewer")]
+pub mod material;
+#[cfg(feature = "viewer")]
 pub mod mesh;
 #[cfg(feature = "viewer")]
 mod region;
 
+#[cfg(feature = "viewer")]
+pub use material::{SceneMaterial, SceneMaterialPlugin};
 #[cfg(feature = "viewer")]
 pub use region::{RegionInfo, RegionPlugin, SceneCounts};
 

@@ -16,7 +16,7 @@ use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
 use crate::protocol::message::Message;
 use crate::protocol::terrain::Heightmap;
 use crate::scene::mesh::to_bevy_mesh;
-use crate::scene::{RegionInfo, SceneCounts};
+use crate::scene::{RegionInfo, SceneCounts, SceneMaterial};
 
 /// From this many land layers in one frame on, they are decoded on every core.
 const PARALLEL_LAYERS: usize = 16;
@@ -58,8 +58,8 @@ impl Default for TerrainSettings {
 
 #[derive(Resource, Debug)]
 struct TerrainMaterials {
-    ground: Handle<StandardMaterial>,
-    water: Handle<StandardMaterial>,
+    ground: Handle<SceneMaterial>,
+    water: Handle<SceneMaterial>,
 }
 
 /// Marks a terrain chunk entity.
@@ -106,23 +106,12 @@ impl Plugin for TerrainPlugin {
 
 fn create_materials(
     mut commands: Commands,
-    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut materials: ResMut<Assets<SceneMaterial>>,
     settings: Res<TerrainSettings>,
 ) {
     commands.insert_resource(TerrainMaterials {
-        ground: materials.add(StandardMaterial {
-            base_color: Color::WHITE,
-            perceptual_roughness: 0.95,
-            reflectance: 0.1,
-            ..default()
-        }),
-        water: materials.add(StandardMaterial {
-            base_color: settings.water_color,
-            alpha_mode: AlphaMode::Blend,
-            perceptual_roughness: 0.15,
-            reflectance: 0.6,
-            ..default()
-        }),
+        ground: materials.add(SceneMaterial::lit(Color::WHITE)),
+        water: materials.add(SceneMaterial::lit(settings.water_color).specular(0.5)),
     });
 }
 

@@ -74,7 +74,8 @@ pub const SKY_COLOR: Color = Color::srgb(0.53, 0.70, 0.92);
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(ClearColor(SKY_COLOR))
+        app.add_plugins(crate::scene::SceneMaterialPlugin)
+            .insert_resource(ClearColor(SKY_COLOR))
             .init_resource::<RenderPreset>()
             .add_systems(Startup, spawn_sun)
             .add_systems(Update, apply_render_preset);
