@@ -5,9 +5,12 @@
 mod inspector;
 mod panels;
 
+use bevy::camera::CameraOutputMode;
+use bevy::camera::visibility::RenderLayers;
 use bevy::prelude::*;
+use bevy::render::render_resource::BlendState;
 use bevy_egui::input::EguiWantsInput;
-use bevy_egui::{EguiPlugin, EguiPrimaryContextPass};
+use bevy_egui::{EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, PrimaryEguiContext};
 
 pub use inspector::{PACKET_LOG_LEN, PacketLog, PacketRow};
 
@@ -94,6 +97,11 @@ impl Plugin for UiPlugin {
         if !app.is_plugin_added::<EguiPlugin>() {
             app.add_plugins(EguiPlugin::default());
         }
+        // The panels get a camera of their own over the whole window, so the 3D camera can
+        // render only the part they leave free (`panels::free_viewport`).
+        app.world_mut()
+            .resource_mut::<EguiGlobalSettings>()
+            .auto_create_primary_context = false;
         app.insert_resource(self.form.clone().unwrap_or_default())
             .init_resource::<ChatLog>()
             .init_resource::<PacketLog>()
@@ -103,9 +111,31 @@ impl Plugin for UiPlugin {
                 PreUpdate,
                 (log_datagrams, collect_chat).after(NetSystems::Receive),
             )
+            .add_systems(Startup, spawn_ui_camera)
             .add_systems(Update, (measure_frame_rate, route_input))
             .add_systems(EguiPrimaryContextPass, panels::draw_ui);
     }
+}
+
+/// The camera egui draws with: after the 3D view (order 1), over the whole window, drawing no
+/// entity; its output is blended over what the 3D camera wrote.
+fn spawn_ui_camera(mut commands: Commands) {
+    commands.spawn((
+        PrimaryEguiContext,
+        Camera2d,
+        Msaa::Off,
+        RenderLayers::none(),
+        Camera {
+            order: 1,
+            // Its own main texture (the 3D camera's may differ in multisampling) starts clear.
+            clear_color: ClearColorConfig::Custom(Color::NONE),
+            output_mode: CameraOutputMode::Write {
+                blend_state: Some(BlendState::ALPHA_BLENDING),
+                clear_color: ClearColorConfig::None,
+            },
+            ..default()
+        },
+    ));
 }
 
 fn log_datagrams(mut datagrams: MessageReader<DatagramLogged>, mut log: ResMut<PacketLog>) {

@@ -1,9 +1,12 @@
 //! The egui panels, drawn each frame by [`draw_ui`].
 
+use bevy::camera::Viewport;
 use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiContexts, egui};
 
 use super::{ChatLog, FrameRate, LoginForm, PacketLog, UiPanels};
+use crate::camera::ChaseCamera;
 use crate::net::plugin::{Net, Session, SessionState};
 use crate::net::{Direction, NetCommand};
 use crate::objects::plugin::AvatarName;
@@ -13,7 +16,8 @@ use crate::scene::{RegionInfo, SceneCounts};
 /// Everything the panels read and write.
 #[derive(bevy::ecs::system::SystemParam)]
 pub struct UiState<'w, 's> {
-    cameras: Query<'w, 's, (&'static Camera, &'static GlobalTransform), With<Camera3d>>,
+    cameras: Query<'w, 's, (&'static mut Camera, &'static GlobalTransform), With<ChaseCamera>>,
+    window: Query<'w, 's, &'static Window, With<PrimaryWindow>>,
     names: Query<'w, 's, (&'static AvatarName, &'static GlobalTransform)>,
     session: ResMut<'w, Session>,
     region: Res<'w, RegionInfo>,
@@ -42,6 +46,11 @@ pub fn draw_ui(mut contexts: EguiContexts, mut ui: UiState) -> Result {
     if ui.panels.side {
         side_panel(&mut root, &mut ui);
     }
+    fit_camera_to(
+        &mut ui,
+        root.available_rect_before_wrap(),
+        ctx.pixels_per_point(),
+    );
     if !matches!(
         ui.session.state,
         SessionState::Connected | SessionState::LoggingIn { .. }
@@ -51,17 +60,62 @@ pub fn draw_ui(mut contexts: EguiContexts, mut ui: UiState) -> Result {
     Ok(())
 }
 
+/// The 3D view's viewport: the part of the window the panels leave free (`free`, in egui
+/// points), in physical pixels inside the window, or `None` (the whole window) when that part is
+/// empty.
+pub fn free_viewport(free: egui::Rect, pixels_per_point: f32, window: UVec2) -> Option<Viewport> {
+    // Float → pixel: rounded and clamped to the window, so the cast cannot truncate or wrap.
+    #[allow(
+        clippy::as_conversions,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let px = |v: f32, max: u32| (v * pixels_per_point).round().clamp(0.0, max as f32) as u32;
+    let min = UVec2::new(px(free.min.x, window.x), px(free.min.y, window.y));
+    let max = UVec2::new(px(free.max.x, window.x), px(free.max.y, window.y));
+    let size = max.saturating_sub(min);
+    (size.x > 0 && size.y > 0).then_some(Viewport {
+        physical_position: min,
+        physical_size: size,
+        ..default()
+    })
+}
+
+/// Renders the 3D view only where the panels leave the window free, so the avatar sits in the
+/// middle of what is visible and no pixel is shaded under a panel.
+fn fit_camera_to(ui: &mut UiState, free: egui::Rect, pixels_per_point: f32) {
+    let Some(window) = ui.window.iter().next() else {
+        return;
+    };
+    let viewport = free_viewport(free, pixels_per_point, window.physical_size());
+    for (mut camera, _) in &mut ui.cameras {
+        let same = match (&camera.viewport, &viewport) {
+            (Some(a), Some(b)) => {
+                a.physical_position == b.physical_position && a.physical_size == b.physical_size
+            }
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            camera.viewport = viewport.clone();
+        }
+    }
+}
+
 /// Avatar names above their heads, drawn behind the panels.
 fn name_labels(ctx: &egui::Context, ui: &UiState) {
     let Some((camera, eye)) = ui.cameras.iter().next() else {
         return;
     };
+    // `world_to_viewport` counts from the viewport's corner.
+    let corner = camera.logical_viewport_rect().map_or(Vec2::ZERO, |r| r.min);
     let painter = ctx.layer_painter(egui::LayerId::background());
     for (AvatarName(name), at) in &ui.names {
         let head = at.translation() + Vec3::Y * 1.15;
         if let Ok(p) = camera.world_to_viewport(eye, head) {
             painter.text(
-                egui::pos2(p.x, p.y),
+                egui::pos2(p.x + corner.x, p.y + corner.y),
                 egui::Align2::CENTER_BOTTOM,
                 name,
                 egui::FontId::proportional(14.0),
@@ -324,4 +378,33 @@ fn login_dialog(ctx: &egui::Context, ui: &mut UiState) {
                 net.send(NetCommand::Login(params));
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_viewport_is_what_the_panels_leave_free() {
+        // 1280×720 window at 1 point per pixel, a 350-point side panel and a 23-point status bar.
+        let free = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(930.0, 697.0));
+        let v = free_viewport(free, 1.0, UVec2::new(1280, 720)).expect("not empty");
+        assert_eq!(v.physical_position, UVec2::ZERO);
+        assert_eq!(v.physical_size, UVec2::new(930, 697));
+        // At 2 pixels per point (HiDPI) the same layout covers twice the pixels.
+        let v = free_viewport(free, 2.0, UVec2::new(2560, 1440)).expect("not empty");
+        assert_eq!(v.physical_size, UVec2::new(1860, 1394));
+    }
+
+    #[test]
+    fn the_viewport_stays_inside_the_window() {
+        let free = egui::Rect::from_min_max(egui::pos2(100.0, -5.0), egui::pos2(1400.0, 800.0));
+        let v = free_viewport(free, 1.0, UVec2::new(1280, 720)).expect("not empty");
+        assert_eq!(v.physical_position, UVec2::new(100, 0));
+        assert_eq!(v.physical_size, UVec2::new(1180, 720));
+        // Panels covering everything (or a minimised window) leave no viewport.
+        let none = egui::Rect::from_min_max(egui::pos2(500.0, 0.0), egui::pos2(500.0, 720.0));
+        assert!(free_viewport(none, 1.0, UVec2::new(1280, 720)).is_none());
+        assert!(free_viewport(free, 1.0, UVec2::ZERO).is_none());
+    }
 }
