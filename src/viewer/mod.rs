@@ -144,6 +144,11 @@ fn set_preset(commands: &mut Commands, camera: Entity, preset: RenderPreset) {
 }
 
 fn spawn_sun(mut commands: Commands) {
+    // The scene casts no shadows, but Bevy allocates (and wgpu clears) its shadow maps anyway:
+    // 2048² for the sun and 6 × 1024² for point lights, 40 MiB that on a software renderer is
+    // resident host memory. One texel each is all an unused map needs.
+    commands.insert_resource(bevy::light::DirectionalLightShadowMap { size: 1 });
+    commands.insert_resource(bevy::light::PointLightShadowMap { size: 1 });
     commands.spawn((
         DirectionalLight {
             illuminance: 12_000.0,
