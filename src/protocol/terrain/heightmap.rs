@@ -272,7 +272,6 @@ impl Heightmap {
                     done.patches.push((header.x, header.y));
                     Ok(())
                 });
-                drop(held);
                 if let Err(e) = result {
                     done.errors.push(e);
                 }
