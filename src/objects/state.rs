@@ -136,21 +136,15 @@ impl ObjectState {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::protocol::capture::{CAPTURES, Direction, SESSIONS, read_udp_jsonl};
+    use crate::protocol::capture::SESSIONS;
     use crate::protocol::message::Message;
-    use crate::protocol::udp;
+    use crate::protocol::message::testutil::inbound_bodies;
 
     /// The object messages of one captured session (each session has its own local ids).
     pub(crate) fn captured_messages() -> Vec<Message> {
-        let text = std::fs::read_to_string(format!("{CAPTURES}{}.udp.jsonl", SESSIONS[0])).unwrap();
-        read_udp_jsonl(&text)
-            .unwrap()
+        inbound_bodies(SESSIONS[0])
             .into_iter()
-            .filter(|d| d.dir == Direction::In)
-            .map(|d| {
-                let p = udp::decode(&d.bytes).unwrap();
-                Message::parse(p.message, &p.body).unwrap()
-            })
+            .map(|(id, body)| Message::parse(id, &body).unwrap())
             .filter(|m| {
                 matches!(
                     m,

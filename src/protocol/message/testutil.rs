@@ -15,6 +15,30 @@ use crate::protocol::udp::{self, MessageId};
 
 const TEMPLATE: &str = include_str!("template/message_template.msg");
 
+/// The incoming datagrams of a captured session as (message, zero-decoded body).
+pub(crate) fn inbound_bodies(session: &str) -> Vec<(MessageId, Vec<u8>)> {
+    let path = format!("{CAPTURES}{session}.udp.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    read_udp_jsonl(&text)
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.dir == Direction::In)
+        .map(|d| {
+            let p = udp::decode(&d.bytes).unwrap();
+            (p.message, p.body.into_owned())
+        })
+        .collect()
+}
+
+/// The parsed messages of type `M` in a captured session, each with its body.
+pub(crate) fn inbound_messages<M: MessageRepr>(session: &str) -> Vec<(M, Vec<u8>)> {
+    inbound_bodies(session)
+        .into_iter()
+        .filter(|(id, _)| *id == M::ID)
+        .map(|(_, body)| (M::parse(&body).unwrap(), body))
+        .collect()
+}
+
 /// Hex digits (whitespace ignored) to bytes.
 pub fn hex(s: &str) -> Vec<u8> {
     let digits: String = s.split_whitespace().collect();

@@ -6,13 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::encode::TIME_DILATION;
 use super::*;
-use crate::protocol::capture::{Direction, read_udp_jsonl};
 use crate::protocol::message::object::{
     CompressedObject, ObjectData, ObjectUpdate, ObjectUpdateCompressed, ShapeKind, TerseData,
     TextureEntry,
 };
+use crate::protocol::message::testutil::inbound_messages;
 use crate::protocol::message::{MessageRepr, generic};
-use crate::protocol::udp;
 use crate::sim::terrain::{WATER_HEIGHT, island};
 
 const HANDLE: u64 = 0x0003_E800_0003_E800;
@@ -39,19 +38,9 @@ fn roundtrip<M: MessageRepr + PartialEq + core::fmt::Debug>(msg: &M) -> Vec<u8> 
 
 /// The parsed messages of type `M` the simulator sent in a captured session.
 fn captured<M: MessageRepr>(session: &str) -> Vec<M> {
-    let path = format!(
-        "{}/../shared/captures/opensim-0.9.2.2/{session}.udp.jsonl",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(path).unwrap();
-    read_udp_jsonl(&text)
-        .unwrap()
+    inbound_messages::<M>(session)
         .into_iter()
-        .filter(|d| d.dir == Direction::In)
-        .filter_map(|d| {
-            let p = udp::decode(&d.bytes).unwrap();
-            (p.message == M::ID).then(|| M::parse(&p.body).unwrap())
-        })
+        .map(|(m, _)| m)
         .collect()
 }
 

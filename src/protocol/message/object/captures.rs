@@ -8,43 +8,22 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::*;
-use crate::protocol::capture::{CAPTURES, Direction, SESSIONS, read_udp_jsonl};
-use crate::protocol::message::testutil::{assert_template_header, golden, template_agrees};
+use crate::protocol::capture::SESSIONS;
+use crate::protocol::message::testutil::{
+    assert_template_header, golden, inbound_bodies, inbound_messages, template_agrees,
+};
 use crate::protocol::message::{MessageError, MessageRepr};
 use crate::protocol::types::Vec3;
-use crate::protocol::udp::{self, MessageId};
-
-/// The incoming datagrams of a session as (message, zero-decoded body).
-pub(super) fn bodies(session: &str) -> Vec<(MessageId, Vec<u8>)> {
-    let text = std::fs::read_to_string(format!("{CAPTURES}{session}.udp.jsonl")).unwrap();
-    read_udp_jsonl(&text)
-        .unwrap()
-        .into_iter()
-        .filter(|d| d.dir == Direction::In)
-        .map(|d| {
-            let p = udp::decode(&d.bytes).unwrap();
-            (p.message, p.body.into_owned())
-        })
-        .collect()
-}
-
-/// The parsed messages of type `M` in a session, each with its body.
-pub(super) fn messages<M: MessageRepr>(session: &str) -> Vec<(M, Vec<u8>)> {
-    bodies(session)
-        .into_iter()
-        .filter(|(id, _)| *id == M::ID)
-        .map(|(_, body)| (M::parse(&body).unwrap(), body))
-        .collect()
-}
+use crate::protocol::udp::MessageId;
 
 /// Every object of a session as (local id, PCode, shape), from full and compressed updates in
 /// arrival order (an object sent both ways appears twice).
 pub(crate) fn object_shapes(session: &str) -> Vec<(u32, PCode, PrimShape)> {
-    let full = messages::<ObjectUpdate>(session)
+    let full = inbound_messages::<ObjectUpdate>(session)
         .into_iter()
         .flat_map(|(m, _)| m.objects)
         .map(|o| (o.id, o.pcode, o.shape));
-    let compressed = messages::<ObjectUpdateCompressed>(session)
+    let compressed = inbound_messages::<ObjectUpdateCompressed>(session)
         .into_iter()
         .flat_map(|(m, _)| m.objects)
         .map(|b| {
@@ -81,7 +60,7 @@ fn every_object_datagram_roundtrips() {
     ];
     for (session, counts) in expected {
         let mut seen = BTreeMap::new();
-        for (id, body) in bodies(session) {
+        for (id, body) in inbound_bodies(session) {
             if let Some(again) = reemit(id, &body) {
                 assert_eq!(again.unwrap(), body, "{session} {id}");
                 if let MessageId::High(n) = id {
@@ -131,7 +110,7 @@ fn golden_messages_agree_with_the_template() {
 #[test]
 fn every_golden_truncation_fails() {
     for session in SESSIONS {
-        for (id, body) in bodies(session) {
+        for (id, body) in inbound_bodies(session) {
             if reemit(id, &body).is_none() {
                 continue;
             }
@@ -159,7 +138,7 @@ fn every_compressed_data_parses_exactly() {
         ("var-region", 7),
     ] {
         let mut count = 0;
-        for (msg, _) in messages::<ObjectUpdateCompressed>(session) {
+        for (msg, _) in inbound_messages::<ObjectUpdateCompressed>(session) {
             for block in &msg.objects {
                 let obj = block.object().unwrap();
                 assert_eq!(
@@ -201,7 +180,7 @@ fn every_terse_block_decodes() {
     ] {
         let mut last_z = f32::INFINITY;
         let mut count = 0;
-        for (msg, _) in messages::<ImprovedTerseObjectUpdate>(session) {
+        for (msg, _) in inbound_messages::<ImprovedTerseObjectUpdate>(session) {
             for o in &msg.objects {
                 let t = o.terse().unwrap();
                 assert_eq!(t.local_id, avatar, "{session}");
@@ -228,7 +207,7 @@ fn every_terse_block_decodes() {
 fn all_bodies() -> Vec<(MessageId, Vec<u8>)> {
     SESSIONS
         .iter()
-        .flat_map(|s| bodies(s))
+        .flat_map(|s| inbound_bodies(s))
         .filter(|(id, body)| reemit(*id, body).is_some())
         .collect()
 }

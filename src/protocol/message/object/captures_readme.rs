@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::captures::messages;
 use super::*;
 use crate::protocol::capture::{CAPTURES, SESSIONS};
+use crate::protocol::message::testutil::inbound_messages;
 use crate::protocol::types::{Quat, Uuid, Vec3};
 
 /// id, sent as a full update?, PCode, PathCurve, ProfileCurve, scale, position, ParentID.
@@ -88,7 +88,7 @@ struct Seen {
 /// Every object of a session by local id, from full and compressed updates.
 fn objects(session: &str) -> BTreeMap<u32, Seen> {
     let mut out = BTreeMap::new();
-    for (msg, _) in messages::<ObjectUpdate>(session) {
+    for (msg, _) in inbound_messages::<ObjectUpdate>(session) {
         for o in msg.objects {
             let motion = *o.motion().unwrap().motion().unwrap();
             let tree = matches!(o.pcode, PCode::Tree | PCode::NewTree | PCode::Grass);
@@ -110,7 +110,7 @@ fn objects(session: &str) -> BTreeMap<u32, Seen> {
             out.insert(o.id, seen);
         }
     }
-    for (msg, _) in messages::<ObjectUpdateCompressed>(session) {
+    for (msg, _) in inbound_messages::<ObjectUpdateCompressed>(session) {
         for block in msg.objects {
             let o = block.object().unwrap();
             let seen = Seen {
@@ -296,7 +296,7 @@ fn shape_classes_match_summary() {
 #[test]
 fn avatar_full_update() {
     for session in SESSIONS {
-        let (msg, _) = messages::<ObjectUpdate>(session)
+        let (msg, _) = inbound_messages::<ObjectUpdate>(session)
             .into_iter()
             .next()
             .unwrap();
