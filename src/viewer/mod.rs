@@ -74,8 +74,13 @@ pub const SKY_COLOR: Color = Color::srgb(0.53, 0.70, 0.92);
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
+        // The scene casts no shadows, but Bevy allocates (and wgpu clears) its shadow maps
+        // anyway: 2048² for the sun and 6 × 1024² for point lights, 40 MiB that on a software
+        // renderer is resident host memory. One texel each is all an unused map needs.
         app.add_plugins(crate::scene::SceneMaterialPlugin)
             .insert_resource(ClearColor(SKY_COLOR))
+            .insert_resource(bevy::light::DirectionalLightShadowMap { size: 1 })
+            .insert_resource(bevy::light::PointLightShadowMap { size: 1 })
             .init_resource::<RenderPreset>()
             .add_systems(Startup, spawn_sun)
             .add_systems(Update, apply_render_preset);
@@ -144,11 +149,6 @@ fn set_preset(commands: &mut Commands, camera: Entity, preset: RenderPreset) {
 }
 
 fn spawn_sun(mut commands: Commands) {
-    // The scene casts no shadows, but Bevy allocates (and wgpu clears) its shadow maps anyway:
-    // 2048² for the sun and 6 × 1024² for point lights, 40 MiB that on a software renderer is
-    // resident host memory. One texel each is all an unused map needs.
-    commands.insert_resource(bevy::light::DirectionalLightShadowMap { size: 1 });
-    commands.insert_resource(bevy::light::PointLightShadowMap { size: 1 });
     commands.spawn((
         DirectionalLight {
             illuminance: 12_000.0,
