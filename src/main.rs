@@ -289,8 +289,7 @@ fn run_viewer(args: ViewArgs) -> ExitCode {
                 "embedded region \"{}\" at {}",
                 sim.region_name, sim.login_uri
             );
-            form.grid.clone_from(&sim.login_uri);
-            (form.first, form.last, form.password) = sim.account.clone();
+            form.use_embedded(&sim);
             embedded = Some(sim);
         }
     }

@@ -123,8 +123,7 @@ pub fn run(args: &CheckArgs) -> CheckOutcome {
                     "check: embedded region \"{}\" at {}",
                     sim.region_name, sim.login_uri
                 );
-                form.grid.clone_from(&sim.login_uri);
-                (form.first, form.last, form.password) = sim.account.clone();
+                form.use_embedded(&sim);
                 embedded = Some(sim);
             }
             Err(e) => errors.push(format!("cannot start the embedded region: {e}")),

@@ -57,6 +57,12 @@ impl LoginForm {
             start: StartLocation::from_start_string(self.start.trim()),
         }
     }
+
+    /// Points the form at the embedded region, as its first account.
+    pub fn use_embedded(&mut self, sim: &crate::net::embedded::EmbeddedSim) {
+        self.grid.clone_from(&sim.login_uri);
+        (self.first, self.last, self.password) = sim.account.clone();
+    }
 }
 
 /// Local chat heard and said, newest last.
