@@ -9,6 +9,10 @@ use crate::geometry::MeshData;
 
 /// Uploads a mesh built in SL coordinates: positions and normals are rotated into Bevy's axes
 /// (a rotation, so the winding stays counter-clockwise from outside).
+///
+/// Every mesh gets vertex colours, white where `m` has none (prims, figures, water): one vertex
+/// layout means one opaque and one blended pipeline for the whole scene instead of two each, and
+/// on a software renderer every pipeline is a JIT compile whose state stays in memory.
 pub fn to_bevy_mesh(m: &MeshData) -> Mesh {
     let positions: Vec<[f32; 3]> = m.positions.iter().map(|p| sl_array_to_bevy(*p)).collect();
     let normals: Vec<[f32; 3]> = m.normals.iter().map(|n| sl_array_to_bevy(*n)).collect();
@@ -20,9 +24,12 @@ pub fn to_bevy_mesh(m: &MeshData) -> Mesh {
     .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
     .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, m.uvs.clone())
     .with_inserted_indices(Indices::U32(m.indices.clone()));
-    if !m.colors.is_empty() {
-        mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, m.colors.clone());
-    }
+    let colors = if m.colors.len() == m.positions.len() {
+        m.colors.clone()
+    } else {
+        vec![[1.0; 4]; m.positions.len()]
+    };
+    mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, colors);
     mesh
 }
 
@@ -59,5 +66,39 @@ mod tests {
         };
         assert_eq!(n[0], [0.0, 1.0, -0.0]);
         assert!(mesh.attribute(Mesh::ATTRIBUTE_COLOR).is_some());
+    }
+
+    #[test]
+    fn meshes_without_colours_get_white_ones_and_share_the_layout() {
+        let coloured = MeshData {
+            positions: vec![[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
+            normals: vec![[0.0, 0.0, 1.0]; 3],
+            uvs: vec![[0.0, 0.0]; 3],
+            colors: vec![[0.2, 0.4, 0.6, 1.0]; 3],
+            indices: vec![0, 1, 2],
+        };
+        let plain = MeshData {
+            colors: Vec::new(),
+            ..coloured.clone()
+        };
+        let a = to_bevy_mesh(&coloured);
+        let b = to_bevy_mesh(&plain);
+        let Some(bevy::mesh::VertexAttributeValues::Float32x4(c)) =
+            b.attribute(Mesh::ATTRIBUTE_COLOR)
+        else {
+            panic!("colours")
+        };
+        assert_eq!(c, &vec![[1.0; 4]; 3]);
+        let Some(bevy::mesh::VertexAttributeValues::Float32x4(c)) =
+            a.attribute(Mesh::ATTRIBUTE_COLOR)
+        else {
+            panic!("colours")
+        };
+        assert_eq!(c[0], [0.2, 0.4, 0.6, 1.0]);
+        let mut layouts = bevy::mesh::MeshVertexBufferLayouts::default();
+        assert_eq!(
+            a.get_mesh_vertex_buffer_layout(&mut layouts),
+            b.get_mesh_vertex_buffer_layout(&mut layouts)
+        );
     }
 }
