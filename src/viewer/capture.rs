@@ -253,7 +253,9 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
                 level: settings.log_level,
                 ..default()
             })
-            .disable::<WinitPlugin>(),
+            .disable::<WinitPlugin>()
+            // As in the viewer: rendering on the main thread.
+            .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>(),
     )
     .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::from_millis(1)))
     .add_plugins((

@@ -182,14 +182,22 @@ fn spawn_sun(mut commands: Commands) {
 /// The windowed viewer app.
 pub fn app(options: ViewerOptions) -> App {
     let mut app = App::new();
-    app.add_plugins(DefaultPlugins.set(WindowPlugin {
-        primary_window: Some(Window {
-            title: "Overlook".into(),
-            resolution: (1280, 720).into(),
-            ..default()
-        }),
-        ..default()
-    }))
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: "Overlook".into(),
+                    resolution: (1280, 720).into(),
+                    ..default()
+                }),
+                ..default()
+            })
+            // Rendering on the main thread, after the frame's update: a scene this small has
+            // little CPU work to overlap, and without the render thread the viewer holds 6 MB
+            // less (its arena and extraction copies) and shows input a frame sooner. Frame time
+            // on lavapipe unchanged (BENCHMARKS.md).
+            .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>(),
+    )
     .add_plugins(ViewerPlugins {
         options: options.clone(),
     });
