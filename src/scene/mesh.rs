@@ -16,9 +16,11 @@ use crate::geometry::MeshData;
 pub fn to_bevy_mesh(m: &MeshData) -> Mesh {
     let positions: Vec<[f32; 3]> = m.positions.iter().map(|p| sl_array_to_bevy(*p)).collect();
     let normals: Vec<[f32; 3]> = m.normals.iter().map(|n| sl_array_to_bevy(*n)).collect();
+    // The vertices live only on the GPU once uploaded: nothing reads a mesh back, and Bevy keeps
+    // the bounding box it needs for culling when it takes the data.
     let mut mesh = Mesh::new(
         PrimitiveTopology::TriangleList,
-        RenderAssetUsages::default(),
+        RenderAssetUsages::RENDER_WORLD,
     )
     .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
     .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
