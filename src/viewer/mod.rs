@@ -87,21 +87,7 @@ impl Plugin for ScenePlugin {
         if self.spawn_camera {
             app.add_systems(Startup, spawn_camera);
         }
-        if let Some(render_app) = app.get_sub_app_mut(bevy::render::RenderApp) {
-            render_app.insert_resource(dedicated_mesh_buffers());
-        }
     }
-}
-
-/// Every mesh gets vertex and index buffers of its own instead of a place in Bevy's shared
-/// slabs. Each shared slab keeps bookkeeping for 128 Ki allocations on the heap (~3.7 MB), one
-/// slab per vertex layout and index format, and the viewer had eight of them: ~17 MB. A region
-/// is a few hundred distinct meshes (terrain chunks, one per prim shape), so separate buffers
-/// cost nothing measurable: peak RSS −10 MB, frame time unchanged (BENCHMARKS.md).
-fn dedicated_mesh_buffers() -> bevy::render::mesh::allocator::MeshAllocatorSettings {
-    let mut settings = bevy::render::mesh::allocator::MeshAllocatorSettings::default();
-    settings.large_threshold = 0;
-    settings
 }
 
 fn spawn_camera(mut commands: Commands) {
