@@ -22,7 +22,7 @@ use bevy::winit::WinitPlugin;
 
 use super::{ScenePlugin, ViewerOptions};
 use crate::camera::{CameraPlugin, ChaseCamera};
-use crate::net::plugin::{NetPlugin, Session};
+use crate::net::plugin::Session;
 use crate::objects::plugin::{ObjectIndex, ObjectsPlugin};
 use crate::protocol::circuit::Phase;
 use crate::scene::{RegionInfo, RegionPlugin, SceneCounts};
@@ -259,14 +259,7 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
     )
     .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::from_millis(1)))
     .add_plugins((
-        NetPlugin {
-            auto_login: options.auto_login,
-            settings: crate::net::NetSettings {
-                record: options.record,
-                ..crate::net::NetSettings::default()
-            },
-            replay: options.replay,
-        },
+        options.net_plugin(),
         RegionPlugin,
         TerrainPlugin,
         ObjectsPlugin,

@@ -33,6 +33,20 @@ pub struct ViewerOptions {
     pub replay: Option<crate::net::replay::ReplaySource>,
 }
 
+impl ViewerOptions {
+    /// The network plugin these options ask for: its auto-login, recording and replay.
+    pub fn net_plugin(&self) -> NetPlugin {
+        NetPlugin {
+            auto_login: self.auto_login.clone(),
+            settings: NetSettings {
+                record: self.record.clone(),
+                ..NetSettings::default()
+            },
+            replay: self.replay.clone(),
+        }
+    }
+}
+
 /// The viewer's plugins (add `DefaultPlugins` or a headless equivalent first).
 #[derive(Debug, Default)]
 pub struct ViewerPlugins {
@@ -43,14 +57,7 @@ pub struct ViewerPlugins {
 impl PluginGroup for ViewerPlugins {
     fn build(self) -> PluginGroupBuilder {
         PluginGroupBuilder::start::<Self>()
-            .add(NetPlugin {
-                auto_login: self.options.auto_login,
-                settings: NetSettings {
-                    record: self.options.record,
-                    ..NetSettings::default()
-                },
-                replay: self.options.replay,
-            })
+            .add(self.options.net_plugin())
             .add(RegionPlugin)
             .add(TerrainPlugin)
             .add(ObjectsPlugin)
