@@ -44,16 +44,29 @@ pub fn sl_scale_to_bevy(s: crate::protocol::types::Vec3) -> Vec3 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn keeps_counts_and_rotates_axes() {
-        let m = MeshData {
+    /// One triangle in SL axes, with `colors` per vertex (or none).
+    fn triangle(colors: Vec<[f32; 4]>) -> MeshData {
+        MeshData {
             positions: vec![[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
             normals: vec![[0.0, 0.0, 1.0]; 3],
             uvs: vec![[0.0, 0.0]; 3],
-            colors: vec![[1.0, 0.0, 0.0, 1.0]; 3],
+            colors,
             indices: vec![0, 1, 2],
+        }
+    }
+
+    fn colours(mesh: &Mesh) -> &[[f32; 4]] {
+        let Some(bevy::mesh::VertexAttributeValues::Float32x4(c)) =
+            mesh.attribute(Mesh::ATTRIBUTE_COLOR)
+        else {
+            panic!("colours")
         };
-        let mesh = to_bevy_mesh(&m);
+        c
+    }
+
+    #[test]
+    fn keeps_counts_and_rotates_axes() {
+        let mesh = to_bevy_mesh(&triangle(vec![[1.0, 0.0, 0.0, 1.0]; 3]));
         assert_eq!(mesh.count_vertices(), 3);
         let Some(bevy::mesh::VertexAttributeValues::Float32x3(p)) =
             mesh.attribute(Mesh::ATTRIBUTE_POSITION)
@@ -67,36 +80,15 @@ mod tests {
             panic!("normals")
         };
         assert_eq!(n[0], [0.0, 1.0, -0.0]);
-        assert!(mesh.attribute(Mesh::ATTRIBUTE_COLOR).is_some());
+        assert_eq!(colours(&mesh), &[[1.0, 0.0, 0.0, 1.0]; 3]);
     }
 
     #[test]
     fn meshes_without_colours_get_white_ones_and_share_the_layout() {
-        let coloured = MeshData {
-            positions: vec![[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
-            normals: vec![[0.0, 0.0, 1.0]; 3],
-            uvs: vec![[0.0, 0.0]; 3],
-            colors: vec![[0.2, 0.4, 0.6, 1.0]; 3],
-            indices: vec![0, 1, 2],
-        };
-        let plain = MeshData {
-            colors: Vec::new(),
-            ..coloured.clone()
-        };
-        let a = to_bevy_mesh(&coloured);
-        let b = to_bevy_mesh(&plain);
-        let Some(bevy::mesh::VertexAttributeValues::Float32x4(c)) =
-            b.attribute(Mesh::ATTRIBUTE_COLOR)
-        else {
-            panic!("colours")
-        };
-        assert_eq!(c, &vec![[1.0; 4]; 3]);
-        let Some(bevy::mesh::VertexAttributeValues::Float32x4(c)) =
-            a.attribute(Mesh::ATTRIBUTE_COLOR)
-        else {
-            panic!("colours")
-        };
-        assert_eq!(c[0], [0.2, 0.4, 0.6, 1.0]);
+        let a = to_bevy_mesh(&triangle(vec![[0.2, 0.4, 0.6, 1.0]; 3]));
+        let b = to_bevy_mesh(&triangle(Vec::new()));
+        assert_eq!(colours(&b), &[[1.0; 4]; 3]);
+        assert_eq!(colours(&a)[0], [0.2, 0.4, 0.6, 1.0]);
         let mut layouts = bevy::mesh::MeshVertexBufferLayouts::default();
         assert_eq!(
             a.get_mesh_vertex_buffer_layout(&mut layouts),
