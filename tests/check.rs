@@ -113,8 +113,19 @@ fn check_passes_on_the_embedded_region_and_writes_every_file() {
     let counted: u64 = by_pcode.values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(counted, total);
     assert!(r["objects"]["by_shape"]["box"].as_u64().unwrap() >= 1);
-    assert!(r["packets"]["in"].as_u64().unwrap() > 50);
-    assert!(r["packets"]["out"].as_u64().unwrap() > 5);
+    // The scene alone is 25 datagrams from this region (14 LayerData, 9 ObjectUpdate and
+    // ObjectUpdateCompressed, RegionHandshake, AgentMovementComplete; counted in a `--record`
+    // of a check). Terse updates, pings and statistics come on top at a rate, so how many more
+    // arrive depends on how long the check runs.
+    let (packets_in, packets_out) = (
+        r["packets"]["in"].as_u64().unwrap(),
+        r["packets"]["out"].as_u64().unwrap(),
+    );
+    assert!(packets_in >= 25, "{packets_in} in");
+    assert!(
+        packets_out > 5 && packets_out < packets_in,
+        "{packets_out} out"
+    );
     assert!(r["rtt_ms"].as_f64().is_some());
     assert!(r["login"]["message"].is_string());
     assert!(r["login"].get("session_id").is_none() && r["login"].get("seed_capability").is_none());
