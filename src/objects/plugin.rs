@@ -21,7 +21,9 @@ use crate::protocol::message::Message;
 use crate::protocol::message::object::{PCode, PrimShape, ShapeKind, TerseData};
 use crate::protocol::types::Uuid;
 use crate::scene::mesh::{sl_scale_to_bevy, to_bevy_mesh};
-use crate::scene::{RegionInfo, SceneCounts, SceneMaterial, sl_quat_to_bevy, sl_to_bevy};
+use crate::scene::{
+    RegionInfo, SceneCounts, SceneMaterial, SceneMaterial3d, sl_quat_to_bevy, sl_to_bevy,
+};
 
 /// An object of the region.
 #[derive(Component, Debug, Clone, PartialEq)]
@@ -195,7 +197,7 @@ fn spawn_geometry(
             c.spawn((
                 ObjectGeometry,
                 Mesh3d(mesh),
-                MeshMaterial3d(material),
+                SceneMaterial3d(material),
                 transform,
             ));
         }

@@ -1,28 +1,22 @@
-//! [`SceneMaterial`]: the one material everything in the scene is drawn with.
+//! [`SceneMaterial`]: the one material everything in the scene is drawn with, and
+//! [`SceneLighting`], the sun and sky light it is lit by.
 //!
-//! Overlook draws flat colours (it fetches no textures), so Bevy's PBR shader — hundreds of
-//! instructions per pixel for environment maps, clustered lights, shadows and specular lobes —
-//! buys little here and costs most of a frame on a software rasteriser. `shaders/scene.wgsl`
-//! evaluates what the colours need: PBR's diffuse term for the sun and the ambient light (the
-//! same energy, so the scene keeps its brightness), full-bright faces, glow, and a Blinn-Phong
-//! highlight for water. No prepass and no shadow pipelines are built for it.
+//! Overlook draws flat colours (it fetches no textures), so a physically based shader —
+//! hundreds of instructions per pixel for environment maps, clustered lights, shadows and
+//! specular lobes — buys little here and costs most of a frame on a software rasteriser.
+//! `shaders/scene.wgsl` evaluates what the colours need: a Lambert diffuse term for the sun and
+//! the ambient light (the energy of PBR's diffuse term, so the scene keeps its brightness),
+//! full-bright faces, glow, and a Blinn-Phong highlight for water. [`super::render`] draws it.
 
-use bevy::asset::uuid_handle;
-use bevy::pbr::{Material, MaterialPlugin};
 use bevy::prelude::*;
-use bevy::render::render_resource::{AsBindGroup, ShaderType};
-use bevy::shader::ShaderRef;
 
-/// The shader, embedded in the binary.
-pub const SCENE_SHADER: Handle<Shader> = uuid_handle!("6a1f2c57-0d8e-4f4b-9a53-3f0e7c2b91d4");
-
-/// `SceneMaterialParams::flags`: the face is full-bright (not lit). Matches `FULLBRIGHT` in
+/// `SceneMaterial::flags`: the face is full-bright (not lit). Matches `FULLBRIGHT` in
 /// `shaders/scene.wgsl`.
 pub const FULLBRIGHT: u32 = 1;
 
-/// The material's uniform, as the shader reads it.
-#[derive(ShaderType, Debug, Clone, Copy, PartialEq)]
-pub struct SceneMaterialParams {
+/// A flat-coloured, sun-lit material (see the module documentation).
+#[derive(Asset, TypePath, Debug, Clone, Copy, PartialEq)]
+pub struct SceneMaterial {
     /// Base colour (linear, alpha below 1 blends); multiplied by the mesh's vertex colours.
     pub color: LinearRgba,
     /// Added after lighting (glow).
@@ -33,42 +27,33 @@ pub struct SceneMaterialParams {
     pub specular: f32,
 }
 
-/// A flat-coloured, sun-lit material (see the module documentation).
-#[derive(Asset, TypePath, AsBindGroup, Debug, Clone, PartialEq)]
-pub struct SceneMaterial {
-    /// The uniform.
-    #[uniform(0)]
-    pub params: SceneMaterialParams,
-    /// Opaque unless the colour's alpha is below 1.
-    pub alpha_mode: AlphaMode,
-}
+/// The material an entity with a [`Mesh3d`] is drawn with.
+#[derive(Component, Debug, Clone, PartialEq, Eq)]
+pub struct SceneMaterial3d(pub Handle<SceneMaterial>);
 
 impl SceneMaterial {
     /// Lit by the sun and the ambient light; blended when `color`'s alpha is below 1.
     pub fn lit(color: Color) -> Self {
-        let alpha = color.alpha();
         SceneMaterial {
-            params: SceneMaterialParams {
-                color: color.into(),
-                emissive: LinearRgba::NONE,
-                flags: 0,
-                specular: 0.0,
-            },
-            alpha_mode: if alpha < 1.0 {
-                AlphaMode::Blend
-            } else {
-                AlphaMode::Opaque
-            },
+            color: color.into(),
+            emissive: LinearRgba::NONE,
+            flags: 0,
+            specular: 0.0,
         }
+    }
+
+    /// Whether it is drawn blended, after the opaque geometry, without writing depth.
+    pub fn is_blended(&self) -> bool {
+        self.color.alpha < 1.0
     }
 
     /// Drawn at its own colour, unlit (SL's full-bright).
     #[must_use]
     pub fn fullbright(mut self, fullbright: bool) -> Self {
         if fullbright {
-            self.params.flags |= FULLBRIGHT;
+            self.flags |= FULLBRIGHT;
         } else {
-            self.params.flags &= !FULLBRIGHT;
+            self.flags &= !FULLBRIGHT;
         }
         self
     }
@@ -76,56 +61,60 @@ impl SceneMaterial {
     /// Adds `amount` (0–1) of the base colour as light of its own (SL's glow).
     #[must_use]
     pub fn glow(mut self, amount: f32) -> Self {
-        let c = self.params.color;
+        let c = self.color;
         let k = amount.clamp(0.0, 1.0);
-        self.params.emissive = LinearRgba::rgb(c.red * k, c.green * k, c.blue * k);
+        self.emissive = LinearRgba::rgb(c.red * k, c.green * k, c.blue * k);
         self
     }
 
     /// A highlight of the sun of this strength (water).
     #[must_use]
     pub fn specular(mut self, strength: f32) -> Self {
-        self.params.specular = strength.max(0.0);
+        self.specular = strength.max(0.0);
         self
     }
 }
 
-impl Material for SceneMaterial {
-    fn fragment_shader() -> ShaderRef {
-        SCENE_SHADER.into()
-    }
+/// The scene's light: one sun and a uniform sky light, in photometric units (lux for the sun;
+/// the camera's exposure scales both, as a physical camera's would).
+#[derive(Resource, Debug, Clone, Copy, PartialEq)]
+pub struct SceneLighting {
+    /// Unit vector from the scene towards the sun, in Bevy's axes.
+    pub direction_to_sun: Vec3,
+    /// The sun's colour.
+    pub sun_color: Color,
+    /// The sun's illuminance (lux).
+    pub sun_illuminance: f32,
+    /// The sky light's colour.
+    pub ambient_color: Color,
+    /// The sky light's strength (Bevy's ambient brightness units).
+    pub ambient_brightness: f32,
+}
 
-    fn alpha_mode(&self) -> AlphaMode {
-        self.alpha_mode
-    }
-
-    fn enable_prepass() -> bool {
-        false
-    }
-
-    fn enable_shadows() -> bool {
-        false
+impl Default for SceneLighting {
+    /// An afternoon sun from the south-west, high; a bright sky.
+    fn default() -> Self {
+        SceneLighting {
+            direction_to_sun: -Vec3::new(0.5, -0.8, -0.35).normalize(),
+            sun_color: Color::WHITE,
+            sun_illuminance: 12_000.0,
+            ambient_color: Color::WHITE,
+            ambient_brightness: 600.0,
+        }
     }
 }
 
-/// Registers [`SceneMaterial`] and its shader; without a renderer (plugin tests) only the asset.
+/// Registers [`SceneMaterial`] and [`SceneLighting`], and, where there is a renderer, the
+/// scene's render plugin; without one (plugin tests) only the asset and the resource.
 #[derive(Debug, Default)]
 pub struct SceneMaterialPlugin;
 
 impl Plugin for SceneMaterialPlugin {
     fn build(&self, app: &mut App) {
+        app.init_asset::<SceneMaterial>()
+            .init_resource::<SceneLighting>();
         if app.is_plugin_added::<bevy::render::RenderPlugin>() {
-            let shader = Shader::from_wgsl(
-                include_str!("../../shaders/scene.wgsl"),
-                "overlook/shaders/scene.wgsl",
-            );
-            app.world_mut()
-                .resource_mut::<Assets<Shader>>()
-                .insert(SCENE_SHADER.id(), shader)
-                .expect("a uuid handle's slot is always free");
-            app.add_plugins(MaterialPlugin::<SceneMaterial>::default());
-        } else {
-            app.init_asset::<SceneMaterial>();
+            app.add_plugins(super::render::SceneRenderPlugin);
         }
     }
 }
@@ -136,14 +125,8 @@ mod tests {
 
     #[test]
     fn alpha_below_one_blends() {
-        assert_eq!(
-            SceneMaterial::lit(Color::WHITE).alpha_mode,
-            AlphaMode::Opaque
-        );
-        assert_eq!(
-            SceneMaterial::lit(Color::srgba(0.1, 0.3, 0.4, 0.78)).alpha_mode,
-            AlphaMode::Blend
-        );
+        assert!(!SceneMaterial::lit(Color::WHITE).is_blended());
+        assert!(SceneMaterial::lit(Color::srgba(0.1, 0.3, 0.4, 0.78)).is_blended());
     }
 
     #[test]
@@ -151,14 +134,14 @@ mod tests {
         let m = SceneMaterial::lit(Color::srgb(1.0, 0.5, 0.0))
             .fullbright(true)
             .glow(0.5);
-        assert_eq!(m.params.flags, FULLBRIGHT);
+        assert_eq!(m.flags, FULLBRIGHT);
         let linear = LinearRgba::from(Color::srgb(1.0, 0.5, 0.0));
         assert_eq!(
-            m.params.emissive,
+            m.emissive,
             LinearRgba::rgb(0.5 * linear.red, 0.5 * linear.green, 0.0)
         );
-        assert_eq!(m.clone().fullbright(false).params.flags, 0);
-        assert_eq!(m.glow(0.0).params.emissive, LinearRgba::rgb(0.0, 0.0, 0.0));
+        assert_eq!(m.fullbright(false).flags, 0);
+        assert_eq!(m.glow(0.0).emissive, LinearRgba::rgb(0.0, 0.0, 0.0));
     }
 
     #[test]

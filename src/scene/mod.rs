@@ -10,9 +10,11 @@ pub mod material;
 pub mod mesh;
 #[cfg(feature = "viewer")]
 mod region;
+#[cfg(feature = "viewer")]
+pub mod render;
 
 #[cfg(feature = "viewer")]
-pub use material::{SceneMaterial, SceneMaterialPlugin};
+pub use material::{SceneLighting, SceneMaterial, SceneMaterial3d, SceneMaterialPlugin};
 #[cfg(feature = "viewer")]
 pub use region::{RegionInfo, RegionPlugin, SceneCounts};
 

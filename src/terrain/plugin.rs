@@ -16,7 +16,7 @@ use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
 use crate::protocol::message::Message;
 use crate::protocol::terrain::Heightmap;
 use crate::scene::mesh::to_bevy_mesh;
-use crate::scene::{RegionInfo, SceneCounts, SceneMaterial};
+use crate::scene::{RegionInfo, SceneCounts, SceneMaterial, SceneMaterial3d};
 
 /// From this many land layers in one frame on, they are decoded on every core.
 const PARALLEL_LAYERS: usize = 16;
@@ -262,7 +262,7 @@ fn mesh_dirty_chunks(
                     .spawn((
                         TerrainChunk(chunk),
                         Mesh3d(mesh),
-                        MeshMaterial3d(materials.ground.clone()),
+                        SceneMaterial3d(materials.ground.clone()),
                         Transform::IDENTITY,
                     ))
                     .id();
@@ -302,7 +302,7 @@ fn place_water(
             .spawn((
                 WaterPlane,
                 Mesh3d(mesh),
-                MeshMaterial3d(materials.water.clone()),
+                SceneMaterial3d(materials.water.clone()),
                 Transform::IDENTITY,
             ))
             .id(),

@@ -297,7 +297,7 @@ fn spawn_capture_cameras(
     // Square until the region's shape is known; re-made when the overview is taken.
     let overview_target = target_image(&mut images, (settings.overview_px, settings.overview_px));
     commands.spawn((
-        Camera3d::default(),
+        super::scene_camera(),
         // Inactive until the scene is complete: rendering on lavapipe costs time, and the
         // camera takes its target's size when it starts.
         Camera {
@@ -311,7 +311,7 @@ fn spawn_capture_cameras(
             .looking_at(Vec3::new(140.0, 20.0, -128.0), Vec3::Y),
     ));
     commands.spawn((
-        Camera3d::default(),
+        super::scene_camera(),
         Camera {
             is_active: false,
             order: 1,

@@ -81,15 +81,10 @@ pub const SKY_COLOR: Color = Color::srgb(0.53, 0.70, 0.92);
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
-        // The scene casts no shadows, but Bevy allocates (and wgpu clears) its shadow maps
-        // anyway: 2048² for the sun and 6 × 1024² for point lights, 40 MiB that on a software
-        // renderer is resident host memory. One texel each is all an unused map needs.
+        // The sun and the sky light are `SceneLighting`'s defaults.
         app.add_plugins(crate::scene::SceneMaterialPlugin)
             .insert_resource(ClearColor(SKY_COLOR))
-            .insert_resource(bevy::light::DirectionalLightShadowMap { size: 1 })
-            .insert_resource(bevy::light::PointLightShadowMap { size: 1 })
             .init_resource::<RenderPreset>()
-            .add_systems(Startup, spawn_sun)
             .add_systems(Update, apply_render_preset);
         if self.spawn_camera {
             app.add_systems(Startup, spawn_camera);
@@ -97,10 +92,20 @@ impl Plugin for ScenePlugin {
     }
 }
 
+/// A camera that draws the scene: `Camera3d` without tonemapping. The scene's shader writes
+/// display colours (flat colours under one sun, exposed as before), so there is nothing to
+/// tone-map, and no lookup tables are built or shipped for it.
+pub fn scene_camera() -> impl Bundle {
+    (
+        Camera3d::default(),
+        bevy::core_pipeline::tonemapping::Tonemapping::None,
+    )
+}
+
 fn spawn_camera(mut commands: Commands) {
     // Until AgentMovementComplete arrives: over the middle of a 256 m region, looking east.
     commands.spawn((
-        Camera3d::default(),
+        scene_camera(),
         ChaseCamera::default(),
         Transform::from_xyz(100.0, 60.0, -128.0)
             .looking_at(Vec3::new(140.0, 20.0, -128.0), Vec3::Y),
@@ -108,7 +113,7 @@ fn spawn_camera(mut commands: Commands) {
 }
 
 /// Rendering settings chosen from the adapter: on a software renderer (Mesa's lavapipe, no GPU)
-/// multisampling and tonemapping are switched off, the light preset.
+/// multisampling is switched off, the light preset.
 #[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RenderPreset {
     /// The adapter is a CPU (software) renderer.
@@ -131,7 +136,7 @@ fn apply_render_preset(
         preset.decided = true;
         if preset.software {
             info!(
-                "software renderer ({}): the light preset, without multisampling or tonemapping",
+                "software renderer ({}): the light preset, without multisampling",
                 adapter.name
             );
         }
@@ -147,29 +152,8 @@ fn apply_render_preset(
 
 fn set_preset(commands: &mut Commands, camera: Entity, preset: RenderPreset) {
     if preset.software {
-        // Measured on lavapipe at 1280×720: tonemapping alone is about a quarter of a frame.
-        commands.entity(camera).insert((
-            Msaa::Off,
-            bevy::core_pipeline::tonemapping::Tonemapping::None,
-        ));
+        commands.entity(camera).insert(Msaa::Off);
     }
-}
-
-fn spawn_sun(mut commands: Commands) {
-    commands.spawn((
-        DirectionalLight {
-            illuminance: 12_000.0,
-            shadow_maps_enabled: false,
-            ..default()
-        },
-        // Afternoon sun from the south-west, high.
-        Transform::from_xyz(0.0, 0.0, 0.0).looking_to(Vec3::new(0.5, -0.8, -0.35), Vec3::Y),
-    ));
-    commands.insert_resource(GlobalAmbientLight {
-        color: Color::WHITE,
-        brightness: 600.0,
-        ..default()
-    });
 }
 
 /// The windowed viewer app.

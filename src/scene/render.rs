@@ -1,0 +1,608 @@
+//! [`SceneRenderPlugin`]: draws every [`Mesh3d`] that has a [`SceneMaterial3d`], on `bevy_render`
+//! and `bevy_core_pipeline` alone.
+//!
+//! Bevy's PBR renderer (`bevy_pbr`) builds and keeps, whether a scene uses them or not, about
+//! 35 pipelines — shadows, clustered lights, environment maps, atmosphere, SSAO, occlusion
+//! culling — plus its view bindings and GPU-culling buffers. On a software renderer each
+//! pipeline is an LLVM compile whose state stays resident, and the whole of it was ~55 MB of
+//! the viewer's memory for a scene that is flat colours under one sun (BENCHMARKS.md). This
+//! plugin is what the scene needs and nothing else:
+//!
+//! - **Extract:** for each active 3D camera, the meshes its frustum culling kept
+//!   ([`VisibleEntities`]) become [`SceneDraw`]s and [`SceneInstance`]s (transform, normal
+//!   matrix, material) in one [`SceneFrame`], rebuilt every frame.
+//! - **Prepare:** the instances go to one storage buffer, the lighting to one uniform, and one
+//!   bind group holds both with the view uniform.
+//! - **Queue:** every draw is a [`Transparent3d`] item of its view: the opaque ones first,
+//!   nearest first (the depth test then rejects hidden pixels before they are shaded), and the
+//!   blended ones after them, farthest first ([`sorting_info`]).
+//! - **Draw:** one `draw_indexed` per mesh out of Bevy's mesh allocator, its first instance
+//!   the index of its [`SceneInstance`].
+//!
+//! Two pipelines per camera format: opaque (writes depth) and blended (does not).
+
+use std::any::TypeId;
+
+use bevy::asset::uuid_handle;
+use bevy::camera::visibility::VisibleEntities;
+use bevy::core_pipeline::core_3d::{CORE_3D_DEPTH_FORMAT, Transparent3d, TransparentSortingInfo3d};
+use bevy::ecs::query::ROQueryItem;
+use bevy::ecs::system::SystemParamItem;
+use bevy::ecs::system::lifetimeless::SRes;
+use bevy::math::{Affine3A, Mat3};
+use bevy::mesh::{Mesh, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexBufferLayout};
+use bevy::prelude::*;
+use bevy::render::mesh::allocator::MeshAllocator;
+use bevy::render::mesh::{RenderMesh, RenderMeshBufferInfo};
+use bevy::render::render_asset::RenderAssets;
+use bevy::render::render_phase::{
+    AddRenderCommand, DrawFunctions, PhaseItem, PhaseItemExtraIndex, RenderCommand,
+    RenderCommandResult, SetItemPipeline, TrackedRenderPass, ViewSortedRenderPhases,
+};
+use bevy::render::render_resource::binding_types::{storage_buffer_read_only, uniform_buffer};
+use bevy::render::render_resource::*;
+use bevy::render::renderer::{RenderDevice, RenderQueue};
+use bevy::render::sync_world::{MainEntity, RenderEntity};
+use bevy::render::view::{ExtractedView, Msaa, ViewUniform, ViewUniformOffset, ViewUniforms};
+use bevy::render::{Extract, ExtractSchedule, Render, RenderApp, RenderStartup, RenderSystems};
+
+use super::material::{SceneLighting, SceneMaterial, SceneMaterial3d};
+
+/// The shader, embedded in the binary.
+pub const SCENE_SHADER: Handle<Shader> = uuid_handle!("6a1f2c57-0d8e-4f4b-9a53-3f0e7c2b91d4");
+
+/// Added to the sort key of every opaque draw so that all of them sort before every blended
+/// one (whose keys are view-space depths, a few kilometres at most).
+pub const OPAQUE_FIRST: f32 = 1.0e6;
+
+/// Draws the scene's meshes (see the module documentation).
+#[derive(Debug, Default)]
+pub struct SceneRenderPlugin;
+
+impl Plugin for SceneRenderPlugin {
+    fn build(&self, app: &mut App) {
+        let shader = Shader::from_wgsl(
+            include_str!("../../shaders/scene.wgsl"),
+            "overlook/shaders/scene.wgsl",
+        );
+        app.world_mut()
+            .resource_mut::<Assets<Shader>>()
+            .insert(SCENE_SHADER.id(), shader)
+            .expect("a uuid handle's slot is always free");
+        let Some(render_app) = app.get_sub_app_mut(RenderApp) else {
+            return;
+        };
+        render_app
+            .init_resource::<SceneFrame>()
+            .init_resource::<SpecializedMeshPipelines<ScenePipeline>>()
+            .add_render_command::<Transparent3d, DrawScene>()
+            .add_systems(RenderStartup, init_scene_pipeline)
+            .add_systems(ExtractSchedule, extract_scene)
+            .add_systems(
+                Render,
+                (
+                    queue_scene.in_set(RenderSystems::Queue),
+                    prepare_scene_buffers.in_set(RenderSystems::PrepareResources),
+                    prepare_scene_bind_group.in_set(RenderSystems::PrepareBindGroups),
+                ),
+            );
+    }
+}
+
+/// One drawn mesh as the shader reads it (`SceneInstance` in `shaders/scene.wgsl`).
+#[derive(ShaderType, Debug, Clone, Copy, PartialEq)]
+pub struct SceneInstance {
+    /// Local to world.
+    pub world_from_local: Mat4,
+    /// The inverse transpose of `world_from_local`'s 3×3 part: normals under non-uniform scale.
+    pub normal_from_local: Mat3,
+    /// The material's base colour (linear).
+    pub color: Vec4,
+    /// The material's glow (linear).
+    pub emissive: Vec4,
+    /// The material's flags ([`super::material::FULLBRIGHT`]).
+    pub flags: u32,
+    /// The material's highlight strength.
+    pub specular: f32,
+}
+
+impl SceneInstance {
+    /// The instance of a mesh placed by `transform` with `material`; `None` when the transform
+    /// is degenerate (a zero scale: nothing to draw, and no normal matrix).
+    pub fn new(transform: &GlobalTransform, material: &SceneMaterial) -> Option<Self> {
+        let affine = transform.affine();
+        let linear = Mat3::from(affine.matrix3);
+        let determinant = linear.determinant();
+        if !determinant.is_finite() || determinant.abs() < 1e-12 {
+            return None;
+        }
+        Some(SceneInstance {
+            world_from_local: Mat4::from(affine),
+            normal_from_local: linear.inverse().transpose(),
+            color: material.color.to_vec4(),
+            emissive: material.emissive.to_vec4(),
+            flags: material.flags,
+            specular: material.specular,
+        })
+    }
+}
+
+/// The lighting as the shader reads it (`SceneLighting` in `shaders/scene.wgsl`).
+#[derive(ShaderType, Debug, Clone, Copy, Default, PartialEq)]
+pub struct SceneLightingUniform {
+    /// Unit vector towards the sun.
+    pub direction_to_sun: Vec3,
+    /// The sun's linear colour times its illuminance.
+    pub sun: Vec3,
+    /// The sky light's linear colour times its brightness.
+    pub ambient: Vec3,
+}
+
+impl From<&SceneLighting> for SceneLightingUniform {
+    fn from(l: &SceneLighting) -> Self {
+        SceneLightingUniform {
+            direction_to_sun: l.direction_to_sun.normalize_or(Vec3::Y),
+            sun: LinearRgba::from(l.sun_color).to_vec3() * l.sun_illuminance,
+            ambient: LinearRgba::from(l.ambient_color).to_vec3() * l.ambient_brightness,
+        }
+    }
+}
+
+/// One draw of the frame: what the queue and the draw command need beside its instance.
+#[derive(Debug, Clone, Copy)]
+pub struct SceneDraw {
+    /// The entity in the main world.
+    pub main_entity: MainEntity,
+    /// Its mesh.
+    pub mesh: AssetId<Mesh>,
+    /// Its material blends.
+    pub blended: bool,
+    /// Local to world, for the mesh's centre when sorting.
+    pub world_from_local: Affine3A,
+}
+
+/// The frame's draws, in instance order, and the GPU side of them.
+#[derive(Resource)]
+pub struct SceneFrame {
+    /// Indexed like the instances.
+    pub draws: Vec<SceneDraw>,
+    instances: BufferVec<SceneInstance>,
+    lighting: UniformBuffer<SceneLightingUniform>,
+    bind_group: Option<BindGroup>,
+}
+
+impl Default for SceneFrame {
+    fn default() -> Self {
+        let mut instances = BufferVec::new(BufferUsages::STORAGE);
+        instances.set_label(Some("overlook_scene_instances"));
+        SceneFrame {
+            draws: Vec::new(),
+            instances,
+            lighting: UniformBuffer::default(),
+            bind_group: None,
+        }
+    }
+}
+
+/// On a view: the indices of [`SceneFrame::draws`] its camera sees.
+#[derive(Component, Debug, Default, Clone)]
+pub struct SceneViewDraws(pub Vec<u32>);
+
+/// The layout shared by both pipelines.
+#[derive(Resource)]
+pub struct ScenePipeline {
+    layout: BindGroupLayoutDescriptor,
+}
+
+fn init_scene_pipeline(mut commands: Commands) {
+    commands.insert_resource(ScenePipeline {
+        layout: BindGroupLayoutDescriptor::new(
+            "overlook_scene_layout",
+            &BindGroupLayoutEntries::sequential(
+                ShaderStages::VERTEX_FRAGMENT,
+                (
+                    uniform_buffer::<ViewUniform>(true),
+                    uniform_buffer::<SceneLightingUniform>(false),
+                    storage_buffer_read_only::<SceneInstance>(false)
+                        .visibility(ShaderStages::VERTEX),
+                ),
+            ),
+        ),
+    });
+}
+
+/// What a pipeline is specialised on beside the mesh layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ScenePipelineKey {
+    /// The view's colour format (HDR or not, sRGB or not).
+    pub target_format: TextureFormat,
+    /// The view's MSAA sample count.
+    pub samples: u32,
+    /// Blended (no depth write) or opaque.
+    pub blended: bool,
+    /// The mesh's topology.
+    pub topology: PrimitiveTopology,
+}
+
+impl SpecializedMeshPipeline for ScenePipeline {
+    type Key = ScenePipelineKey;
+
+    fn specialize(
+        &self,
+        key: Self::Key,
+        layout: &MeshVertexBufferLayoutRef,
+    ) -> Result<RenderPipelineDescriptor, SpecializedMeshPipelineError> {
+        let vertex_layout: VertexBufferLayout = layout.0.get_layout(&[
+            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+            Mesh::ATTRIBUTE_NORMAL.at_shader_location(1),
+            Mesh::ATTRIBUTE_COLOR.at_shader_location(2),
+        ])?;
+        Ok(RenderPipelineDescriptor {
+            label: Some(
+                if key.blended {
+                    "overlook_scene_blended"
+                } else {
+                    "overlook_scene_opaque"
+                }
+                .into(),
+            ),
+            layout: vec![self.layout.clone()],
+            vertex: VertexState {
+                shader: SCENE_SHADER,
+                entry_point: Some("vertex".into()),
+                buffers: vec![vertex_layout],
+                ..default()
+            },
+            primitive: PrimitiveState {
+                topology: key.topology,
+                cull_mode: Some(Face::Back),
+                ..default()
+            },
+            depth_stencil: Some(DepthStencilState {
+                format: CORE_3D_DEPTH_FORMAT,
+                depth_write_enabled: Some(!key.blended),
+                // Bevy's depth is reversed: near is 1.
+                depth_compare: Some(CompareFunction::GreaterEqual),
+                stencil: StencilState::default(),
+                bias: DepthBiasState::default(),
+            }),
+            multisample: MultisampleState {
+                count: key.samples,
+                mask: !0,
+                alpha_to_coverage_enabled: false,
+            },
+            fragment: Some(FragmentState {
+                shader: SCENE_SHADER,
+                entry_point: Some("fragment".into()),
+                targets: vec![Some(ColorTargetState {
+                    format: key.target_format,
+                    blend: key.blended.then_some(BlendState::ALPHA_BLENDING),
+                    write_mask: ColorWrites::ALL,
+                })],
+                ..default()
+            }),
+            ..default()
+        })
+    }
+}
+
+/// Gathers what every active 3D camera sees into the frame's draws and instances.
+#[allow(clippy::type_complexity)]
+fn extract_scene(
+    mut commands: Commands,
+    mut frame: ResMut<SceneFrame>,
+    mut seen: Local<bevy::ecs::entity::EntityHashMap<u32>>,
+    cameras: Extract<Query<(RenderEntity, &Camera, &VisibleEntities), With<Camera3d>>>,
+    meshes: Extract<Query<(&GlobalTransform, &Mesh3d, &SceneMaterial3d)>>,
+    materials: Extract<Res<Assets<SceneMaterial>>>,
+    lighting: Extract<Option<Res<SceneLighting>>>,
+) {
+    let frame = frame.as_mut();
+    frame.draws.clear();
+    frame.instances.clear();
+    seen.clear();
+    let lighting = lighting
+        .as_deref()
+        .map(SceneLightingUniform::from)
+        .unwrap_or_else(|| SceneLightingUniform::from(&SceneLighting::default()));
+    frame.lighting.set(lighting);
+    for (render_entity, camera, visible) in &cameras {
+        let mut draws = Vec::new();
+        if camera.is_active {
+            for &entity in visible.get(TypeId::of::<Mesh3d>()) {
+                let index = match seen.get(&entity) {
+                    Some(&index) => index,
+                    None => {
+                        let Ok((transform, mesh, material)) = meshes.get(entity) else {
+                            continue;
+                        };
+                        let Some(material) = materials.get(&material.0) else {
+                            continue;
+                        };
+                        let Some(instance) = SceneInstance::new(transform, material) else {
+                            continue;
+                        };
+                        let Ok(index) = u32::try_from(frame.draws.len()) else {
+                            continue;
+                        };
+                        frame.instances.push(instance);
+                        frame.draws.push(SceneDraw {
+                            main_entity: MainEntity::from(entity),
+                            mesh: mesh.id(),
+                            blended: material.is_blended(),
+                            world_from_local: transform.affine(),
+                        });
+                        seen.insert(entity, index);
+                        index
+                    }
+                };
+                draws.push(index);
+            }
+        }
+        commands.entity(render_entity).insert(SceneViewDraws(draws));
+    }
+}
+
+fn prepare_scene_buffers(
+    mut frame: ResMut<SceneFrame>,
+    device: Res<RenderDevice>,
+    queue: Res<RenderQueue>,
+) {
+    let frame = frame.as_mut();
+    frame.instances.write_buffer(&device, &queue);
+    frame.lighting.write_buffer(&device, &queue);
+}
+
+fn prepare_scene_bind_group(
+    mut frame: ResMut<SceneFrame>,
+    pipeline: Res<ScenePipeline>,
+    pipeline_cache: Res<PipelineCache>,
+    view_uniforms: Res<ViewUniforms>,
+    device: Res<RenderDevice>,
+) {
+    let frame = frame.as_mut();
+    frame.bind_group = None;
+    let (Some(view), Some(lighting), Some(instances)) = (
+        view_uniforms.uniforms.binding(),
+        frame.lighting.binding(),
+        frame.instances.binding(),
+    ) else {
+        return;
+    };
+    frame.bind_group = Some(device.create_bind_group(
+        "overlook_scene_bind_group",
+        &pipeline_cache.get_bind_group_layout(&pipeline.layout),
+        &BindGroupEntries::sequential((view, lighting, instances)),
+    ));
+}
+
+/// How a draw sorts in its view's [`Transparent3d`] phase, whose key is the view-space z of
+/// `mesh_center` plus `depth_bias`, drawn in ascending order.
+///
+/// Blended draws sort by their centre: farthest first, as blending needs. Opaque draws sort by
+/// their centre mirrored through the camera, which negates the key, so the nearest is drawn
+/// first and the depth test spares the shading of what it hides; [`OPAQUE_FIRST`] puts all of
+/// them before the blended ones.
+pub fn sorting_info(center: Vec3, camera: Vec3, blended: bool) -> TransparentSortingInfo3d {
+    if blended {
+        TransparentSortingInfo3d::Sorted {
+            mesh_center: center,
+            depth_bias: 0.0,
+        }
+    } else {
+        TransparentSortingInfo3d::Sorted {
+            mesh_center: 2.0 * camera - center,
+            depth_bias: -OPAQUE_FIRST,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn queue_scene(
+    draw_functions: Res<DrawFunctions<Transparent3d>>,
+    pipeline: Res<ScenePipeline>,
+    mut pipelines: ResMut<SpecializedMeshPipelines<ScenePipeline>>,
+    pipeline_cache: Res<PipelineCache>,
+    frame: Res<SceneFrame>,
+    meshes: Res<RenderAssets<RenderMesh>>,
+    mut phases: ResMut<ViewSortedRenderPhases<Transparent3d>>,
+    views: Query<(&ExtractedView, &Msaa, &SceneViewDraws)>,
+) {
+    let draw_function = draw_functions.read().id::<DrawScene>();
+    for (view, msaa, view_draws) in &views {
+        let Some(phase) = phases.get_mut(&view.retained_view_entity) else {
+            continue;
+        };
+        let camera = view.world_from_view.translation();
+        for &index in &view_draws.0 {
+            let Some(draw) = frame.draws.get(index as usize) else {
+                continue;
+            };
+            let Some(mesh) = meshes.get(draw.mesh) else {
+                continue;
+            };
+            let key = ScenePipelineKey {
+                target_format: view.target_format,
+                samples: msaa.samples(),
+                blended: draw.blended,
+                topology: mesh.primitive_topology(),
+            };
+            let pipeline_id =
+                match pipelines.specialize(&pipeline_cache, &pipeline, key, &mesh.layout) {
+                    Ok(id) => id,
+                    Err(error) => {
+                        warn_once!("a scene mesh cannot be drawn: {error}");
+                        continue;
+                    }
+                };
+            let center = draw.world_from_local.transform_point3(mesh.aabb_center);
+            phase.add_transient(Transparent3d {
+                sorting_info: sorting_info(center, camera, draw.blended),
+                distance: 0.0,
+                pipeline: pipeline_id,
+                entity: (Entity::PLACEHOLDER, draw.main_entity),
+                draw_function,
+                batch_range: index..index + 1,
+                extra_index: PhaseItemExtraIndex::None,
+                indexed: matches!(mesh.buffer_info, RenderMeshBufferInfo::Indexed { .. }),
+            });
+        }
+    }
+}
+
+/// Sets the item's pipeline, then draws its mesh.
+type DrawScene = (SetItemPipeline, DrawSceneMesh);
+
+/// Binds the frame's bind group at the view's offset and draws one mesh, its instance the
+/// item's index in the frame.
+pub struct DrawSceneMesh;
+
+impl<P: PhaseItem> RenderCommand<P> for DrawSceneMesh {
+    type Param = (
+        SRes<SceneFrame>,
+        SRes<RenderAssets<RenderMesh>>,
+        SRes<MeshAllocator>,
+    );
+    type ViewQuery = &'static ViewUniformOffset;
+    type ItemQuery = ();
+
+    fn render<'w>(
+        item: &P,
+        view_offset: ROQueryItem<'w, '_, Self::ViewQuery>,
+        _entity: Option<ROQueryItem<'w, '_, Self::ItemQuery>>,
+        (frame, meshes, allocator): SystemParamItem<'w, '_, Self::Param>,
+        pass: &mut TrackedRenderPass<'w>,
+    ) -> RenderCommandResult {
+        let frame = frame.into_inner();
+        let meshes = meshes.into_inner();
+        let allocator = allocator.into_inner();
+        let instances = item.batch_range().clone();
+        let (Some(bind_group), Some(draw)) = (
+            frame.bind_group.as_ref(),
+            frame.draws.get(instances.start as usize),
+        ) else {
+            return RenderCommandResult::Skip;
+        };
+        let (Some(mesh), Some(vertices)) = (
+            meshes.get(draw.mesh),
+            allocator.mesh_vertex_slice(&draw.mesh),
+        ) else {
+            return RenderCommandResult::Skip;
+        };
+        pass.set_bind_group(0, bind_group, &[view_offset.offset]);
+        pass.set_vertex_buffer(0, vertices.buffer.slice(..));
+        match &mesh.buffer_info {
+            RenderMeshBufferInfo::Indexed {
+                index_format,
+                count,
+            } => {
+                let Some(indices) = allocator.mesh_index_slice(&draw.mesh) else {
+                    return RenderCommandResult::Skip;
+                };
+                pass.set_index_buffer(indices.buffer.slice(..), *index_format);
+                pass.draw_indexed(
+                    indices.range.start..indices.range.start + count,
+                    i32::try_from(vertices.range.start).unwrap_or(i32::MAX),
+                    instances,
+                );
+            }
+            RenderMeshBufferInfo::NonIndexed => {
+                pass.draw(vertices.range, instances);
+            }
+        }
+        RenderCommandResult::Success
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bevy::render::render_phase::ViewRangefinder3d;
+
+    /// The keys `sort_phase_system` gives these draws, seen from a camera at `camera` looking
+    /// along −z.
+    fn keys(camera: Vec3, draws: &[(Vec3, bool)]) -> Vec<f32> {
+        let view = Affine3A::from_translation(camera);
+        let rangefinder = ViewRangefinder3d::from_world_from_view(&view);
+        draws
+            .iter()
+            .map(|&(center, blended)| {
+                sorting_info(center, camera, blended).sort_distance(&rangefinder)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn opaque_draws_come_first_nearest_first_then_blended_farthest_first() {
+        let camera = Vec3::new(10.0, 20.0, 30.0);
+        let near = camera - Vec3::Z * 5.0;
+        let far = camera - Vec3::Z * 3000.0;
+        let k = keys(
+            camera,
+            &[(far, false), (near, false), (far, true), (near, true)],
+        );
+        let (opaque_far, opaque_near, blended_far, blended_near) = (k[0], k[1], k[2], k[3]);
+        assert!(opaque_near < opaque_far, "{k:?}");
+        assert!(opaque_far < blended_far, "{k:?}");
+        assert!(blended_far < blended_near, "{k:?}");
+    }
+
+    #[test]
+    fn instances_carry_the_material_and_a_normal_matrix_for_non_uniform_scale() {
+        let material = SceneMaterial::lit(Color::srgba(1.0, 0.5, 0.0, 0.5))
+            .fullbright(true)
+            .specular(0.25);
+        let transform = GlobalTransform::from(
+            Transform::from_xyz(1.0, 2.0, 3.0).with_scale(Vec3::new(2.0, 1.0, 4.0)),
+        );
+        let instance = SceneInstance::new(&transform, &material).unwrap();
+        assert_eq!(instance.color, material.color.to_vec4());
+        assert_eq!(instance.flags, super::super::material::FULLBRIGHT);
+        assert_eq!(instance.specular, 0.25);
+        assert_eq!(
+            instance.world_from_local.w_axis,
+            Vec4::new(1.0, 2.0, 3.0, 1.0)
+        );
+        // A normal of a face tilted 45° in the unscaled mesh stays perpendicular to that face
+        // once scaled: the face's tangent (1, 0, −1) scales to (2, 0, −4).
+        let normal = (instance.normal_from_local * Vec3::new(1.0, 0.0, 1.0)).normalize();
+        assert!(
+            normal.dot(Vec3::new(2.0, 0.0, -4.0)).abs() < 1e-6,
+            "{normal}"
+        );
+        // Nothing to draw at zero scale.
+        let flat = GlobalTransform::from(Transform::from_scale(Vec3::new(1.0, 0.0, 1.0)));
+        assert_eq!(SceneInstance::new(&flat, &material), None);
+    }
+
+    #[test]
+    fn the_shader_reads_what_the_rust_side_writes() {
+        let wgsl = include_str!("../../shaders/scene.wgsl");
+        for field in [
+            "world_from_local: mat4x4<f32>",
+            "normal_from_local: mat3x3<f32>",
+            "direction_to_sun: vec3<f32>",
+            "sun: vec3<f32>",
+            "ambient: vec3<f32>",
+        ] {
+            assert!(wgsl.contains(field), "{field}");
+        }
+        // The layout's three bindings, in order.
+        assert!(wgsl.contains("@group(0) @binding(0) var<uniform> view: View;"));
+        assert!(wgsl.contains("@group(0) @binding(1) var<uniform> lighting: SceneLighting;"));
+        assert!(
+            wgsl.contains(
+                "@group(0) @binding(2) var<storage, read> instances: array<SceneInstance>;"
+            )
+        );
+    }
+
+    #[test]
+    fn default_lighting_keeps_the_old_sun_and_sky() {
+        let uniform = SceneLightingUniform::from(&SceneLighting::default());
+        assert!((uniform.direction_to_sun.length() - 1.0).abs() < 1e-6);
+        assert!(uniform.direction_to_sun.y > 0.7, "the sun is high");
+        assert_eq!(uniform.sun, Vec3::splat(12_000.0));
+        assert_eq!(uniform.ambient, Vec3::splat(600.0));
+    }
+}
