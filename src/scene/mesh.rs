@@ -12,7 +12,9 @@ use crate::geometry::MeshData;
 ///
 /// Every mesh gets vertex colours, white where `m` has none (prims, figures, water): one vertex
 /// layout means one opaque and one blended pipeline for the whole scene instead of two each, and
-/// on a software renderer every pipeline is a JIT compile whose state stays in memory.
+/// on a software renderer every pipeline is a JIT compile whose state stays in memory. Texture
+/// coordinates stay behind: nothing is textured yet (`scene::render` reads position, normal
+/// and colour), and on a software renderer GPU memory is host memory.
 pub fn to_bevy_mesh(m: &MeshData) -> Mesh {
     let positions: Vec<[f32; 3]> = m.positions.iter().map(|p| sl_array_to_bevy(*p)).collect();
     let normals: Vec<[f32; 3]> = m.normals.iter().map(|n| sl_array_to_bevy(*n)).collect();
@@ -24,7 +26,6 @@ pub fn to_bevy_mesh(m: &MeshData) -> Mesh {
     )
     .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
     .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals)
-    .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, m.uvs.clone())
     .with_inserted_indices(Indices::U32(m.indices.clone()));
     let colors = if m.colors.len() == m.positions.len() {
         m.colors.clone()
@@ -81,6 +82,8 @@ mod tests {
         };
         assert_eq!(n[0], [0.0, 1.0, -0.0]);
         assert_eq!(colours(&mesh), &[[1.0, 0.0, 0.0, 1.0]; 3]);
+        // Nothing is textured: texture coordinates are not uploaded.
+        assert!(mesh.attribute(Mesh::ATTRIBUTE_UV_0).is_none());
     }
 
     #[test]

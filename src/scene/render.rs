@@ -339,7 +339,9 @@ fn extract_scene(
                 draws.push(index);
             }
         }
-        commands.entity(render_entity).insert(SceneViewDraws(draws));
+        commands
+            .entity(render_entity)
+            .try_insert(SceneViewDraws(draws));
     }
 }
 
