@@ -276,6 +276,18 @@ fn terrain_region(c: &mut Criterion) {
             map.patches_received()
         })
     });
+    // What the circuit does with the same packets: which patches arrived, no heights.
+    g.bench_function("region_4096_positions", |b| {
+        b.iter(|| {
+            packets
+                .iter()
+                .map(|d| {
+                    terrain::land_patch_positions(black_box(d), REGION, REGION)
+                        .map_or(0, |(_, p)| p.len())
+                })
+                .sum::<usize>()
+        })
+    });
     // The same on every core: layers shared out, each thread writing straight into the map.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let slices: Vec<&[u8]> = packets.iter().map(Vec::as_slice).collect();

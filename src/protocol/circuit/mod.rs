@@ -474,13 +474,14 @@ impl Circuit {
 
     fn count_terrain(&mut self, now: Instant, data: &[u8]) {
         let (sx, sy) = (self.cfg.region_size_x, self.cfg.region_size_y);
-        match terrain::decode_layer(data, sx, sy) {
-            Ok(layer) if layer.layer.is_land() => {
-                for p in &layer.patches {
+        // Which patches arrived, not their heights: the terrain plugin decodes those.
+        match terrain::land_patch_positions(data, sx, sy) {
+            Ok((layer, positions)) if layer.is_land() => {
+                for &(x, y) in &positions {
                     self.stats.land_patches += 1;
-                    self.land_seen.insert((p.x, p.y));
+                    self.land_seen.insert((x, y));
                 }
-                if !layer.patches.is_empty() {
+                if !positions.is_empty() {
                     self.reach(now, Phase::FirstTerrain);
                 }
                 let total = u64::from(sx / 16) * u64::from(sy / 16);

@@ -88,6 +88,12 @@ fn decode_session(session: &str, size: u32, land: LayerType) -> Outcome {
             type_byte,
             "group header repeats LayerID.Type"
         );
+        // The circuit counts patches with the header-only scan: it must see the same ones.
+        let positions: Vec<(u32, u32)> = decoded.patches.iter().map(|p| (p.x, p.y)).collect();
+        assert_eq!(
+            super::land_patch_positions(&data, size, size),
+            Ok((decoded.layer, positions))
+        );
         if decoded.layer.is_land() {
             assert_eq!(decoded.layer, land);
             land_packets += 1;

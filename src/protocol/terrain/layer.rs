@@ -14,7 +14,7 @@ use super::dct::SparseBlock;
 use super::encode::encode_patch;
 use super::patch::{
     DecodedPatch, DequantisedBlock, END_OF_PATCHES, GroupHeader, PatchHeader, decode_heights,
-    patches_for, read_dequantised,
+    patches_for, read_dequantised, skip_patch,
 };
 use super::{LayerType, PatchError};
 
@@ -82,6 +82,27 @@ pub fn decode_layer(
         }
     })?;
     Ok(DecodedLayer { layer, patches })
+}
+
+/// Which patches a LayerData `Data` field holds, `(x, y)` in packet order, with its layer type:
+/// the packet is checked exactly as [`decode_layer`] checks it (the same errors for the same
+/// bytes, all or nothing), but no heights are reconstructed. For counting what arrived, as the
+/// circuit does for its terrain phases, at a fraction of a decode's cost.
+///
+/// # Errors
+/// As [`decode_layer`].
+pub fn land_patch_positions(
+    data: &[u8],
+    region_size_x: u32,
+    region_size_y: u32,
+) -> Result<(LayerType, Vec<(u32, u32)>), PatchError> {
+    let mut positions = Vec::new();
+    let layer = for_each_patch(data, region_size_x, region_size_y, |r, header| {
+        skip_patch(r, header)?;
+        positions.push((header.x, header.y));
+        Ok(())
+    })?;
+    Ok((layer, positions))
 }
 
 /// The dequantised coefficient blocks of a land layer's patches, in packet order, checked as
@@ -304,7 +325,72 @@ mod tests {
         assert_eq!(decode_layer(&two, 256, 256).unwrap().patches.len(), 2);
     }
 
+    /// [`land_patch_positions`] must say what [`decode_layer`] says, error or patch list.
+    fn positions_agree_with_decoding(data: &[u8], size_x: u32, size_y: u32) {
+        let scanned = land_patch_positions(data, size_x, size_y);
+        let decoded = decode_layer(data, size_x, size_y).map(|l| {
+            (
+                l.layer,
+                l.patches.iter().map(|p| (p.x, p.y)).collect::<Vec<_>>(),
+            )
+        });
+        assert_eq!(scanned, decoded);
+    }
+
+    #[test]
+    fn positions_agree_with_decoding_on_golden_truncated_and_bad_layers() {
+        for datagram in [&GOLDEN_LEGACY[..], &GOLDEN_EXTENDED[..]] {
+            let (_, data) = golden_data(datagram);
+            assert_eq!(
+                land_patch_positions(data, 512, 512).unwrap().1,
+                vec![(3, 7)]
+            );
+            for len in 0..=data.len() {
+                positions_agree_with_decoding(&data[..len], 512, 512);
+            }
+        }
+        let flat = [1.0f32; 256];
+        positions_agree_with_decoding(&encode_layer(&[(16, 0, &flat)], false), 256, 256);
+        positions_agree_with_decoding(&[0x08, 0x01, 0x10, 0x37, 0xFF, 0xFF], 256, 256);
+        positions_agree_with_decoding(&[0x08, 0x01, 0x20, 0x4C, 0x61], 256, 256);
+        // A NaN offset: `dc_offset` is the four bytes after the quant byte.
+        let mut nan = encode_layer(&[(2, 2, &flat)], false);
+        nan[5..9].copy_from_slice(&f32::NAN.to_le_bytes());
+        assert_eq!(
+            land_patch_positions(&nan, 256, 256),
+            Err(PatchError::NonFiniteDcOffset)
+        );
+        positions_agree_with_decoding(&nan, 256, 256);
+    }
+
     proptest! {
+        #[test]
+        fn positions_agree_with_decoding_on_any_bytes(
+            data in prop::collection::vec(any::<u8>(), 0..600),
+            extended in any::<bool>(),
+        ) {
+            let mut data = data;
+            if data.len() >= 4 {
+                data[2] = 0x10;
+                data[3] = if extended { 0x4D } else { 0x4C };
+            }
+            positions_agree_with_decoding(&data, 4096, 4096);
+            positions_agree_with_decoding(&data, 256, 256);
+        }
+
+        #[test]
+        fn positions_agree_with_decoding_on_mutated_layers(
+            flips in prop::collection::vec((0usize..2000, 0u8..8), 0..8),
+        ) {
+            let hill: [f32; 256] = core::array::from_fn(|k| ((k / 16) as f32 * 0.3).cos() * 12.0);
+            let mut data = encode_layer(&[(1, 2, &hill), (2, 2, &hill), (15, 15, &hill)], false);
+            for (pos, bit) in flips {
+                let len = data.len();
+                data[pos % len] ^= 1 << bit;
+            }
+            positions_agree_with_decoding(&data, 256, 256);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(
             data in prop::collection::vec(any::<u8>(), 0..600),

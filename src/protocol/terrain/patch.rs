@@ -306,6 +306,20 @@ pub(crate) fn decode_heights(
     Ok(())
 }
 
+/// Reads past the coefficients following `header`, checking what [`decode_heights`] checks (a
+/// finite DC offset, enough bits) without dequantising or transforming anything: for readers
+/// that only need to know which patches a layer holds.
+///
+/// # Errors
+/// As [`decode_patch`].
+#[inline]
+pub(crate) fn skip_patch(r: &mut BitReader<'_>, header: &PatchHeader) -> Result<(), PatchError> {
+    if !header.dc_offset.is_finite() {
+        return Err(PatchError::NonFiniteDcOffset);
+    }
+    for_each_coefficient(r, header.wbits(), |_, _| {})
+}
+
 /// A patch's coefficients after de-zig-zag, dequantisation and scaling (§4.6 steps 1 and 3),
 /// ready for the inverse DCT: `heights = addval + IDCT(block)`.
 ///
