@@ -159,6 +159,9 @@ struct SimArgs {
     /// The region's name.
     #[arg(long, default_value = "Overlook Region")]
     name: String,
+    /// Scatter this many more prims over the region, copies of the scene's (a load test).
+    #[arg(long, default_value_t = 0)]
+    extra_prims: u32,
 }
 
 #[cfg(feature = "sim")]
@@ -228,6 +231,7 @@ fn run_sim(args: SimArgs) -> ExitCode {
         accounts,
         region_name: args.name,
         withheld_patches: Vec::new(),
+        extra_prims: args.extra_prims,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

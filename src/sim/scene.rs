@@ -285,5 +285,49 @@ pub fn default_scene(map: &Heightmap, seed: u64) -> Vec<SceneObject> {
     objects
 }
 
+/// `count` more prims scattered over the whole region, each standing on the ground: a load test
+/// for viewers (`overlook sim --extra-prims N`). They are copies of `scene`'s stand-alone prims
+/// (no parent, not moving or blinking), cycled, at pseudo-random places and headings drawn
+/// from `seed`. Local ids follow the highest of `scene`'s; UUIDs are as unique as the scene's.
+pub fn scattered_prims(
+    map: &Heightmap,
+    seed: u64,
+    scene: &[SceneObject],
+    count: u32,
+) -> Vec<SceneObject> {
+    let templates: Vec<&SceneObject> = scene
+        .iter()
+        .filter(|o| {
+            o.pcode == PCode::Prim && o.parent_id == 0 && o.motion.is_none() && o.blink.is_none()
+        })
+        .collect();
+    let first_id = scene
+        .iter()
+        .map(|o| o.local_id)
+        .max()
+        .unwrap_or(SCENE_FIRST_ID)
+        + 1;
+    let (size_x, size_y) = (f32_of(map.size_x()), f32_of(map.size_y()));
+    let unit = |v: u64| f32_of(u32::try_from(v >> 40).unwrap_or(0)) / f32_of(1 << 24);
+    let mut out = Vec::new();
+    for (k, template) in (0..count).zip(templates.iter().cycle()) {
+        let index = 1_000_000 + u64::from(k);
+        let r = splitmix64(seed ^ 0x5CA7_7E40_0000_0000 ^ index);
+        let (x, y) = (
+            unit(r) * (size_x - 2.0) + 1.0,
+            unit(splitmix64(r)) * (size_y - 2.0) + 1.0,
+        );
+        let yaw = unit(splitmix64(r ^ 1)) * TAU;
+        let mut object = (*template).clone();
+        object.local_id = first_id + k;
+        object.full_id = object_uuid(seed, index);
+        object.crc = u32::try_from(r >> 32).unwrap_or(0);
+        object.position = Vec3::new(x, y, height_at(map, x, y) + object.scale.z / 2.0);
+        object.rotation = Quat::from_yaw(yaw);
+        out.push(object);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

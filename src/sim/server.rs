@@ -18,7 +18,7 @@ use web_time::Instant;
 
 use super::login::{LoginConfig, LoginService};
 use super::region::{MoverState, Region, RegionConfig, SceneSource};
-use super::scene::{SceneObject, default_scene};
+use super::scene::{SceneObject, default_scene, scattered_prims};
 use super::terrain::{TerrainError, TerrainSource};
 use super::{Account, ExpectedCircuit, RegionGate, RegionInfo};
 use crate::protocol::message::object::{CompressedBlock, ObjectData};
@@ -43,6 +43,8 @@ pub struct SimConfig {
     pub region_name: String,
     /// Terrain patches `(x, y)` the region never sends (for testing viewers; empty normally).
     pub withheld_patches: Vec<(u32, u32)>,
+    /// Prims scattered over the region besides the default scene (a load test; 0 normally).
+    pub extra_prims: u32,
 }
 
 impl SimConfig {
@@ -57,6 +59,7 @@ impl SimConfig {
             accounts: vec![test_account("Test", "User", "test")],
             region_name: "Overlook Region".to_owned(),
             withheld_patches: Vec::new(),
+            extra_prims: 0,
         }
     }
 }
@@ -287,7 +290,9 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
         udp: udp_v4,
         water_height: super::terrain::WATER_HEIGHT,
     };
-    let scene = DefaultScene::new(default_scene(&map, cfg.seed));
+    let mut objects = default_scene(&map, cfg.seed);
+    objects.extend(scattered_prims(&map, cfg.seed, &objects, cfg.extra_prims));
+    let scene = DefaultScene::new(objects);
     let unix_now = web_time::SystemTime::now()
         .duration_since(web_time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -328,3 +328,46 @@ fn coloured_faces_are_distinct() {
     assert_eq!(te("blinking box").default_color(), [255, 0, 255, 255]);
     assert_eq!(te("prism").texture(0), PLYWOOD);
 }
+
+#[test]
+fn scattered_prims_stand_on_the_ground_across_the_region_with_fresh_ids() {
+    let (map, objects) = scene();
+    let extra = scattered_prims(&map, 11, &objects, 500);
+    assert_eq!(extra.len(), 500);
+    let last_scene_id = objects.iter().map(|o| o.local_id).max().unwrap();
+    let ids: BTreeSet<u32> = objects.iter().chain(&extra).map(|o| o.local_id).collect();
+    assert_eq!(ids.len(), objects.len() + 500, "local ids are unique");
+    let uuids: BTreeSet<_> = objects.iter().chain(&extra).map(|o| o.full_id).collect();
+    assert_eq!(uuids.len(), objects.len() + 500, "UUIDs are unique");
+    let (mut west, mut east) = (false, false);
+    for o in &extra {
+        assert!(o.local_id > last_scene_id);
+        assert_eq!(o.pcode, PCode::Prim);
+        assert!(o.parent_id == 0 && o.motion.is_none() && o.blink.is_none());
+        let (x, y) = (o.position.x, o.position.y);
+        assert!(
+            (1.0..255.0).contains(&x) && (1.0..255.0).contains(&y),
+            "{x}, {y}"
+        );
+        let ground = height_at(&map, x, y);
+        assert!((o.position.z - (ground + o.scale.z / 2.0)).abs() < 1e-3);
+        west |= x < 64.0;
+        east |= x > 192.0;
+    }
+    assert!(west && east, "spread over the region, not only the island");
+    // Every stand-alone prim shape of the scene is used.
+    let shapes: BTreeSet<String> = extra.iter().map(|o| format!("{:?}", o.shape)).collect();
+    let templates = objects
+        .iter()
+        .filter(|o| {
+            o.pcode == PCode::Prim && o.parent_id == 0 && o.motion.is_none() && o.blink.is_none()
+        })
+        .map(|o| format!("{:?}", o.shape))
+        .collect::<BTreeSet<_>>();
+    assert_eq!(shapes, templates);
+    assert_eq!(
+        scattered_prims(&map, 11, &objects, 500),
+        extra,
+        "deterministic"
+    );
+}
