@@ -9,19 +9,23 @@
 //! plugin is what the scene needs and nothing else:
 //!
 //! - **Extract:** for each active 3D camera, the meshes its frustum culling kept
-//!   ([`VisibleEntities`]) become [`SceneDraw`]s and [`SceneInstance`]s (transform, normal
-//!   matrix, material) in one [`SceneFrame`], rebuilt every frame.
+//!   ([`VisibleEntities`]) become [`SceneInstance`]s (transform, normal matrix, material) in one
+//!   [`SceneFrame`], rebuilt every frame, and [`SceneDraw`]s: opaque meshes that share a mesh —
+//!   prims share one per distinct shape — are one instanced draw ([`plan_batches`]).
 //! - **Prepare:** the instances go to one storage buffer, the lighting to one uniform, and one
 //!   bind group holds both with the view uniform.
 //! - **Queue:** every draw is a [`Transparent3d`] item of its view: the opaque ones first,
 //!   nearest first (the depth test then rejects hidden pixels before they are shaded), and the
 //!   blended ones after them, farthest first ([`sorting_info`]).
-//! - **Draw:** one `draw_indexed` per mesh out of Bevy's mesh allocator, its first instance
-//!   the index of its [`SceneInstance`].
+//! - **Draw:** one `draw_indexed` per draw out of Bevy's mesh allocator, over its members'
+//!   run of [`SceneInstance`]s (the shader indexes them by `instance_index`).
 //!
 //! Two pipelines per camera format: opaque (writes depth) and blended (does not).
 
 use std::any::TypeId;
+use std::ops::Range;
+
+use bevy::platform::collections::HashMap;
 
 use bevy::asset::uuid_handle;
 use bevy::camera::visibility::VisibleEntities;
@@ -148,23 +152,27 @@ impl From<&SceneLighting> for SceneLightingUniform {
     }
 }
 
-/// One draw of the frame: what the queue and the draw command need beside its instance.
+/// One draw of the frame: one mesh, drawn once per instance of a run of [`SceneInstance`]s.
 #[derive(Debug, Clone, Copy)]
 pub struct SceneDraw {
-    /// The entity in the main world.
+    /// The first member's entity in the main world (the phase item's key).
     pub main_entity: MainEntity,
-    /// Its mesh.
+    /// The mesh every member draws.
     pub mesh: AssetId<Mesh>,
-    /// Its material blends.
+    /// The members blend (a blended draw has one member).
     pub blended: bool,
-    /// Local to world, for the mesh's centre when sorting.
+    /// The first (nearest) member's local to world, for the mesh's centre when sorting.
     pub world_from_local: Affine3A,
+    /// Index of the first member's instance.
+    pub first_instance: u32,
+    /// How many members.
+    pub instances: u32,
 }
 
-/// The frame's draws, in instance order, and the GPU side of them.
+/// The frame's draws and the GPU side of them.
 #[derive(Resource)]
 pub struct SceneFrame {
-    /// Indexed like the instances.
+    /// In the order of their instances (`first_instance` grows).
     pub draws: Vec<SceneDraw>,
     instances: BufferVec<SceneInstance>,
     lighting: UniformBuffer<SceneLightingUniform>,
@@ -286,13 +294,58 @@ impl SpecializedMeshPipeline for ScenePipeline {
     }
 }
 
-/// Gathers what every active 3D camera sees into the frame's draws and instances.
+/// The order in which one view draws its visible meshes, and its batches: `(order, batches)`,
+/// where each batch is a range of `order` drawn as one instanced draw.
+///
+/// `meshes[i]` is visible mesh `i`: its mesh, whether it blends, its distance from the camera.
+/// Opaque meshes that share a mesh (prims share one per distinct shape) form one batch, nearest
+/// member first, and the batches come in the order of their nearest members; every blended
+/// mesh is a batch of its own, as they must be sorted one by one.
+pub fn plan_batches(meshes: &[(AssetId<Mesh>, bool, f32)]) -> (Vec<usize>, Vec<Range<usize>>) {
+    let mut opaque: Vec<usize> = (0..meshes.len()).filter(|&i| !meshes[i].1).collect();
+    opaque.sort_by(|&a, &b| meshes[a].2.total_cmp(&meshes[b].2));
+    let mut group_of: HashMap<AssetId<Mesh>, usize> = HashMap::default();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for i in opaque {
+        let group = *group_of.entry(meshes[i].0).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        if let Some(members) = groups.get_mut(group) {
+            members.push(i);
+        }
+    }
+    let mut order = Vec::with_capacity(meshes.len());
+    let mut batches = Vec::with_capacity(groups.len());
+    for members in groups {
+        batches.push(order.len()..order.len() + members.len());
+        order.extend(members);
+    }
+    for i in (0..meshes.len()).filter(|&i| meshes[i].1) {
+        batches.push(order.len()..order.len() + 1);
+        order.push(i);
+    }
+    (order, batches)
+}
+
+/// One visible mesh of a view, before batching.
+struct VisibleMesh {
+    entity: Entity,
+    mesh: AssetId<Mesh>,
+    blended: bool,
+    distance: f32,
+    instance: SceneInstance,
+    world_from_local: Affine3A,
+}
+
+/// Gathers what every active 3D camera sees into the frame's batches and instances.
 #[allow(clippy::type_complexity)]
 fn extract_scene(
     mut commands: Commands,
     mut frame: ResMut<SceneFrame>,
-    mut seen: Local<bevy::ecs::entity::EntityHashMap<u32>>,
-    cameras: Extract<Query<(RenderEntity, &Camera, &VisibleEntities), With<Camera3d>>>,
+    cameras: Extract<
+        Query<(RenderEntity, &Camera, &VisibleEntities, &GlobalTransform), With<Camera3d>>,
+    >,
     meshes: Extract<Query<(&GlobalTransform, &Mesh3d, &SceneMaterial3d)>>,
     materials: Extract<Res<Assets<SceneMaterial>>>,
     lighting: Extract<Option<Res<SceneLighting>>>,
@@ -300,42 +353,61 @@ fn extract_scene(
     let frame = frame.as_mut();
     frame.draws.clear();
     frame.instances.clear();
-    seen.clear();
     let lighting = lighting
         .as_deref()
         .map(SceneLightingUniform::from)
         .unwrap_or_else(|| SceneLightingUniform::from(&SceneLighting::default()));
     frame.lighting.set(lighting);
-    for (render_entity, camera, visible) in &cameras {
+    let mut instances: u32 = 0;
+    for (render_entity, camera, visible, camera_transform) in &cameras {
         let mut draws = Vec::new();
         if camera.is_active {
-            for &entity in visible.get(TypeId::of::<Mesh3d>()) {
-                let index = match seen.get(&entity) {
-                    Some(&index) => index,
-                    None => {
-                        let Ok((transform, mesh, material)) = meshes.get(entity) else {
-                            continue;
-                        };
-                        let Some(material) = materials.get(&material.0) else {
-                            continue;
-                        };
-                        let Some(instance) = SceneInstance::new(transform, material) else {
-                            continue;
-                        };
-                        let Ok(index) = u32::try_from(frame.draws.len()) else {
-                            continue;
-                        };
-                        frame.instances.push(instance);
-                        frame.draws.push(SceneDraw {
-                            main_entity: MainEntity::from(entity),
-                            mesh: mesh.id(),
-                            blended: material.is_blended(),
-                            world_from_local: transform.affine(),
-                        });
-                        seen.insert(entity, index);
-                        index
-                    }
+            let eye = camera_transform.translation();
+            let visible: Vec<VisibleMesh> = visible
+                .get(TypeId::of::<Mesh3d>())
+                .iter()
+                .filter_map(|&entity| {
+                    let (transform, mesh, material) = meshes.get(entity).ok()?;
+                    let material = materials.get(&material.0)?;
+                    Some(VisibleMesh {
+                        entity,
+                        mesh: mesh.id(),
+                        blended: material.is_blended(),
+                        distance: transform.translation().distance_squared(eye),
+                        instance: SceneInstance::new(transform, material)?,
+                        world_from_local: transform.affine(),
+                    })
+                })
+                .collect();
+            let keys: Vec<_> = visible
+                .iter()
+                .map(|v| (v.mesh, v.blended, v.distance))
+                .collect();
+            let (order, batches) = plan_batches(&keys);
+            for batch in batches {
+                let (Some(members), Ok(count)) =
+                    (order.get(batch.clone()), u32::try_from(batch.len()))
+                else {
+                    continue;
                 };
+                let (Some(first), Ok(index)) = (
+                    members.first().and_then(|&i| visible.get(i)),
+                    u32::try_from(frame.draws.len()),
+                ) else {
+                    continue;
+                };
+                frame.draws.push(SceneDraw {
+                    main_entity: MainEntity::from(first.entity),
+                    mesh: first.mesh,
+                    blended: first.blended,
+                    world_from_local: first.world_from_local,
+                    first_instance: instances,
+                    instances: count,
+                });
+                for v in members.iter().filter_map(|&i| visible.get(i)) {
+                    frame.instances.push(v.instance);
+                }
+                instances += count;
                 draws.push(index);
             }
         }
@@ -444,7 +516,10 @@ fn queue_scene(
                 pipeline: pipeline_id,
                 entity: (Entity::PLACEHOLDER, draw.main_entity),
                 draw_function,
-                batch_range: index..index + 1,
+                // One item, whatever its instance count: a sorted phase skips the
+                // `batch_range.len() - 1` items after one (as merged into it). The draw
+                // command reads the count from the draw.
+                batch_range: draw.first_instance..draw.first_instance + 1,
                 extra_index: PhaseItemExtraIndex::None,
                 indexed: matches!(mesh.buffer_info, RenderMeshBufferInfo::Indexed { .. }),
             });
@@ -455,8 +530,8 @@ fn queue_scene(
 /// Sets the item's pipeline, then draws its mesh.
 type DrawScene = (SetItemPipeline, DrawSceneMesh);
 
-/// Binds the frame's bind group at the view's offset and draws one mesh, its instance the
-/// item's index in the frame.
+/// Binds the frame's bind group at the view's offset and draws the item's [`SceneDraw`] (found by
+/// its first instance, the start of the item's batch range): its mesh, once per member.
 pub struct DrawSceneMesh;
 
 impl<P: PhaseItem> RenderCommand<P> for DrawSceneMesh {
@@ -478,13 +553,16 @@ impl<P: PhaseItem> RenderCommand<P> for DrawSceneMesh {
         let frame = frame.into_inner();
         let meshes = meshes.into_inner();
         let allocator = allocator.into_inner();
-        let instances = item.batch_range().clone();
-        let (Some(bind_group), Some(draw)) = (
-            frame.bind_group.as_ref(),
-            frame.draws.get(instances.start as usize),
-        ) else {
+        let first = item.batch_range().start;
+        let draw = frame
+            .draws
+            .binary_search_by_key(&first, |d| d.first_instance)
+            .ok()
+            .and_then(|i| frame.draws.get(i));
+        let (Some(bind_group), Some(draw)) = (frame.bind_group.as_ref(), draw) else {
             return RenderCommandResult::Skip;
         };
+        let instances = first..first + draw.instances;
         let (Some(mesh), Some(vertices)) = (
             meshes.get(draw.mesh),
             allocator.mesh_vertex_slice(&draw.mesh),
@@ -547,6 +625,33 @@ mod tests {
         assert!(opaque_near < opaque_far, "{k:?}");
         assert!(opaque_far < blended_far, "{k:?}");
         assert!(blended_far < blended_near, "{k:?}");
+    }
+
+    #[test]
+    fn opaque_meshes_sharing_a_mesh_batch_nearest_first_and_blended_ones_stay_alone() {
+        let (a, b, c) = (
+            AssetId::<Mesh>::invalid(),
+            AssetId::<Mesh>::from(bevy::asset::uuid::Uuid::from_u128(1)),
+            AssetId::<Mesh>::from(bevy::asset::uuid::Uuid::from_u128(2)),
+        );
+        // (mesh, blended, distance) of six visible meshes.
+        let meshes = [
+            (a, false, 30.0),
+            (b, false, 5.0),
+            (a, false, 10.0),
+            (c, true, 1.0),
+            (b, false, 50.0),
+            (c, true, 2.0),
+        ];
+        let (order, batches) = plan_batches(&meshes);
+        // Mesh b's batch first (its nearest member is at 5), then a's, each nearest first; the
+        // two blended ones alone, after them.
+        assert_eq!(order, vec![1, 4, 2, 0, 3, 5]);
+        assert_eq!(batches, vec![0..2, 2..4, 4..5, 5..6]);
+        let mut seen = order.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..6).collect::<Vec<_>>(), "every mesh exactly once");
+        assert_eq!(plan_batches(&[]), (Vec::new(), Vec::new()));
     }
 
     #[test]
