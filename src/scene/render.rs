@@ -25,8 +25,6 @@
 use std::any::TypeId;
 use std::ops::Range;
 
-use bevy::platform::collections::HashMap;
-
 use bevy::asset::uuid_handle;
 use bevy::camera::visibility::VisibleEntities;
 use bevy::core_pipeline::core_3d::{CORE_3D_DEPTH_FORMAT, Transparent3d, TransparentSortingInfo3d};
@@ -35,6 +33,7 @@ use bevy::ecs::system::SystemParamItem;
 use bevy::ecs::system::lifetimeless::SRes;
 use bevy::math::{Affine3A, Mat3};
 use bevy::mesh::{Mesh, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexBufferLayout};
+use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
 use bevy::render::mesh::allocator::MeshAllocator;
 use bevy::render::mesh::{RenderMesh, RenderMeshBufferInfo};
