@@ -357,7 +357,6 @@ fn extract_scene(
         .map(SceneLightingUniform::from)
         .unwrap_or_else(|| SceneLightingUniform::from(&SceneLighting::default()));
     frame.lighting.set(lighting);
-    let mut instances: u32 = 0;
     for (render_entity, camera, visible, camera_transform) in &cameras {
         let mut draws = Vec::new();
         if camera.is_active {
@@ -389,8 +388,9 @@ fn extract_scene(
                 else {
                     continue;
                 };
-                let (Some(first), Ok(index)) = (
+                let (Some(first), Ok(first_instance), Ok(index)) = (
                     members.first().and_then(|&i| visible.get(i)),
+                    u32::try_from(frame.instances.len()),
                     u32::try_from(frame.draws.len()),
                 ) else {
                     continue;
@@ -400,13 +400,12 @@ fn extract_scene(
                     mesh: first.mesh,
                     blended: first.blended,
                     world_from_local: first.world_from_local,
-                    first_instance: instances,
+                    first_instance,
                     instances: count,
                 });
                 for v in members.iter().filter_map(|&i| visible.get(i)) {
                     frame.instances.push(v.instance);
                 }
-                instances += count;
                 draws.push(index);
             }
         }
