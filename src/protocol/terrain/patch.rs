@@ -96,6 +96,18 @@ impl PatchHeader {
         self.mult() * pow2(prequant_i32(self.prequant()) - 1) + self.dc_offset
     }
 
+    /// The header's DC offset is a number every height can start from.
+    ///
+    /// # Errors
+    /// [`PatchError::NonFiniteDcOffset`] for a NaN or infinite offset.
+    fn check_offset(&self) -> Result<(), PatchError> {
+        if self.dc_offset.is_finite() {
+            Ok(())
+        } else {
+            Err(PatchError::NonFiniteDcOffset)
+        }
+    }
+
     /// Bits per coefficient magnitude, `(quant_wbits & 0x0F) + 2` (2 to 17).
     pub fn wbits(&self) -> u32 {
         u32::from(self.quant_wbits & 0x0F) + 2
@@ -314,9 +326,7 @@ pub(crate) fn decode_heights(
 /// As [`decode_patch`].
 #[inline]
 pub(crate) fn skip_patch(r: &mut BitReader<'_>, header: &PatchHeader) -> Result<(), PatchError> {
-    if !header.dc_offset.is_finite() {
-        return Err(PatchError::NonFiniteDcOffset);
-    }
+    header.check_offset()?;
     for_each_coefficient(r, header.wbits(), |_, _| {})
 }
 
@@ -375,9 +385,7 @@ fn dequantise_into(
     header: &PatchHeader,
     block: &mut SparseBlock,
 ) -> Result<(), PatchError> {
-    if !header.dc_offset.is_finite() {
-        return Err(PatchError::NonFiniteDcOffset);
-    }
+    header.check_offset()?;
     let mult = header.mult();
     let wbits = header.wbits();
     block.refill(|push| {
