@@ -163,6 +163,15 @@ impl SceneObject {
     pub fn is_plant(&self) -> bool {
         matches!(self.pcode, PCode::Tree | PCode::NewTree | PCode::Grass)
     }
+
+    /// A prim that stands on its own: no parent, not moving, not blinking (what
+    /// [`scattered_prims`] copies).
+    pub fn is_standalone_prim(&self) -> bool {
+        self.pcode == PCode::Prim
+            && self.parent_id == 0
+            && self.motion.is_none()
+            && self.blink.is_none()
+    }
 }
 
 /// The island's centre for a region of `size_x` × `size_y` metres (where [`default_scene`]
@@ -295,12 +304,7 @@ pub fn scattered_prims(
     scene: &[SceneObject],
     count: u32,
 ) -> Vec<SceneObject> {
-    let templates: Vec<&SceneObject> = scene
-        .iter()
-        .filter(|o| {
-            o.pcode == PCode::Prim && o.parent_id == 0 && o.motion.is_none() && o.blink.is_none()
-        })
-        .collect();
+    let templates: Vec<&SceneObject> = scene.iter().filter(|o| o.is_standalone_prim()).collect();
     let first_id = scene
         .iter()
         .map(|o| o.local_id)

@@ -342,8 +342,7 @@ fn scattered_prims_stand_on_the_ground_across_the_region_with_fresh_ids() {
     let (mut west, mut east) = (false, false);
     for o in &extra {
         assert!(o.local_id > last_scene_id);
-        assert_eq!(o.pcode, PCode::Prim);
-        assert!(o.parent_id == 0 && o.motion.is_none() && o.blink.is_none());
+        assert!(o.is_standalone_prim());
         let (x, y) = (o.position.x, o.position.y);
         assert!(
             (1.0..255.0).contains(&x) && (1.0..255.0).contains(&y),
@@ -359,9 +358,7 @@ fn scattered_prims_stand_on_the_ground_across_the_region_with_fresh_ids() {
     let shapes: BTreeSet<String> = extra.iter().map(|o| format!("{:?}", o.shape)).collect();
     let templates = objects
         .iter()
-        .filter(|o| {
-            o.pcode == PCode::Prim && o.parent_id == 0 && o.motion.is_none() && o.blink.is_none()
-        })
+        .filter(|o| o.is_standalone_prim())
         .map(|o| format!("{:?}", o.shape))
         .collect::<BTreeSet<_>>();
     assert_eq!(shapes, templates);
