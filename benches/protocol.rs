@@ -1,25 +1,20 @@
 //! Protocol throughput on the real OpenSim captures (see BENCHMARKS.md for figures).
 //!
-//! Run: `cargo bench --no-default-features --bench protocol` (the protocol layer only, no Bevy).
+//! Run: `cargo bench -p overlook-benches --bench protocol` (the protocol crate only, no Bevy).
 //! Each group carries a baseline measured in the same process — copying the same bytes — so the
 //! figures can be read as ratios that survive a change of machine.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use overlook::protocol::capture::{CapturedDatagram, read_udp_jsonl};
-use overlook::protocol::message::object::{CompressedObject, ObjectUpdate, ObjectUpdateCompressed};
-use overlook::protocol::message::{Message, MessageRepr};
-use overlook::protocol::terrain;
-use overlook::protocol::udp::{self, MessageId};
+use overlook_protocol::capture::{CapturedDatagram, read_udp_jsonl};
+use overlook_protocol::message::object::{CompressedObject, ObjectUpdate, ObjectUpdateCompressed};
+use overlook_protocol::message::{Message, MessageRepr};
+use overlook_protocol::terrain;
+use overlook_protocol::udp::{self, MessageId};
 
 fn capture(name: &str) -> Vec<CapturedDatagram> {
-    let path = format!(
-        "{}/../shared/captures/opensim-0.9.2.2/{name}.udp.jsonl",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    read_udp_jsonl(&text).expect("capture parses")
+    read_udp_jsonl(&overlook_testdata::session_udp(name)).expect("capture parses")
 }
 
 fn all_datagrams() -> Vec<Vec<u8>> {

@@ -1,6 +1,6 @@
 //! Terrain meshing of a 4096 m region (see BENCHMARKS.md, "Terrain meshing", for figures).
 //!
-//! Run: `cargo bench --no-default-features --bench terrain_mesh` (no Bevy). The heightmap is
+//! Run: `cargo bench -p overlook-benches --bench terrain_mesh` (no Bevy). The heightmap is
 //! synthetic and smooth (rolling hills with metre-scale roughness, 16.7 M samples). The baseline,
 //! measured in the same process, is one 64 m chunk at full resolution; the plan is every chunk of
 //! the region at the level of detail for a camera at the region's centre, meshed on all cores
@@ -9,10 +9,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use overlook::protocol::terrain::Heightmap;
-use overlook::terrain::{
+use overlook_geometry::terrain::{
     ChunkId, Lod, PlanStats, TerrainShading, chunk_mesh, chunks, mesh_plan, plan_lods, skirt_depths,
 };
+use overlook_protocol::terrain::Heightmap;
 
 const SIZE: u32 = 4096;
 const CAMERA: [f32; 2] = [2048.0, 2048.0];

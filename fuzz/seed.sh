@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Seeds corpus/<target> from the real OpenSim captures in ../../shared/captures (idempotent).
+# Seeds corpus/<target> from the real OpenSim captures in ../tests/data (idempotent).
 # Datagram targets get every captured datagram; `login` gets the captured XML bodies.
 set -euo pipefail
 cd "$(dirname "$0")"
 target="$1"
-captures="../../shared/captures/opensim-0.9.2.2"
+captures="../tests/data/opensim-0.9.2.2"
 mkdir -p "corpus/$target"
 case "$target" in
     login)

@@ -1,29 +1,27 @@
 //! Overlook: a small, fast mini-viewer for OpenSimulator and other Second Life-protocol grids.
 //!
-//! The crate is layered:
-//! - [`protocol`]: packets, messages, login XML and the sans-IO circuit. No Bevy, no tokio;
-//!   compiles for `wasm32-unknown-unknown` and never panics on wire input.
-//! - [`geometry`], [`terrain`], [`objects`]: meshes built by pure functions (no Bevy): terrain
-//!   chunks with level of detail and prim sweeps. Always compiled, so they test without Bevy.
-//! - the viewer (feature `viewer`): Bevy plugins that show what a region streams.
-//! - `sim` (feature `sim`): the embedded OpenSim-compatible region.
+//! This crate is the app: the network thread, the Bevy plugins and the `overlook` binary's
+//! commands. The layers below it are crates of their own, so an import the wrong way does not
+//! compile:
+//! - [`overlook_protocol`]: packets, messages, login XML, LLSD, the terrain codec and the sans-IO
+//!   circuit. No Bevy, no tokio, no sockets; builds for `wasm32-unknown-unknown`.
+//! - [`overlook_geometry`]: meshes built by pure functions (terrain chunks with level of detail,
+//!   prim sweeps, stand-ins); depends on the protocol only.
+//! - [`overlook_sim`]: the embedded OpenSim-compatible region; depends on the protocol only.
+//!
+//! Here, from the wire up:
+//! - [`net`]: the network thread (tokio: login over HTTP, the UDP circuit) and its channels into
+//!   Bevy ([`net::plugin`]);
+//! - [`scene`], [`terrain`], [`objects`], [`camera`], [`ui`]: one Bevy plugin per concern;
+//! - [`viewer`]: the app and its headless capture; [`check`]: `overlook check`; [`replay`]:
+//!   `overlook replay --print`.
 
-#[cfg(feature = "viewer")]
 pub mod camera;
-#[cfg(feature = "viewer")]
 pub mod check;
-pub mod geometry;
-#[cfg(feature = "net")]
 pub mod net;
 pub mod objects;
-pub mod protocol;
-pub mod terrain;
-
 pub mod replay;
 pub mod scene;
-#[cfg(feature = "sim")]
-pub mod sim;
-#[cfg(feature = "viewer")]
+pub mod terrain;
 pub mod ui;
-#[cfg(feature = "viewer")]
 pub mod viewer;

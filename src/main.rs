@@ -55,7 +55,6 @@ enum Command {
     /// login dialog.
     View(ViewArgs),
     /// Run the embedded OpenSim-compatible region alone, so any viewer can log in.
-    #[cfg(feature = "sim")]
     Sim(SimArgs),
     /// Log in headless (no window or display), wait for the scene, render it offscreen and write
     /// frame.png, overview.png, heightmap.png/.r32, report.json and junit.xml into `--out`.
@@ -132,7 +131,6 @@ fn run_check(cli: CheckCli) -> ExitCode {
 }
 
 /// `overlook sim` options.
-#[cfg(feature = "sim")]
 #[derive(Debug, clap::Args)]
 struct SimArgs {
     /// HTTP address of the login service (port 0 = any free port).
@@ -164,14 +162,12 @@ struct SimArgs {
     extra_prims: u32,
 }
 
-#[cfg(feature = "sim")]
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once(['x', 'X']).unwrap_or((s, s));
     let n = |t: &str| t.trim().parse::<u32>().map_err(|e| format!("{t}: {e}"));
     Ok((n(w)?, n(h)?))
 }
 
-#[cfg(feature = "sim")]
 fn parse_range(s: &str) -> Result<(f32, f32), String> {
     let (a, b) = s.split_once(':').ok_or("expected MIN:MAX")?;
     let f = |t: &str| t.trim().parse::<f32>().map_err(|e| format!("{t}: {e}"));
@@ -183,7 +179,6 @@ fn parse_range(s: &str) -> Result<(f32, f32), String> {
     }
 }
 
-#[cfg(feature = "sim")]
 fn parse_user(s: &str) -> Result<(String, String, String), String> {
     let (name, password) = s
         .split_once(':')
@@ -199,10 +194,9 @@ fn parse_user(s: &str) -> Result<(String, String, String), String> {
     ))
 }
 
-#[cfg(feature = "sim")]
 fn run_sim(args: SimArgs) -> ExitCode {
-    use overlook::sim::server::{self, SimConfig};
-    use overlook::sim::terrain::TerrainSource;
+    use overlook_sim::server::{self, SimConfig};
+    use overlook_sim::terrain::TerrainSource;
 
     let terrain = match &args.terrain {
         None => TerrainSource::Island { seed: args.seed },
@@ -281,7 +275,7 @@ fn run_viewer(args: ViewArgs) -> ExitCode {
         }
         None => {
             let sim = match overlook::net::embedded::EmbeddedSim::start(
-                overlook::sim::server::SimConfig::loopback(),
+                overlook_sim::server::SimConfig::loopback(),
             ) {
                 Ok(sim) => sim,
                 Err(e) => {
@@ -323,7 +317,6 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::View(cli.view)) {
         Command::View(args) => run_viewer(args),
         Command::Check(args) => run_check(args),
-        #[cfg(feature = "sim")]
         Command::Sim(args) => run_sim(args),
         Command::Replay {
             file,

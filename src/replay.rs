@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::protocol::capture::{self, Direction};
-use crate::protocol::message::generic;
-use crate::protocol::udp::{self, flags};
+use overlook_protocol::capture::{self, Direction};
+use overlook_protocol::message::generic;
+use overlook_protocol::udp::{self, flags};
 
 /// What a replay saw.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 //! password (exit 2 with the server's message) and a region that sends no terrain (exit 1 naming
 //! the missing patches). Each run renders with lavapipe, so the runs are few and share their
 //! assertions; a mutex keeps them one at a time (one headless app per process at once).
-#![cfg(feature = "viewer")]
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -12,11 +11,11 @@ use std::time::{Duration, Instant};
 use overlook::check::{CheckArgs, CheckOutcome, run};
 use overlook::net::embedded::EmbeddedSim;
 use overlook::net::{LoginParams, NetCommand, NetEvent, NetHandle, NetSettings};
-use overlook::protocol::circuit::Phase;
-use overlook::protocol::login::StartLocation;
-use overlook::protocol::terrain::Heightmap;
-use overlook::sim::server::SimConfig;
-use overlook::sim::terrain::TerrainSource;
+use overlook_protocol::circuit::Phase;
+use overlook_protocol::login::StartLocation;
+use overlook_protocol::terrain::Heightmap;
+use overlook_sim::server::SimConfig;
+use overlook_sim::terrain::TerrainSource;
 use serde_json::Value;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -286,14 +285,14 @@ fn region_without_terrain_exits_1_naming_the_missing_patches() {
 
 /// The distinct local ids of every full and compressed object update in a capture.
 fn captured_local_ids(udp: &Path) -> std::collections::BTreeSet<u32> {
-    use overlook::protocol::message::Message;
+    use overlook_protocol::message::Message;
     let text = std::fs::read_to_string(udp).unwrap();
     let mut ids = std::collections::BTreeSet::new();
-    for d in overlook::protocol::capture::read_udp_jsonl(&text).unwrap() {
-        if d.dir != overlook::protocol::capture::Direction::In {
+    for d in overlook_protocol::capture::read_udp_jsonl(&text).unwrap() {
+        if d.dir != overlook_protocol::capture::Direction::In {
             continue;
         }
-        let p = overlook::protocol::udp::decode(&d.bytes).unwrap();
+        let p = overlook_protocol::udp::decode(&d.bytes).unwrap();
         match Message::parse(p.message, &p.body).unwrap() {
             Message::ObjectUpdate(u) => ids.extend(u.objects.iter().map(|o| o.id)),
             Message::ObjectUpdateCompressed(u) => {
@@ -315,10 +314,7 @@ fn every_capture_replays_and_checks_cleanly_with_every_prim_and_patch() {
     let _one = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let captures = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/captures/opensim-0.9.2.2/"
-    );
+    let captures = overlook_testdata::CAPTURES;
     for (session, size, r32) in [
         ("test-region", 256u32, Some("test-region.terrain.r32")),
         ("test-region-fresh", 256, None),

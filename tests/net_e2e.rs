@@ -1,16 +1,15 @@
 //! The network thread (`net::NetHandle`) against the embedded region on loopback: the same code
 //! the viewer and `overlook check` run, without Bevy.
-#![cfg(all(feature = "net", feature = "sim"))]
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use overlook::net::embedded::EmbeddedSim;
 use overlook::net::{LoginFailure, LoginParams, NetCommand, NetEvent, NetHandle, NetSettings};
-use overlook::protocol::circuit::Phase;
-use overlook::protocol::login::StartLocation;
-use overlook::protocol::message::Message;
-use overlook::sim::server::SimConfig;
+use overlook_protocol::circuit::Phase;
+use overlook_protocol::login::StartLocation;
+use overlook_protocol::message::Message;
+use overlook_sim::server::SimConfig;
 
 fn params(grid: &str, password: &str) -> LoginParams {
     LoginParams {
@@ -306,29 +305,29 @@ fn records_the_session_in_the_captures_format() {
     assert!(net.shutdown(Duration::from_secs(5)));
 
     let text = std::fs::read_to_string(&path).unwrap();
-    let datagrams = overlook::protocol::capture::read_udp_jsonl(&text).unwrap();
+    let datagrams = overlook_protocol::capture::read_udp_jsonl(&text).unwrap();
     assert!(datagrams.len() > 20, "{} datagrams", datagrams.len());
     assert_eq!(datagrams[0].t, 0.0);
     assert!(datagrams.windows(2).all(|w| w[0].t <= w[1].t));
     // The first datagram is our UseCircuitCode; every one decodes with the template, both ways.
-    let first = overlook::protocol::udp::decode(&datagrams[0].bytes).unwrap();
-    assert_eq!(first.message, overlook::protocol::udp::MessageId::Low(3));
+    let first = overlook_protocol::udp::decode(&datagrams[0].bytes).unwrap();
+    assert_eq!(first.message, overlook_protocol::udp::MessageId::Low(3));
     for d in &datagrams {
-        let p = overlook::protocol::udp::decode(&d.bytes).unwrap();
-        overlook::protocol::message::generic::decode(p.message, &p.body).unwrap();
+        let p = overlook_protocol::udp::decode(&d.bytes).unwrap();
+        overlook_protocol::message::generic::decode(p.message, &p.body).unwrap();
     }
     let land = datagrams
         .iter()
         .filter(|d| {
-            overlook::protocol::udp::decode(&d.bytes)
-                .is_ok_and(|p| p.message == overlook::protocol::udp::MessageId::High(11))
+            overlook_protocol::udp::decode(&d.bytes)
+                .is_ok_and(|p| p.message == overlook_protocol::udp::MessageId::High(11))
         })
         .count();
     assert!(land > 0, "LayerData recorded");
     let reply = std::fs::read(dir.join("embedded.login-response.xml")).unwrap();
     assert!(matches!(
-        overlook::protocol::login::parse_login_response(&reply).unwrap(),
-        overlook::protocol::login::LoginReply::Success(_)
+        overlook_protocol::login::parse_login_response(&reply).unwrap(),
+        overlook_protocol::login::LoginReply::Success(_)
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -336,10 +335,7 @@ fn records_the_session_in_the_captures_format() {
 #[test]
 fn replays_every_capture_through_the_circuit_with_its_recorded_times() {
     use overlook::net::replay::ReplaySource;
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/captures/opensim-0.9.2.2/"
-    );
+    let dir = overlook_testdata::CAPTURES;
     for (session, patches) in [
         ("test-region", 256usize),
         ("test-region-fresh", 256),
@@ -373,7 +369,7 @@ fn replays_every_capture_through_the_circuit_with_its_recorded_times() {
             (10..100).contains(&acked),
             "{session}: circuit acked at {acked} ms"
         );
-        let mut map = overlook::protocol::terrain::Heightmap::new(
+        let mut map = overlook_protocol::terrain::Heightmap::new(
             u32::try_from(patches.isqrt() * 16).unwrap(),
             u32::try_from(patches.isqrt() * 16).unwrap(),
         )

@@ -3,21 +3,20 @@
 //! the chase camera's frame and an overview from above. The test asserts facts about the
 //! pictures, not a golden image: sky above, terrain below, water-coloured pixels where the
 //! heightmap is under water, land where it is not, and the captured scene's coloured prims.
-#![cfg(feature = "viewer")]
 
 use std::time::Duration;
 
 use overlook::net::embedded::EmbeddedSim;
 use overlook::net::plugin::Session;
-use overlook::protocol::circuit::Phase;
 use overlook::scene::{RegionInfo, SceneCounts};
-use overlook::sim::server::SimConfig;
-use overlook::terrain::plugin::Terrain;
+use overlook::terrain::Terrain;
 use overlook::ui::LoginForm;
 use overlook::viewer::capture::{
     CaptureSettings, CapturedFrames, Frame, View, headless_app, run_headless,
 };
 use overlook::viewer::{SKY_COLOR, ViewerOptions};
+use overlook_protocol::circuit::Phase;
+use overlook_sim::server::SimConfig;
 
 fn near(a: [u8; 4], b: [u8; 3], tolerance: i32) -> bool {
     (0..3).all(|i| (i32::from(a[i]) - i32::from(b[i])).abs() <= tolerance)

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use overlook::protocol::{message::generic, udp};
+use overlook_protocol::{message::generic, udp};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = udp::decode(data) {

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use overlook::protocol::login;
+use overlook_protocol::login;
 
 fuzz_target!(|data: &[u8]| {
     let _ = login::parse_login_response(data);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use overlook::protocol::udp;
+use overlook_protocol::udp;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = udp::decode(data) {

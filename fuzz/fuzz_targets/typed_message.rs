@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use overlook::protocol::{message::Message, udp};
+use overlook_protocol::{message::Message, udp};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = udp::decode(data) {

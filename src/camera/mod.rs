@@ -9,9 +9,9 @@ use bevy::prelude::*;
 
 use crate::net::NetCommand;
 use crate::net::plugin::{Net, NetSystems, RegionMessage};
-use crate::protocol::message::Message;
-use crate::protocol::message::agent::control_flags as cf;
 use crate::scene::sl_to_bevy;
+use overlook_protocol::message::Message;
+use overlook_protocol::message::agent::control_flags as cf;
 
 /// SL's default rear-view camera offset from the avatar, in the avatar's frame (forward, left,
 /// up): `CameraOffsetRearView` = <−3, 0, 0.75>.
@@ -274,9 +274,9 @@ pub fn follow_agent(
 mod tests {
     use super::*;
     use crate::net::plugin::SessionStarted;
-    use crate::protocol::message::circuit::AgentIds;
-    use crate::protocol::message::region::AgentMovementComplete;
-    use crate::protocol::types::{Uuid, Vec3 as SlVec3};
+    use overlook_protocol::message::circuit::AgentIds;
+    use overlook_protocol::message::region::AgentMovementComplete;
+    use overlook_protocol::types::{Uuid, Vec3 as SlVec3};
 
     fn movement(look_at: SlVec3) -> RegionMessage {
         RegionMessage(Box::new(Message::AgentMovementComplete(

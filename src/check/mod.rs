@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use crate::net::embedded::EmbeddedSim;
 use crate::net::replay::ReplaySource;
-use crate::sim::server::SimConfig;
 use crate::ui::LoginForm;
 use crate::viewer::ViewerOptions;
 use crate::viewer::capture::{CaptureSettings, headless_app, run_headless};
+use overlook_sim::server::SimConfig;
 
 pub use report::{Check, Collected};
 
@@ -85,7 +85,7 @@ pub struct CheckOutcome {
     /// The files written.
     pub files: Vec<PathBuf>,
     /// The terrain as decoded (what `heightmap.r32` holds), once logged in.
-    pub heightmap: Option<crate::protocol::terrain::Heightmap>,
+    pub heightmap: Option<overlook_protocol::terrain::Heightmap>,
 }
 
 /// Runs the check described by `args`, printing progress on stderr.

@@ -10,9 +10,9 @@ use bevy::prelude::*;
 use crate::net::Direction;
 use crate::net::plugin::{DatagramLogged, PhaseReached, Session, SessionState};
 use crate::objects::plugin::ObjectIndex;
-use crate::protocol::circuit::Phase;
-use crate::protocol::udp::Packet;
 use crate::viewer::capture::{CapturedFrames, ObjectsQuiet};
+use overlook_protocol::circuit::Phase;
+use overlook_protocol::udp::Packet;
 
 /// What the check's systems saw.
 #[derive(Resource, Debug, Default)]

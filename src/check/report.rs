@@ -14,13 +14,13 @@ use super::plugin::CheckProgress;
 use crate::net::NetStats;
 use crate::net::plugin::{Session, SessionState};
 use crate::objects::plugin::{ObjectIndex, SlObject};
-use crate::protocol::circuit::Phase;
-use crate::protocol::login::LoginSuccess;
-use crate::protocol::message::object::{PCode, ShapeKind};
-use crate::protocol::terrain::Heightmap;
 use crate::scene::{RegionInfo, SceneCounts};
-use crate::terrain::plugin::Terrain;
+use crate::terrain::Terrain;
 use crate::viewer::capture::{CapturedFrames, Frame, View};
+use overlook_protocol::circuit::Phase;
+use overlook_protocol::login::LoginSuccess;
+use overlook_protocol::message::object::{PCode, ShapeKind};
+use overlook_protocol::terrain::Heightmap;
 
 /// Everything the check needs from the app once it has exited.
 #[derive(Debug, Default)]
@@ -351,7 +351,7 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
     }
 }
 
-fn vec3(v: Option<crate::protocol::types::Vec3>) -> Value {
+fn vec3(v: Option<overlook_protocol::types::Vec3>) -> Value {
     v.map_or(Value::Null, |v| json!([v.x, v.y, v.z]))
 }
 
@@ -538,7 +538,7 @@ pub fn write_heightmap_png(map: &Heightmap, path: &Path) -> std::io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::terrain::DecodedPatch;
+    use overlook_protocol::terrain::DecodedPatch;
 
     fn map() -> Heightmap {
         let mut bytes = Vec::new();
@@ -572,13 +572,9 @@ mod tests {
     }
 
     fn login() -> Box<LoginSuccess> {
-        let xml = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/captures/opensim-0.9.2.2/test-region.login-response.xml"
-        ))
-        .unwrap();
-        match crate::protocol::login::parse_login_response(&xml).unwrap() {
-            crate::protocol::login::LoginReply::Success(s) => s,
+        let xml = overlook_testdata::read_bytes("test-region.login-response.xml");
+        match overlook_protocol::login::parse_login_response(&xml).unwrap() {
+            overlook_protocol::login::LoginReply::Success(s) => s,
             other => panic!("{other:?}"),
         }
     }

@@ -4,7 +4,7 @@
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use crate::sim::server::{self, SimConfig, SimError};
+use overlook_sim::server::{self, SimConfig, SimError};
 
 /// A region running on a background thread.
 #[derive(Debug)]

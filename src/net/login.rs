@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::NetSettings;
-use crate::protocol::login::{
+use overlook_protocol::login::{
     LoginError, LoginReply, LoginRequest, parse_grid_info, parse_login_response,
     parse_seed_response, seed_request_xml,
 };

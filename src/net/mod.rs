@@ -11,16 +11,14 @@
 //! reports the server's own `reason` and `message`, a dead circuit reports why, and a new
 //! [`NetCommand::Login`] tries again.
 //!
-//! [`Circuit`]: crate::protocol::circuit::Circuit
+//! [`Circuit`]: overlook_protocol::circuit::Circuit
 
 mod login;
 pub mod record;
 pub mod replay;
 mod session;
 
-#[cfg(feature = "sim")]
 pub mod embedded;
-#[cfg(feature = "viewer")]
 pub mod plugin;
 
 use std::net::SocketAddr;
@@ -32,9 +30,9 @@ use tokio::sync::mpsc;
 
 pub use login::{LoginFailure, resolve_login_uri};
 
-use crate::protocol::circuit::{Phase, ReliableStats};
-use crate::protocol::login::{LoginSuccess, StartLocation};
-use crate::protocol::message::Message;
+use overlook_protocol::circuit::{Phase, ReliableStats};
+use overlook_protocol::login::{LoginSuccess, StartLocation};
+use overlook_protocol::message::Message;
 
 /// What to log in with.
 #[derive(Clone, PartialEq)]
@@ -123,7 +121,7 @@ pub struct NetStats {
 
 impl NetStats {
     /// The counters of a circuit now.
-    pub fn of(circuit: &crate::protocol::circuit::Circuit) -> NetStats {
+    pub fn of(circuit: &overlook_protocol::circuit::Circuit) -> NetStats {
         let c = circuit.stats();
         let reliable = circuit.reliable_stats();
         NetStats {
@@ -136,14 +134,8 @@ impl NetStats {
     }
 }
 
-/// Which way a datagram went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// From the region.
-    In,
-    /// To the region.
-    Out,
-}
+/// Which way a datagram went: the captures' own type, so a recording writes what a replay reads.
+pub use overlook_protocol::capture::Direction;
 
 /// Reported by the network thread.
 #[derive(Debug, Clone)]

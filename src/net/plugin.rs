@@ -11,9 +11,9 @@ use bevy::prelude::*;
 use super::{
     Direction, LoginFailure, LoginParams, NetCommand, NetEvent, NetHandle, NetSettings, NetStats,
 };
-use crate::protocol::circuit::{Phase, PhaseTimes};
-use crate::protocol::login::LoginSuccess;
-use crate::protocol::message::Message;
+use overlook_protocol::circuit::{Phase, PhaseTimes};
+use overlook_protocol::login::LoginSuccess;
+use overlook_protocol::message::Message;
 
 /// System sets of the net plugin.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]

@@ -50,14 +50,10 @@ impl Recorder {
     ) -> std::io::Result<()> {
         let first = *self.first.get_or_insert(now);
         let t = now.saturating_duration_since(first).as_secs_f64();
-        let dir = match direction {
-            Direction::In => "in",
-            Direction::Out => "out",
-        };
         self.line.clear();
         let _ = write!(
             self.line,
-            "{{\"t\": {t:.6}, \"dir\": \"{dir}\", \"hex\": \""
+            "{{\"t\": {t:.6}, \"dir\": \"{direction}\", \"hex\": \""
         );
         for b in bytes {
             let _ = write!(self.line, "{b:02x}");
@@ -75,7 +71,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::capture::{self, read_udp_jsonl};
+    use overlook_protocol::capture::{self, read_udp_jsonl};
 
     #[test]
     fn writes_the_captures_format_and_the_login_reply_beside_it() {

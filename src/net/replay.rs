@@ -14,13 +14,13 @@ use web_time::Instant;
 
 use super::record::sibling;
 use super::{Direction, NetCommand, NetEvent, NetStats};
-use crate::protocol::capture::{self, read_udp_jsonl};
-use crate::protocol::circuit::{Circuit, CircuitConfig, Event};
-use crate::protocol::login::{LoginReply, LoginSuccess, parse_login_response};
-use crate::protocol::message::circuit::UseCircuitCode;
-use crate::protocol::message::{Message, MessageRepr};
-use crate::protocol::types::Uuid;
-use crate::protocol::udp;
+use overlook_protocol::capture::{self, read_udp_jsonl};
+use overlook_protocol::circuit::{Circuit, CircuitConfig, Event};
+use overlook_protocol::login::{LoginReply, LoginSuccess, parse_login_response};
+use overlook_protocol::message::circuit::UseCircuitCode;
+use overlook_protocol::message::{Message, MessageRepr};
+use overlook_protocol::types::Uuid;
+use overlook_protocol::udp;
 
 /// What to replay, and how fast.
 #[derive(Debug, Clone, PartialEq)]

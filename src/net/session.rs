@@ -11,10 +11,10 @@ use web_time::Instant;
 use super::login::{LoginFailure, post_login, request_seed, resolve_login_uri};
 use super::record::Recorder;
 use super::{Direction, LoginParams, NetCommand, NetEvent, NetSettings, NetStats, sim_address};
-use crate::protocol::circuit::{Circuit, CircuitConfig, Event};
-use crate::protocol::login::{LoginReply, LoginRequest, LoginSuccess};
-use crate::protocol::message::agent::{ChatFromViewer, ChatType};
-use crate::protocol::message::circuit::AgentIds;
+use overlook_protocol::circuit::{Circuit, CircuitConfig, Event};
+use overlook_protocol::login::{LoginReply, LoginRequest, LoginSuccess};
+use overlook_protocol::message::agent::{ChatFromViewer, ChatType};
+use overlook_protocol::message::circuit::AgentIds;
 
 /// Ends the warning given when a `presence` refusal is retried (before the seconds); see
 /// [`super::is_presence_retry`].

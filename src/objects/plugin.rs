@@ -12,18 +12,18 @@ use std::collections::HashMap;
 
 use bevy::prelude::*;
 
-use super::prim::{Detail, prim_mesh};
-use super::standin::standin;
 use super::state::ObjectState;
 use crate::camera::AgentPose;
 use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
-use crate::protocol::message::Message;
-use crate::protocol::message::object::{PCode, PrimShape, ShapeKind, TerseData};
-use crate::protocol::types::Uuid;
 use crate::scene::mesh::{sl_scale_to_bevy, to_bevy_mesh};
 use crate::scene::{
     RegionInfo, SceneCounts, SceneMaterial, SceneMaterial3d, sl_quat_to_bevy, sl_to_bevy,
 };
+use overlook_geometry::prim::{Detail, prim_mesh};
+use overlook_geometry::standin::standin;
+use overlook_protocol::message::Message;
+use overlook_protocol::message::object::{PCode, PrimShape, ShapeKind, TerseData};
+use overlook_protocol::types::Uuid;
 
 /// An object of the region.
 #[derive(Component, Debug, Clone, PartialEq)]
@@ -433,10 +433,10 @@ fn track_own_avatar(own: Query<&Transform, OwnAvatarMoved>, mut pose: ResMut<Age
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::message::object::{
+    use overlook_protocol::message::object::{
         ImprovedTerseObjectUpdate, KillObject, ObjectData, ObjectUpdate, TerseObject,
     };
-    use crate::protocol::types::{Quat as SlQuat, Vec3 as SlVec3};
+    use overlook_protocol::types::{Quat as SlQuat, Vec3 as SlVec3};
 
     fn app() -> App {
         let mut app = crate::net::plugin::plugin_test_app();

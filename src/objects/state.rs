@@ -2,10 +2,10 @@
 //! `ObjectUpdateCompressed` object, with the sub-blobs decoded once. A blob that does not decode
 //! leaves its field empty and is reported in `problems`; the object is still shown.
 
-use crate::protocol::message::object::{
+use overlook_protocol::message::object::{
     CompressedObject, ObjectData, PCode, PrimShape, ShapeKind, TextureEntry,
 };
-use crate::protocol::types::{Quat, Uuid, Vec3};
+use overlook_protocol::types::{Quat, Uuid, Vec3};
 
 /// What the viewer needs of a full object update.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,13 +136,14 @@ impl ObjectState {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::protocol::capture::SESSIONS;
-    use crate::protocol::message::Message;
-    use crate::protocol::message::testutil::inbound_bodies;
+    use overlook_protocol::capture::{inbound_bodies, read_udp_jsonl};
+    use overlook_protocol::message::Message;
+    use overlook_testdata::{SESSIONS, session_udp};
 
     /// The object messages of one captured session (each session has its own local ids).
     pub(crate) fn captured_messages() -> Vec<Message> {
-        inbound_bodies(SESSIONS[0])
+        inbound_bodies(&read_udp_jsonl(&session_udp(SESSIONS[0])).unwrap())
+            .unwrap()
             .into_iter()
             .map(|(id, body)| Message::parse(id, &body).unwrap())
             .filter(|m| {

@@ -5,7 +5,7 @@ use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 
 use super::sl_array_to_bevy;
-use crate::geometry::MeshData;
+use overlook_geometry::mesh::MeshData;
 
 /// Uploads a mesh built in SL coordinates: positions and normals are rotated into Bevy's axes
 /// (a rotation, so the winding stays counter-clockwise from outside).
@@ -37,7 +37,7 @@ pub fn to_bevy_mesh(m: &MeshData) -> Mesh {
 }
 
 /// An SL scale (x east, y north, z up) as a Bevy scale (sizes along x, y up, z).
-pub fn sl_scale_to_bevy(s: crate::protocol::types::Vec3) -> Vec3 {
+pub fn sl_scale_to_bevy(s: overlook_protocol::types::Vec3) -> Vec3 {
     Vec3::new(s.x, s.z, s.y)
 }
 

@@ -4,21 +4,15 @@
 //! SL is right-handed with x east, y north, z up; Bevy is right-handed with y up. The mapping
 //! `(x, y, z)_SL → (x, z, −y)_Bevy` is a rotation, so triangle winding survives it.
 
-#[cfg(feature = "viewer")]
 pub mod material;
-#[cfg(feature = "viewer")]
 pub mod mesh;
-#[cfg(feature = "viewer")]
 mod region;
-#[cfg(feature = "viewer")]
 pub mod render;
 
-#[cfg(feature = "viewer")]
 pub use material::{SceneLighting, SceneMaterial, SceneMaterial3d, SceneMaterialPlugin};
-#[cfg(feature = "viewer")]
 pub use region::{RegionInfo, RegionPlugin, SceneCounts};
 
-use crate::protocol::types::{Quat, Vec3};
+use overlook_protocol::types::{Quat, Vec3};
 
 /// An SL position or direction in Bevy's axes: `(x, z, −y)`.
 pub fn sl_to_bevy(v: Vec3) -> [f32; 3] {

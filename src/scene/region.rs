@@ -5,9 +5,9 @@
 use bevy::prelude::*;
 
 use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
-use crate::protocol::message::Message;
-use crate::protocol::message::region::RegionHandshake;
-use crate::protocol::types::{Uuid, Vec3 as SlVec3};
+use overlook_protocol::message::Message;
+use overlook_protocol::message::region::RegionHandshake;
+use overlook_protocol::types::{Uuid, Vec3 as SlVec3};
 
 /// What is known about the region the agent is in.
 #[derive(Resource, Debug, Clone, PartialEq)]
@@ -132,9 +132,9 @@ pub fn apply_region_messages(
 mod tests {
     use super::*;
     use crate::net::plugin::SessionStarted;
-    use crate::protocol::login::LoginSuccess;
-    use crate::protocol::message::circuit::AgentIds;
-    use crate::protocol::message::region::AgentMovementComplete;
+    use overlook_protocol::login::LoginSuccess;
+    use overlook_protocol::message::circuit::AgentIds;
+    use overlook_protocol::message::region::AgentMovementComplete;
 
     fn app() -> App {
         let mut app = App::new();
@@ -146,13 +146,9 @@ mod tests {
     }
 
     fn login() -> LoginSuccess {
-        let xml = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/captures/opensim-0.9.2.2/var-region.login-response.xml"
-        ))
-        .unwrap();
-        match crate::protocol::login::parse_login_response(&xml).unwrap() {
-            crate::protocol::login::LoginReply::Success(s) => *s,
+        let xml = overlook_testdata::read_bytes("var-region.login-response.xml");
+        match overlook_protocol::login::parse_login_response(&xml).unwrap() {
+            overlook_protocol::login::LoginReply::Success(s) => *s,
             other => panic!("{other:?}"),
         }
     }

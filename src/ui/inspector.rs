@@ -7,9 +7,9 @@ use bevy::prelude::*;
 
 use crate::net::Direction;
 use crate::net::plugin::DatagramLogged;
-use crate::protocol::message::generic;
-use crate::protocol::message::template::template;
-use crate::protocol::udp::{self, flags};
+use overlook_protocol::message::generic;
+use overlook_protocol::message::template::template;
+use overlook_protocol::udp::{self, flags};
 
 /// How many datagrams the inspector keeps.
 pub const PACKET_LOG_LEN: usize = 2000;
@@ -120,15 +120,11 @@ impl PacketLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::capture::read_udp_jsonl;
+    use overlook_protocol::capture::read_udp_jsonl;
 
     #[test]
     fn names_filters_and_decodes_captured_datagrams() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/captures/opensim-0.9.2.2/test-region.udp.jsonl"
-        ))
-        .unwrap();
+        let text = overlook_testdata::read_text("test-region.udp.jsonl");
         let mut log = PacketLog::default();
         for d in read_udp_jsonl(&text).unwrap() {
             log.push(&DatagramLogged {

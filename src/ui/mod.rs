@@ -16,8 +16,8 @@ pub use inspector::{PACKET_LOG_LEN, PacketLog, PacketRow};
 
 use crate::camera::ViewInput;
 use crate::net::plugin::{DatagramLogged, NetSystems, RegionMessage};
-use crate::protocol::login::StartLocation;
-use crate::protocol::message::Message;
+use overlook_protocol::login::StartLocation;
+use overlook_protocol::message::Message;
 
 /// The login dialog's fields.
 #[derive(Resource, Debug, Clone)]

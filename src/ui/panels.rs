@@ -10,8 +10,8 @@ use crate::camera::ChaseCamera;
 use crate::net::plugin::{Net, Session, SessionState};
 use crate::net::{Direction, NetCommand};
 use crate::objects::plugin::AvatarName;
-use crate::protocol::circuit::Phase;
 use crate::scene::{RegionInfo, SceneCounts};
+use overlook_protocol::circuit::Phase;
 
 /// Everything the panels read and write.
 #[derive(bevy::ecs::system::SystemParam)]

@@ -24,9 +24,9 @@ use super::{ScenePlugin, ViewerOptions};
 use crate::camera::{CameraPlugin, ChaseCamera};
 use crate::net::plugin::Session;
 use crate::objects::plugin::{ObjectIndex, ObjectsPlugin};
-use crate::protocol::circuit::Phase;
 use crate::scene::{RegionInfo, RegionPlugin, SceneCounts};
-use crate::terrain::plugin::{Terrain, TerrainPlugin};
+use crate::terrain::{Terrain, TerrainPlugin};
+use overlook_protocol::circuit::Phase;
 
 /// Which camera a frame comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use bevy::app::AppExit;
 use bevy::prelude::*;
 
 use crate::net::plugin::Session;
-use crate::protocol::circuit::Phase;
+use overlook_protocol::circuit::Phase;
 
 /// Measures frame times after the scene is complete.
 #[derive(Debug, Clone)]

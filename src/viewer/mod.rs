@@ -15,7 +15,7 @@ use crate::net::plugin::NetPlugin;
 use crate::net::{LoginParams, NetSettings};
 use crate::objects::plugin::ObjectsPlugin;
 use crate::scene::RegionPlugin;
-use crate::terrain::plugin::TerrainPlugin;
+use crate::terrain::TerrainPlugin;
 use crate::ui::{LoginForm, UiPlugin};
 
 /// What the viewer starts with.

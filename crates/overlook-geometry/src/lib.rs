@@ -1,0 +1,31 @@
+//! Triangle meshes for what a Second Life-protocol region streams, built by pure functions: no
+//! Bevy, no GPU, no I/O. The viewer uploads what these return and nothing else, so the geometry is
+//! tested, fuzzed and benchmarked without compiling a renderer.
+//!
+//! - [`mesh`]: [`MeshData`], the plain indexed triangle list every builder returns.
+//! - [`terrain`]: the region's heightmap cut into chunks, meshed at a level of detail with skirts,
+//!   height-band colours and the water plane.
+//! - [`prim`]: prim meshes from shape parameters (path × profile sweep, SL face numbering).
+//! - [`standin`]: stand-in meshes for objects that are not prims (trees, grass, avatars).
+//!
+//! Coordinates are SL's: x east, y north, z up, metres. Shape bytes and heights come from the
+//! network, so nothing here may panic: `Cargo.toml`'s `[lints]` keep unchecked indexing,
+//! `unwrap`/`expect` and `as` casts out of the shipped code.
+// Unit tests may unwrap and index.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::as_conversions,
+        clippy::panic
+    )
+)]
+
+pub mod mesh;
+pub mod prim;
+pub mod standin;
+pub mod terrain;
+
+pub use mesh::MeshData;

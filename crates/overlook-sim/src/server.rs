@@ -1,0 +1,370 @@
+//! Runs the embedded region on tokio: the HTTP login service and the UDP region side by side,
+//! on loopback by default. `overlook sim`, the viewer (when no grid is given) and the end-to-end
+//! tests all start it through [`start`].
+//!
+//! The sans-IO [`Region`] sits behind a mutex shared by the UDP task (which owns the socket and
+//! sleeps until the region's next deadline) and the login service's [`RegionGate`] calls; a
+//! [`Notify`] wakes the UDP task when a gate call queued datagrams (a kick) or changed the
+//! schedule (seeds granted).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use web_time::Instant;
+
+use super::login::{LoginConfig, LoginService};
+use super::region::{MoverState, Region, RegionConfig, SceneSource};
+use super::scene::{SceneObject, default_scene, scattered_prims};
+use super::terrain::{TerrainError, TerrainSource};
+use super::{Account, ExpectedCircuit, RegionGate, RegionInfo};
+use overlook_protocol::message::object::{CompressedBlock, ObjectData};
+use overlook_protocol::types::{Uuid, f32_from_f64};
+
+/// How to run the region.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// HTTP address for login (`127.0.0.1:9000` like OpenSim; port 0 = any free port).
+    pub http: SocketAddr,
+    /// UDP address of the region (port 0 = any free port).
+    pub udp: SocketAddr,
+    /// Region size in metres, `None` = from the terrain file, else 256×256.
+    pub size: Option<(u32, u32)>,
+    /// Where the terrain comes from.
+    pub terrain: TerrainSource,
+    /// Seed for the island and the scene.
+    pub seed: u64,
+    /// Who may log in.
+    pub accounts: Vec<Account>,
+    /// The region's name.
+    pub region_name: String,
+    /// Terrain patches `(x, y)` the region never sends (for testing viewers; empty normally).
+    pub withheld_patches: Vec<(u32, u32)>,
+    /// Prims scattered over the region besides the default scene (a load test; 0 normally).
+    pub extra_prims: u32,
+}
+
+impl SimConfig {
+    /// Loopback on free ports, the default island, one user `Test User` / `test`.
+    pub fn loopback() -> Self {
+        SimConfig {
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            udp: SocketAddr::from(([127, 0, 0, 1], 0)),
+            size: None,
+            terrain: TerrainSource::Island { seed: 1 },
+            seed: 1,
+            accounts: vec![test_account("Test", "User", "test")],
+            region_name: "Overlook Region".to_owned(),
+            withheld_patches: Vec::new(),
+            extra_prims: 0,
+        }
+    }
+}
+
+/// An account with a deterministic agent id derived from its name.
+pub fn test_account(first: &str, last: &str, password: &str) -> Account {
+    let mut id = [0u8; 16];
+    for (i, b) in format!("{first} {last}").bytes().enumerate() {
+        if let Some(slot) = id.get_mut(i % 16) {
+            *slot = slot.wrapping_mul(31).wrapping_add(b);
+        }
+    }
+    // Version-4 / variant bits, so it reads as an ordinary UUID.
+    if let Some(b) = id.get_mut(6) {
+        *b = (*b & 0x0F) | 0x40;
+    }
+    if let Some(b) = id.get_mut(8) {
+        *b = (*b & 0x3F) | 0x80;
+    }
+    Account {
+        first: first.to_owned(),
+        last: last.to_owned(),
+        password: password.to_owned(),
+        agent_id: Uuid(id),
+    }
+}
+
+/// Why the region could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The terrain could not be loaded.
+    #[error("terrain: {0}")]
+    Terrain(#[from] TerrainError),
+    /// A socket could not be bound.
+    #[error("cannot bind {what} {addr}: {source}")]
+    Bind {
+        /// "HTTP" or "UDP".
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The region refused its own configuration.
+    #[error("region: {0}")]
+    Region(String),
+}
+
+/// A running region.
+#[derive(Debug)]
+pub struct RunningSim {
+    /// The login URI to give viewers (`http://127.0.0.1:PORT/`).
+    pub login_uri: String,
+    /// The region's UDP address.
+    pub udp: SocketAddr,
+    /// The accounts.
+    pub accounts: Vec<Account>,
+    /// The region's description.
+    pub info: RegionInfo,
+    http_task: JoinHandle<()>,
+    udp_task: JoinHandle<()>,
+}
+
+impl RunningSim {
+    /// Stops both tasks.
+    pub fn shutdown(self) {
+        self.http_task.abort();
+        self.udp_task.abort();
+    }
+
+    /// Waits until either task ends (normally never).
+    pub async fn wait(self) {
+        let RunningSim {
+            http_task,
+            udp_task,
+            ..
+        } = self;
+        tokio::select! {
+            _ = http_task => {}
+            _ = udp_task => {}
+        }
+    }
+}
+
+/// The default scene as the region's object source: movers orbit, the blinker is killed and
+/// re-created, everything else is offered compressed.
+pub(crate) struct DefaultScene {
+    objects: Vec<SceneObject>,
+}
+
+impl DefaultScene {
+    /// The region's view of `objects` (as [`default_scene`] builds them).
+    pub(crate) fn new(objects: Vec<SceneObject>) -> Self {
+        DefaultScene { objects }
+    }
+}
+
+impl SceneSource for DefaultScene {
+    fn compressed(&self, local_id: u32) -> Option<CompressedBlock> {
+        let o = self.objects.iter().find(|o| o.local_id == local_id)?;
+        if o.motion.is_some() || o.blink.is_some() {
+            return None;
+        }
+        // An object that cannot be encoded compressed still goes as a full update.
+        o.compressed_block(0.0).ok()
+    }
+
+    fn objects(&self) -> Vec<ObjectData> {
+        self.objects.iter().map(|o| o.to_object_data(0.0)).collect()
+    }
+
+    fn movers(&self, t: f64) -> Vec<MoverState> {
+        let t = f32_from_f64(t);
+        self.objects
+            .iter()
+            .filter(|o| o.motion.is_some())
+            .map(|o| MoverState {
+                local_id: o.local_id,
+                position: o.position_at(t),
+                rotation: o.rotation_at(t),
+            })
+            .collect()
+    }
+
+    fn hidden(&self, t: f64) -> Vec<u32> {
+        let t = f32_from_f64(t);
+        self.objects
+            .iter()
+            .filter(|o| !o.present_at(t))
+            .map(|o| o.local_id)
+            .collect()
+    }
+}
+
+struct Shared {
+    region: Mutex<Region>,
+    wake: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Region> {
+        // A panic while holding the lock would be a bug in the region; keep serving anyway.
+        self.region.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct Gate(Arc<Shared>);
+
+impl RegionGate for Gate {
+    fn expect(&self, circuit: ExpectedCircuit) -> Result<(), String> {
+        let r = self
+            .0
+            .lock()
+            .expect_circuit(Instant::now(), circuit)
+            .map_err(|e| e.to_string());
+        self.0.wake.notify_one();
+        r
+    }
+
+    fn is_present(&self, agent: Uuid) -> bool {
+        self.0.lock().is_present(agent)
+    }
+
+    fn kick(&self, agent: Uuid, reason: &str) {
+        self.0.lock().kick(Instant::now(), agent, reason);
+        self.0.wake.notify_one();
+    }
+
+    fn seeds_granted(&self, agent: Uuid) {
+        self.0.lock().grant_seeds(Instant::now(), agent);
+        self.0.wake.notify_one();
+    }
+}
+
+/// Starts the region: loads the terrain, builds the scene, binds both sockets and spawns the
+/// HTTP and UDP tasks on the current tokio runtime.
+///
+/// # Errors
+/// [`SimError`] when the terrain cannot be loaded or a socket cannot be bound.
+pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
+    let size = cfg.size.or(match cfg.terrain {
+        TerrainSource::Island { .. } => Some((256, 256)),
+        _ => None,
+    });
+    let map = cfg.terrain.load(size)?;
+    let udp = UdpSocket::bind(cfg.udp)
+        .await
+        .map_err(|source| SimError::Bind {
+            what: "UDP",
+            addr: cfg.udp,
+            source,
+        })?;
+    let udp_addr = udp.local_addr().map_err(|source| SimError::Bind {
+        what: "UDP",
+        addr: cfg.udp,
+        source,
+    })?;
+    let listener = TcpListener::bind(cfg.http)
+        .await
+        .map_err(|source| SimError::Bind {
+            what: "HTTP",
+            addr: cfg.http,
+            source,
+        })?;
+    let http_addr = listener.local_addr().map_err(|source| SimError::Bind {
+        what: "HTTP",
+        addr: cfg.http,
+        source,
+    })?;
+    let SocketAddr::V4(udp_v4) = udp_addr else {
+        return Err(SimError::Region(
+            "the region needs an IPv4 UDP address".into(),
+        ));
+    };
+    let info = RegionInfo {
+        name: cfg.region_name.clone(),
+        region_id: test_account(&cfg.region_name, "region", "").agent_id,
+        size_x: map.size_x(),
+        size_y: map.size_y(),
+        world_x: 1000 * 256,
+        world_y: 1000 * 256,
+        udp: udp_v4,
+        water_height: super::terrain::WATER_HEIGHT,
+    };
+    let mut objects = default_scene(&map, cfg.seed);
+    objects.extend(scattered_prims(&map, cfg.seed, &objects, cfg.extra_prims));
+    let scene = DefaultScene::new(objects);
+    let unix_now = web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut region_cfg = RegionConfig::default();
+    region_cfg.terrain.withheld = cfg.withheld_patches;
+    let region = Region::with_config(
+        info.clone(),
+        map,
+        Box::new(scene),
+        region_cfg,
+        Instant::now(),
+        unix_now,
+    )
+    .map_err(|e| SimError::Region(e.to_string()))?;
+    let shared = Arc::new(Shared {
+        region: Mutex::new(region),
+        wake: Notify::new(),
+    });
+    let public_url = format!("http://{http_addr}");
+    let login = Arc::new(LoginService::new(
+        LoginConfig::new(cfg.accounts.clone(), info.clone(), &public_url),
+        Arc::new(Gate(shared.clone())),
+    ));
+    let login_uri = login.login_uri();
+    let http_task = tokio::spawn(async move {
+        if let Err(e) = super::login::serve(listener, login).await {
+            tracing::error!("login service stopped: {e}");
+        }
+    });
+    let udp_task = tokio::spawn(run_udp(udp, shared));
+    Ok(RunningSim {
+        login_uri,
+        udp: udp_addr,
+        accounts: cfg.accounts,
+        info,
+        http_task,
+        udp_task,
+    })
+}
+
+/// The UDP loop: receive, drive timers, send what the region queued.
+async fn run_udp(socket: UdpSocket, shared: Arc<Shared>) {
+    let mut buf = vec![0u8; 0x2000];
+    loop {
+        let deadline = shared.lock().poll_timeout();
+        let sleep = match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => Duration::from_secs(1),
+        };
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok((n, from)) => {
+                    let data = buf.get(..n).unwrap_or(&[]);
+                    shared.lock().handle_datagram(Instant::now(), from, data);
+                }
+                // ICMP "port unreachable" from a viewer that left surfaces here on some
+                // platforms; it is not fatal for the region.
+                Err(e) => tracing::debug!("udp receive: {e}"),
+            },
+            () = tokio::time::sleep(sleep) => {}
+            () = shared.wake.notified() => {}
+        }
+        let out: Vec<(SocketAddr, Vec<u8>)> = {
+            let mut region = shared.lock();
+            region.handle_timeout(Instant::now());
+            let mut out = Vec::new();
+            while let Some(d) = region.poll_transmit() {
+                out.push(d);
+            }
+            while let Some(ev) = region.poll_event() {
+                tracing::info!("region: {ev:?}");
+            }
+            out
+        };
+        for (to, d) in out {
+            if let Err(e) = socket.send_to(&d, to).await {
+                tracing::debug!("udp send to {to}: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The repository's test data, found from any crate of the workspace: the real OpenSim 0.9.2.2
+//! captures in `tests/data/opensim-0.9.2.2/` (UDP sessions, login, seed, event queue, the
+//! server's own `.r32` heightmaps and the texture corpus; README and licence notes there).
+//!
+//! Tests and benchmarks take this as a dev-dependency and read files at run time, so a fresh
+//! clone needs nothing beside it. It knows paths only (no protocol types), so the protocol crate's
+//! own unit tests can use it without a second copy of that crate.
+
+use std::path::PathBuf;
+
+/// The folder of the OpenSim 0.9.2.2 captures, absolute, with a trailing slash.
+pub const CAPTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/data/opensim-0.9.2.2/"
+);
+
+/// The captured sessions that logged in and have UDP traffic (`NAME.udp.jsonl` and the rest).
+pub const SESSIONS: [&str; 3] = ["test-region", "test-region-fresh", "var-region"];
+
+/// The path of a file in the capture folder, e.g. `capture_path("SUMMARY.json")`.
+pub fn capture_path(file: &str) -> PathBuf {
+    PathBuf::from(CAPTURES).join(file)
+}
+
+/// The bytes of a file in the capture folder.
+///
+/// # Panics
+/// When the file cannot be read, naming it: test data that is missing is a broken checkout.
+pub fn read_bytes(file: &str) -> Vec<u8> {
+    let path = capture_path(file);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read test data {}: {e}", path.display()))
+}
+
+/// The text of a file in the capture folder.
+///
+/// # Panics
+/// When the file cannot be read or is not UTF-8, naming it.
+pub fn read_text(file: &str) -> String {
+    String::from_utf8(read_bytes(file)).unwrap_or_else(|e| panic!("test data {file}: {e}"))
+}
+
+/// The `udp.jsonl` text of a captured session, e.g. `session_udp("test-region")`.
+///
+/// # Panics
+/// As [`read_text`].
+pub fn session_udp(session: &str) -> String {
+    read_text(&format!("{session}.udp.jsonl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_session_has_its_files() {
+        for session in SESSIONS {
+            for ext in [
+                "udp.jsonl",
+                "login-response.xml",
+                "login-request.xml",
+                "meta.json",
+            ] {
+                let file = format!("{session}.{ext}");
+                assert!(!read_bytes(&file).is_empty(), "{file} is empty");
+            }
+        }
+        assert!(capture_path("assets/README.md").is_file());
+    }
+}
