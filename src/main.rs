@@ -258,21 +258,19 @@ fn run_sim(args: SimArgs) -> ExitCode {
 }
 
 fn run_viewer(args: ViewArgs) -> ExitCode {
-    use overlook::ui::LoginForm;
+    use overlook::net::LoginParams;
     use overlook::viewer::{ViewerOptions, app};
 
-    let mut form = LoginForm {
-        start: args.target.start,
-        ..LoginForm::default()
-    };
+    let target = args.target;
     let mut embedded = None;
-    match args.target.grid {
-        Some(grid) => {
-            form.grid = grid;
-            form.first = args.target.first.unwrap_or_default();
-            form.last = args.target.last.unwrap_or_default();
-            form.password = std::env::var("OVERLOOK_PASSWORD").unwrap_or_default();
-        }
+    let login = match target.grid {
+        Some(grid) => LoginParams::new(
+            &grid,
+            target.first.as_deref().unwrap_or_default(),
+            target.last.as_deref().unwrap_or_default(),
+            &std::env::var("OVERLOOK_PASSWORD").unwrap_or_default(),
+            &target.start,
+        ),
         None => {
             let sim = match overlook::net::embedded::EmbeddedSim::start(
                 overlook_sim::server::SimConfig::loopback(),
@@ -287,18 +285,15 @@ fn run_viewer(args: ViewArgs) -> ExitCode {
                 "embedded region \"{}\" at {}",
                 sim.region_name, sim.login_uri
             );
-            form.use_embedded(&sim);
+            let login = sim.login_params(&target.start);
             embedded = Some(sim);
+            login
         }
-    }
+    };
     // Log in at once when everything is known; otherwise the dialog asks.
-    let ready = !form.grid.is_empty()
-        && !form.first.is_empty()
-        && !form.last.is_empty()
-        && !form.password.is_empty();
     let options = ViewerOptions {
-        auto_login: ready.then(|| form.params()),
-        form,
+        auto_login: login.is_complete(),
+        login: Some(login),
         record: args.record,
         replay: None,
         frame_stats: args

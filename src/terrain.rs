@@ -10,7 +10,7 @@ use bevy::prelude::*;
 use crate::camera::ChaseCamera;
 use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
 use crate::scene::mesh::to_bevy_mesh;
-use crate::scene::{RegionInfo, SceneCounts, SceneMaterial, SceneMaterial3d};
+use crate::scene::{RegionInfo, RegionSystems, SceneCounts, SceneMaterial, SceneMaterial3d};
 use overlook_geometry::terrain::{
     CHUNK_SIZE, ChunkId, Lod, TerrainShading, chunk_distance, chunk_mesh, chunks_touching_patch,
     lod_for_distance, water_mesh,
@@ -91,9 +91,12 @@ impl Plugin for TerrainPlugin {
             .add_systems(Startup, create_materials)
             .add_systems(
                 PreUpdate,
+                // After the region's own messages: a handshake colours the terrain by the
+                // region's origin, which the same frame's SessionStarted sets.
                 apply_layer_data
                     .in_set(TerrainSystems::Apply)
-                    .after(NetSystems::Receive),
+                    .after(NetSystems::Receive)
+                    .after(RegionSystems::Apply),
             )
             .add_systems(
                 Update,
@@ -382,6 +385,37 @@ mod tests {
             panic!()
         };
         assert!(p.iter().any(|v| (v[1] - 30.0).abs() < 0.05));
+    }
+
+    #[test]
+    fn a_handshake_in_the_login_frame_colours_by_the_new_origin() {
+        // A replay delivers the login reply and the handshake in one frame: the terrain must
+        // see the origin the region plugin takes from that login, not the previous (0, 0).
+        let mut app = app();
+        app.add_plugins(crate::scene::RegionPlugin);
+        let login = login(256);
+        assert_ne!((login.region_x, login.region_y), (0, 0));
+        let datagrams = overlook_protocol::capture::read_udp_jsonl(
+            &overlook_testdata::session_udp("test-region"),
+        )
+        .unwrap();
+        let (handshake, _) = overlook_protocol::capture::inbound_messages::<
+            overlook_protocol::message::region::RegionHandshake,
+        >(&datagrams)
+        .unwrap()
+        .remove(0);
+        app.world_mut()
+            .write_message(SessionStarted(Box::new(login.clone())));
+        app.world_mut()
+            .write_message(RegionMessage(Box::new(Message::RegionHandshake(
+                handshake.clone(),
+            ))));
+        app.update();
+        let terrain = app.world().resource::<Terrain>();
+        assert_eq!(
+            terrain.shading,
+            TerrainShading::from_handshake(&handshake, (login.region_x, login.region_y))
+        );
     }
 
     #[test]

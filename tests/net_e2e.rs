@@ -253,7 +253,7 @@ fn a_presence_refusal_is_retried_once_and_gets_in() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, NetEvent::Warning(w) if overlook::net::is_presence_retry(w))),
+            .any(|e| matches!(e, NetEvent::LoginRetried { reason, .. } if reason == "presence")),
         "{events:?}"
     );
     assert!(

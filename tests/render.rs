@@ -10,7 +10,6 @@ use overlook::net::embedded::EmbeddedSim;
 use overlook::net::plugin::Session;
 use overlook::scene::{RegionInfo, SceneCounts};
 use overlook::terrain::Terrain;
-use overlook::ui::LoginForm;
 use overlook::viewer::capture::{
     CaptureSettings, CapturedFrames, Frame, View, headless_app, run_headless,
 };
@@ -44,17 +43,9 @@ fn is_water(p: [u8; 4]) -> bool {
 #[test]
 fn renders_the_embedded_region_with_sky_terrain_water_and_prims() {
     let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
-    let (first, last, password) = sim.account.clone();
-    let form = LoginForm {
-        grid: sim.login_uri.clone(),
-        first,
-        last,
-        password,
-        ..LoginForm::default()
-    };
     let options = ViewerOptions {
-        auto_login: Some(form.params()),
-        form,
+        login: Some(sim.login_params("last")),
+        auto_login: true,
         frame_stats: None,
         record: None,
         replay: None,

@@ -8,7 +8,7 @@ use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
 use bevy::prelude::*;
 
 use crate::net::NetCommand;
-use crate::net::plugin::{Net, NetSystems, RegionMessage};
+use crate::net::plugin::{NetSystems, Outgoing, RegionMessage};
 use crate::scene::sl_to_bevy;
 use overlook_protocol::message::Message;
 use overlook_protocol::message::agent::control_flags as cf;
@@ -118,7 +118,10 @@ pub struct CameraPlugin;
 
 impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<AgentPose>()
+        // What it sends goes through the net plugin's Outgoing (registered here too, so the
+        // camera runs without a network thread, as in its tests).
+        app.add_message::<Outgoing>()
+            .init_resource::<AgentPose>()
             .init_resource::<ViewInput>()
             .init_resource::<SentControls>()
             .add_systems(
@@ -228,11 +231,10 @@ pub fn control_flags_for(keys: &ButtonInput<KeyCode>, fly: bool) -> u32 {
 fn send_controls(
     input: Res<ViewInput>,
     keys: Res<ButtonInput<KeyCode>>,
-    net: Option<Res<Net>>,
+    mut outgoing: MessageWriter<Outgoing>,
     mut sent: ResMut<SentControls>,
     mut fly: Local<bool>,
 ) {
-    let Some(net) = net else { return };
     let flags = if input.keyboard {
         if keys.just_pressed(KeyCode::KeyF) {
             *fly = !*fly;
@@ -244,7 +246,7 @@ fn send_controls(
     };
     if flags != sent.0 {
         sent.0 = flags;
-        net.send(NetCommand::Controls(flags));
+        outgoing.write(Outgoing(NetCommand::Controls(flags)));
     }
 }
 

@@ -13,9 +13,9 @@ pub mod report;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::net::LoginParams;
 use crate::net::embedded::EmbeddedSim;
 use crate::net::replay::ReplaySource;
-use crate::ui::LoginForm;
 use crate::viewer::ViewerOptions;
 use crate::viewer::capture::{CaptureSettings, headless_app, run_headless};
 use overlook_sim::server::SimConfig;
@@ -91,143 +91,155 @@ pub struct CheckOutcome {
 /// Runs the check described by `args`, printing progress on stderr.
 pub fn run(args: &CheckArgs) -> CheckOutcome {
     let wall = Instant::now();
-    let mut errors = Vec::new();
-    let mut files = Vec::new();
     if let Err(e) = std::fs::create_dir_all(&args.out) {
-        errors.push(format!("cannot create {}: {e}", args.out.display()));
+        let errors = vec![format!("cannot create {}: {e}", args.out.display())];
         return CheckOutcome {
             code: 2,
             report: serde_json::json!({ "errors": errors }),
             checks: Vec::new(),
             errors,
-            files,
+            files: Vec::new(),
             heightmap: None,
         };
     }
-    let mut form = LoginForm {
-        start: args.start.clone(),
-        ..LoginForm::default()
+    let (login, embedded, errors) = match target(args) {
+        Ok((login, embedded)) => (login, embedded, Vec::new()),
+        Err(e) => (None, None, vec![e]),
     };
-    let mut embedded = None;
-    match &args.grid {
-        _ if args.replay.is_some() => {}
-        Some(grid) => {
-            form.grid.clone_from(grid);
-            form.first.clone_from(&args.first);
-            form.last.clone_from(&args.last);
-            form.password.clone_from(&args.password);
-        }
-        None => match EmbeddedSim::start(args.embedded.clone()) {
-            Ok(sim) => {
-                eprintln!(
-                    "check: embedded region \"{}\" at {}",
-                    sim.region_name, sim.login_uri
-                );
-                form.use_embedded(&sim);
-                embedded = Some(sim);
-            }
-            Err(e) => errors.push(format!("cannot start the embedded region: {e}")),
-        },
-    }
     let collected = if errors.is_empty() {
-        let replay = args
-            .replay
-            .clone()
-            .map(|udp| ReplaySource { udp, speed: None });
-        if let Some(r) = &replay {
-            eprintln!("check: replaying {}", r.udp.display());
-        } else {
-            eprintln!(
-                "check: logging in to {} as {} {}",
-                form.grid, form.first, form.last
-            );
-        }
-        let options = ViewerOptions {
-            auto_login: replay.is_none().then(|| form.params()),
-            form,
-            frame_stats: None,
-            record: args.record.clone(),
-            replay,
-        };
-        let mut app = headless_app(
-            options,
-            CaptureSettings {
-                timeout: args.timeout,
-                settle: Some(args.settle),
-                // The check's own progress lines say what happens; Bevy's INFO lines would
-                // drown them.
-                log_level: bevy::log::Level::WARN,
-                // Each rendered frame costs most of a second on lavapipe: no multisampling, and
-                // two frames before the shots (pipelines compiling are waited for regardless;
-                // the chase camera's glide is timed, not counted in frames).
-                msaa: bevy::render::view::Msaa::Off,
-                settle_frames: 2,
-                ..CaptureSettings::default()
-            },
-        );
-        app.add_plugins(plugin::CheckPlugin {
-            timeout: args.timeout,
-            settle: args.settle,
-        });
-        run_headless(&mut app);
-        let collected = Collected::from_world(app.world_mut());
-        // Logging out happened on exit; only now may the region go.
-        drop(app);
-        collected
+        run_app(args, login)
     } else {
         Collected::default()
     };
+    // Logging out happened when the app exited; only now may the region go.
     drop(embedded);
     let mut outcome = report::evaluate(args, &collected, errors);
+    let mut files = Vec::new();
     write_files(&args.out, &collected, &mut outcome, &mut files);
     outcome.report["wall_ms"] = serde_json::json!(wall.elapsed().as_millis() as u64);
-    let write = |name: &str, bytes: &[u8], files: &mut Vec<PathBuf>, errors: &mut Vec<String>| {
-        let path = args.out.join(name);
-        match std::fs::write(&path, bytes) {
-            Ok(()) => files.push(path),
-            Err(e) => errors.push(format!("cannot write {}: {e}", path.display())),
-        }
-    };
-    let junit = report::junit(&outcome.checks);
-    let mut write_errors = Vec::new();
-    write("junit.xml", junit.as_bytes(), &mut files, &mut write_errors);
-    let json = serde_json::to_string_pretty(&outcome.report).unwrap_or_default();
-    write(
-        "report.json",
-        json.as_bytes(),
-        &mut files,
-        &mut write_errors,
-    );
-    for e in write_errors {
-        eprintln!("check: {e}");
-        outcome.errors.push(e);
-    }
+    write_reports(&args.out, &mut outcome, &mut files);
     outcome.files = files;
     outcome.heightmap = collected.heightmap;
-    for c in &outcome.checks {
+    print_summary(&outcome, wall, &args.out);
+    outcome
+}
+
+/// Where to log in: a grid's login, the embedded region (started here, returned so it lives
+/// until the check is done) or, for a replay, nowhere.
+fn target(args: &CheckArgs) -> Result<(Option<LoginParams>, Option<EmbeddedSim>), String> {
+    match &args.grid {
+        _ if args.replay.is_some() => Ok((None, None)),
+        Some(grid) => Ok((
+            Some(LoginParams::new(
+                grid,
+                &args.first,
+                &args.last,
+                &args.password,
+                &args.start,
+            )),
+            None,
+        )),
+        None => {
+            let sim = EmbeddedSim::start(args.embedded.clone())
+                .map_err(|e| format!("cannot start the embedded region: {e}"))?;
+            eprintln!(
+                "check: embedded region \"{}\" at {}",
+                sim.region_name, sim.login_uri
+            );
+            Ok((Some(sim.login_params(&args.start)), Some(sim)))
+        }
+    }
+}
+
+/// Runs the headless viewer with the check's plugin until the scene is shot (or the check gives
+/// up) and collects what it saw.
+fn run_app(args: &CheckArgs, login: Option<LoginParams>) -> Collected {
+    let replay = args
+        .replay
+        .clone()
+        .map(|udp| ReplaySource { udp, speed: None });
+    if let Some(r) = &replay {
+        eprintln!("check: replaying {}", r.udp.display());
+    } else if let Some(login) = &login {
         eprintln!(
-            "check: {:<24} {}{}",
-            c.name,
-            if c.skipped {
-                "skipped"
-            } else if c.passed {
-                "ok"
-            } else {
-                "FAILED"
-            },
-            c.message
-                .as_deref()
-                .map(|m| format!(" — {m}"))
-                .unwrap_or_default()
+            "check: logging in to {} as {} {}",
+            login.grid, login.first, login.last
         );
+    }
+    let options = ViewerOptions {
+        auto_login: login.is_some(),
+        login,
+        frame_stats: None,
+        record: args.record.clone(),
+        replay,
+    };
+    let mut app = headless_app(
+        options,
+        CaptureSettings {
+            timeout: args.timeout,
+            settle: Some(args.settle),
+            // The check's own progress lines say what happens; Bevy's INFO lines would drown
+            // them.
+            log_level: bevy::log::Level::WARN,
+            // Each rendered frame costs most of a second on lavapipe: no multisampling, and two
+            // frames before the shots (pipelines compiling are waited for regardless; the chase
+            // camera's glide is timed, not counted in frames).
+            msaa: bevy::render::view::Msaa::Off,
+            settle_frames: 2,
+            ..CaptureSettings::default()
+        },
+    );
+    app.add_plugins(plugin::CheckPlugin {
+        timeout: args.timeout,
+        settle: args.settle,
+    });
+    run_headless(&mut app);
+    Collected::from_world(app.world_mut())
+}
+
+/// Writes `junit.xml` and `report.json`; a failure to write is printed and becomes an error.
+fn write_reports(out: &Path, outcome: &mut CheckOutcome, files: &mut Vec<PathBuf>) {
+    let json = serde_json::to_string_pretty(&outcome.report).unwrap_or_default();
+    let reports = [
+        ("junit.xml", report::junit(&outcome.checks)),
+        ("report.json", json),
+    ];
+    for (name, text) in reports {
+        let path = out.join(name);
+        match std::fs::write(&path, text) {
+            Ok(()) => files.push(path),
+            Err(e) => {
+                let e = format!("cannot write {}: {e}", path.display());
+                eprintln!("check: {e}");
+                outcome.errors.push(e);
+            }
+        }
+    }
+}
+
+/// One line per check, then the exit code.
+fn print_summary(outcome: &CheckOutcome, wall: Instant, out: &Path) {
+    for c in &outcome.checks {
+        let result = if c.skipped {
+            "skipped"
+        } else if c.passed {
+            "ok"
+        } else {
+            "FAILED"
+        };
+        let message = c
+            .message
+            .as_deref()
+            .map(|m| format!(" — {m}"))
+            .unwrap_or_default();
+        eprintln!("check: {:<24} {result}{message}", c.name);
     }
     eprintln!(
         "check: exit {} after {:.1} s; report in {}",
         outcome.code,
         wall.elapsed().as_secs_f64(),
-        args.out.join("report.json").display()
+        out.join("report.json").display()
     );
-    outcome
 }
 
 /// Writes the frames and the heightmaps (those that exist), noting failures as errors.

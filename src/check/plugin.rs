@@ -1,18 +1,15 @@
 //! The check's own systems inside the headless app: progress lines on stderr, failing fast when
 //! the login is refused (the network thread retries a `presence` refusal once), giving up when no circuit opens
-//! within the timeout, and inbound sequence numbers for the loss count.
+//! within the timeout.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
-use crate::net::Direction;
-use crate::net::plugin::{DatagramLogged, PhaseReached, Session, SessionState};
+use crate::net::plugin::{PhaseReached, Session, SessionState};
 use crate::objects::plugin::ObjectIndex;
 use crate::viewer::capture::{CapturedFrames, ObjectsQuiet};
 use overlook_protocol::circuit::Phase;
-use overlook_protocol::udp::Packet;
 
 /// What the check's systems saw.
 #[derive(Resource, Debug, Default)]
@@ -20,19 +17,6 @@ pub struct CheckProgress {
     /// The login was refused (after any retry) or the circuit closed: the app exited early.
     pub gave_up: Option<String>,
     started: Option<Instant>,
-    /// Distinct inbound sequence numbers.
-    pub sequences_in: HashSet<u32>,
-    /// Lowest and highest inbound sequence number.
-    pub sequence_range: Option<(u32, u32)>,
-}
-
-impl CheckProgress {
-    /// Inbound datagrams never received: gaps in the sequence numbers seen (resends fill them).
-    pub fn lost_in(&self) -> u64 {
-        self.sequence_range.map_or(0, |(lo, hi)| {
-            (u64::from(hi) - u64::from(lo) + 1).saturating_sub(self.sequences_in.len() as u64)
-        })
-    }
 }
 
 /// The check's systems (see the module docs).
@@ -61,10 +45,7 @@ impl Plugin for CheckPlugin {
                 settle: self.settle,
                 said: false,
             })
-            .add_systems(
-                Update,
-                (print_phases, count_sequences, print_settled, print_frames),
-            )
+            .add_systems(Update, (print_phases, print_settled, print_frames))
             .add_systems(Last, give_up_without_circuit);
     }
 }
@@ -106,23 +87,6 @@ fn print_frames(frames: Res<CapturedFrames>, progress: Res<CheckProgress>, mut s
             );
         }
         *said = frames.frames.len();
-    }
-}
-
-fn count_sequences(
-    mut datagrams: MessageReader<DatagramLogged>,
-    mut progress: ResMut<CheckProgress>,
-) {
-    for d in datagrams.read().filter(|d| d.direction == Direction::In) {
-        let Ok(packet) = Packet::new_checked(&d.bytes[..]) else {
-            continue;
-        };
-        let seq = packet.sequence();
-        progress.sequences_in.insert(seq);
-        progress.sequence_range = Some(match progress.sequence_range {
-            None => (seq, seq),
-            Some((lo, hi)) => (lo.min(seq), hi.max(seq)),
-        });
     }
 }
 

@@ -51,10 +51,10 @@ pub struct Collected {
     pub by_shape: BTreeMap<String, usize>,
     /// Circuit counters.
     pub stats: NetStats,
-    /// Inbound datagrams never received (sequence gaps).
-    pub lost_in: u64,
-    /// The session's log (warnings and errors).
-    pub log: Vec<String>,
+    /// The network thread's warnings.
+    pub warnings: Vec<String>,
+    /// How the session failed or ended: a refused or failed login, a disconnect.
+    pub session_errors: Vec<String>,
     /// Terrain and object problems.
     pub problems: Vec<String>,
     /// The avatar's frame.
@@ -110,13 +110,21 @@ impl Collected {
             c.timeline = session.phases.iter().collect();
             c.timeline.sort_by_key(|&(_, ms)| ms);
             c.stats = session.stats;
-            c.log = session.log.iter().cloned().collect();
-            // The network thread's warning when it retried a `presence` refusal.
-            c.retried = session.log.iter().any(|l| crate::net::is_presence_retry(l));
+            c.warnings.clone_from(&session.warnings);
+            if session.warnings_dropped > 0 {
+                c.warnings
+                    .push(format!("… and {} more warnings", session.warnings_dropped));
+            }
+            if let Some(failure) = &session.login_failure {
+                c.session_errors.push(format!("login failed: {failure}"));
+            }
+            if let SessionState::Disconnected(reason) = &session.state {
+                c.session_errors.push(format!("disconnected: {reason}"));
+            }
+            c.retried = !session.login_retries.is_empty();
         }
         if let Some(progress) = world.get_resource::<CheckProgress>() {
             c.gave_up.clone_from(&progress.gave_up);
-            c.lost_in = progress.lost_in();
         }
         c.region = world.get_resource::<RegionInfo>().cloned();
         c.counts = world
@@ -197,18 +205,8 @@ fn name_patches(missing: &[(u32, u32)]) -> String {
 
 /// The checks, the exit code and the report.
 pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> super::CheckOutcome {
-    let mut checks = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
-    for line in &c.log {
-        if let Some(w) = line.strip_prefix("warning: ") {
-            warnings.push(w.to_owned());
-        } else if line.starts_with("login failed") && c.login.is_some() {
-            // A refusal that a retry got past (`presence`).
-            warnings.push(line.clone());
-        } else if line.starts_with("login failed") || line.starts_with("disconnected") {
-            errors.push(line.clone());
-        }
-    }
+    let mut warnings = c.warnings.clone();
+    errors.extend(c.session_errors.iter().cloned());
     warnings.extend(c.problems.iter().cloned());
     if c.retried {
         warnings.push("the login was refused as already present and retried".into());
@@ -220,80 +218,13 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
     {
         errors.push(g.clone());
     }
-
-    // Connecting: login and circuit (exit 2).
-    let reached = |p: Phase| c.timeline.iter().any(|&(q, _)| q == p);
-    let logged_in = c.login.is_some();
-    checks.push(Check::new(
-        "check.login",
-        logged_in,
-        (!logged_in).then(|| {
-            c.login_failed
-                .clone()
-                .or_else(|| c.gave_up.clone())
-                .unwrap_or_else(|| "not logged in".into())
-        }),
-    ));
-    let circuit = logged_in && reached(Phase::RegionHandshake);
-    let mut circuit_check = Check::new(
-        "check.circuit",
-        circuit,
-        (!circuit).then(|| {
-            c.gave_up
-                .clone()
-                .unwrap_or_else(|| "no RegionHandshake".into())
-        }),
-    );
-    if !logged_in {
-        circuit_check.skipped = true;
-        circuit_check.message = Some("not logged in".into());
-    }
-    checks.push(circuit_check);
-
-    // The scene (exit 1).
-    let expected = c.heightmap.as_ref().map_or(0, Heightmap::patches_total);
+    let (mut checks, circuit) = connection_checks(c);
     let missing: Vec<(u32, u32)> = c
         .heightmap
         .as_ref()
         .map(|m| m.missing().collect())
         .unwrap_or_default();
-    let terrain_ok = circuit && expected > 0 && missing.is_empty();
-    let terrain_msg = (!terrain_ok).then(|| {
-        if missing.is_empty() {
-            "no terrain".to_owned()
-        } else {
-            format!(
-                "{} of {expected} terrain patches missing: {}",
-                missing.len(),
-                name_patches(&missing)
-            )
-        }
-    });
-    checks.push(Check::new("check.terrain", terrain_ok, terrain_msg));
-    let objects_ok = circuit && c.objects_total >= args.min_objects;
-    checks.push(Check::new(
-        "check.objects",
-        objects_ok,
-        (!objects_ok).then(|| {
-            format!(
-                "{} objects, fewer than --min-objects {}",
-                c.objects_total, args.min_objects
-            )
-        }),
-    ));
-    let frames_ok = circuit && c.frame.is_some() && c.overview.is_some();
-    checks.push(Check::new(
-        "check.frames",
-        frames_ok,
-        (!frames_ok).then(|| "frame.png or overview.png not rendered".to_owned()),
-    ));
-    if !circuit {
-        // Nothing to judge the scene by: those checks are skipped, not failed.
-        for ch in checks.iter_mut().skip(2) {
-            ch.skipped = true;
-            ch.message = Some("not connected".into());
-        }
-    }
+    checks.extend(scene_checks(args, c, circuit, &missing));
     if circuit && c.timed_out {
         warnings.push(format!(
             "the scene was not complete within {:?}; captured as it was",
@@ -307,32 +238,7 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
             errors.push(m.clone());
         }
     }
-
-    // One test case per phase of the story.
-    for phase in Phase::ALL {
-        let ms = c
-            .timeline
-            .iter()
-            .find(|&&(q, _)| q == phase)
-            .map(|&(_, ms)| ms);
-        let mut check = Check::new(
-            format!("phase.{}", phase.id()),
-            ms.is_some(),
-            ms.map(|ms| format!("{ms} ms")),
-        );
-        if ms.is_none() {
-            if CONNECT_PHASES.contains(&phase) {
-                check.message = Some("not reached".into());
-            } else {
-                // Later phases count through the checks above; a phase the story had not
-                // reached when the capture was taken (`logout` always) is skipped.
-                check.skipped = true;
-                check.message = Some("not reached before the capture".into());
-            }
-        }
-        checks.push(check);
-    }
-
+    checks.extend(phase_checks(c));
     let code = if !circuit {
         2
     } else if checks.iter().all(|ch| ch.passed || ch.skipped) {
@@ -349,6 +255,120 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
         files: Vec::new(),
         heightmap: None,
     }
+}
+
+/// `check.login` and `check.circuit` (a failure of either is exit 2), and whether the circuit
+/// opened (`RegionHandshake` reached).
+fn connection_checks(c: &Collected) -> (Vec<Check>, bool) {
+    let reached = |p: Phase| c.timeline.iter().any(|&(q, _)| q == p);
+    let logged_in = c.login.is_some();
+    let login = Check::new(
+        "check.login",
+        logged_in,
+        (!logged_in).then(|| {
+            c.login_failed
+                .clone()
+                .or_else(|| c.gave_up.clone())
+                .unwrap_or_else(|| "not logged in".into())
+        }),
+    );
+    let circuit = logged_in && reached(Phase::RegionHandshake);
+    let mut circuit_check = Check::new(
+        "check.circuit",
+        circuit,
+        (!circuit).then(|| {
+            c.gave_up
+                .clone()
+                .unwrap_or_else(|| "no RegionHandshake".into())
+        }),
+    );
+    if !logged_in {
+        circuit_check.skipped = true;
+        circuit_check.message = Some("not logged in".into());
+    }
+    (vec![login, circuit_check], circuit)
+}
+
+/// `check.terrain`, `check.objects` and `check.frames` (a failure is exit 1); skipped, not
+/// failed, when the circuit never opened.
+fn scene_checks(
+    args: &CheckArgs,
+    c: &Collected,
+    circuit: bool,
+    missing: &[(u32, u32)],
+) -> Vec<Check> {
+    let expected = c.heightmap.as_ref().map_or(0, Heightmap::patches_total);
+    let terrain_ok = circuit && expected > 0 && missing.is_empty();
+    let terrain_msg = (!terrain_ok).then(|| {
+        if missing.is_empty() {
+            "no terrain".to_owned()
+        } else {
+            format!(
+                "{} of {expected} terrain patches missing: {}",
+                missing.len(),
+                name_patches(missing)
+            )
+        }
+    });
+    let objects_ok = circuit && c.objects_total >= args.min_objects;
+    let frames_ok = circuit && c.frame.is_some() && c.overview.is_some();
+    let mut checks = vec![
+        Check::new("check.terrain", terrain_ok, terrain_msg),
+        Check::new(
+            "check.objects",
+            objects_ok,
+            (!objects_ok).then(|| {
+                format!(
+                    "{} objects, fewer than --min-objects {}",
+                    c.objects_total, args.min_objects
+                )
+            }),
+        ),
+        Check::new(
+            "check.frames",
+            frames_ok,
+            (!frames_ok).then(|| "frame.png or overview.png not rendered".to_owned()),
+        ),
+    ];
+    if !circuit {
+        // Nothing to judge the scene by: those checks are skipped, not failed.
+        for ch in &mut checks {
+            ch.skipped = true;
+            ch.message = Some("not connected".into());
+        }
+    }
+    checks
+}
+
+/// One test case per phase of the story: the connecting phases fail when not reached, later
+/// ones (counted through the checks above) are skipped.
+fn phase_checks(c: &Collected) -> Vec<Check> {
+    Phase::ALL
+        .into_iter()
+        .map(|phase| {
+            let ms = c
+                .timeline
+                .iter()
+                .find(|&&(q, _)| q == phase)
+                .map(|&(_, ms)| ms);
+            let mut check = Check::new(
+                format!("phase.{}", phase.id()),
+                ms.is_some(),
+                ms.map(|ms| format!("{ms} ms")),
+            );
+            if ms.is_none() {
+                if CONNECT_PHASES.contains(&phase) {
+                    check.message = Some("not reached".into());
+                } else {
+                    // A phase the story had not reached when the capture was taken (`logout`
+                    // always) is skipped.
+                    check.skipped = true;
+                    check.message = Some("not reached before the capture".into());
+                }
+            }
+            check
+        })
+        .collect()
 }
 
 fn vec3(v: Option<overlook_protocol::types::Vec3>) -> Value {
@@ -431,7 +451,7 @@ fn build_report(
             "in": c.stats.packets_in,
             "out": c.stats.packets_out,
             "resent": c.stats.reliable.resent,
-            "lost": c.lost_in,
+            "lost": c.stats.lost_in,
             "duplicates": c.stats.reliable.duplicates,
             "malformed": c.stats.malformed,
         },
@@ -664,7 +684,7 @@ mod tests {
         let c = Collected {
             ran: true,
             login_failed: Some("Could not authenticate your avatar.".into()),
-            log: vec![
+            session_errors: vec![
                 "login failed: login refused (key): Could not authenticate your avatar.".into(),
             ],
             ..Collected::default()

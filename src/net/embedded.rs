@@ -34,6 +34,12 @@ pub enum EmbeddedError {
 }
 
 impl EmbeddedSim {
+    /// The login parameters of the region's first account, arriving at `start`.
+    pub fn login_params(&self, start: &str) -> super::LoginParams {
+        let (first, last, password) = &self.account;
+        super::LoginParams::new(&self.login_uri, first, last, password, start)
+    }
+
     /// Starts the region described by `cfg` (e.g. [`SimConfig::loopback`]) and waits until it
     /// listens.
     ///

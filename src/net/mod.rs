@@ -49,6 +49,28 @@ pub struct LoginParams {
     pub start: StartLocation,
 }
 
+impl LoginParams {
+    /// Login parameters from text as a person typed it: grid and names trimmed, the start string
+    /// (`last`, `home` or `uri:Region&x&y&z`) parsed; the password is kept as given.
+    pub fn new(grid: &str, first: &str, last: &str, password: &str, start: &str) -> Self {
+        LoginParams {
+            grid: grid.trim().to_owned(),
+            first: first.trim().to_owned(),
+            last: last.trim().to_owned(),
+            password: password.to_owned(),
+            start: StartLocation::from_start_string(start.trim()),
+        }
+    }
+
+    /// Whether everything a login needs is there, so it can go out without asking.
+    pub fn is_complete(&self) -> bool {
+        !self.grid.is_empty()
+            && !self.first.is_empty()
+            && !self.last.is_empty()
+            && !self.password.is_empty()
+    }
+}
+
 impl std::fmt::Debug for LoginParams {
     // The password never reaches a log line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,6 +137,8 @@ pub struct NetStats {
     pub packets_out: u64,
     /// Datagrams dropped because they did not decode.
     pub malformed: u64,
+    /// Inbound sequence numbers never received (gaps no resend filled).
+    pub lost_in: u64,
     /// Acks, resends and duplicates.
     pub reliable: ReliableStats,
 }
@@ -129,6 +153,7 @@ impl NetStats {
             packets_in: c.received,
             packets_out: reliable.sent,
             malformed: c.malformed,
+            lost_in: c.lost,
             reliable,
         }
     }
@@ -147,6 +172,16 @@ pub enum NetEvent {
     },
     /// The login service accepted us; the circuit opens next.
     LoggedIn(Box<LoginSuccess>),
+    /// The login was refused with a reason worth one retry (OpenSim's `presence`, while it
+    /// kicks a stale session of the same account); the same request goes out again `after`.
+    LoginRetried {
+        /// The refusal's `reason` code.
+        reason: String,
+        /// The refusal's message, in the server's words.
+        message: String,
+        /// The wait before the retry.
+        after: Duration,
+    },
     /// The login failed: refused (the server's words), unreachable, timed out or unreadable.
     LoginFailed(LoginFailure),
     /// The seed capability answered with this many capabilities.
@@ -289,11 +324,6 @@ async fn run(
             }
         }
     }
-}
-
-/// Whether a session log line or [`NetEvent::Warning`] says a `presence` refusal was retried.
-pub fn is_presence_retry(line: &str) -> bool {
-    line.contains(session::PRESENCE_RETRY_NOTE)
 }
 
 /// The UDP address of a login reply.

@@ -1,6 +1,7 @@
-//! `NetPlugin`: the Bevy side of the network thread. A [`NetSystems::Receive`] system in
-//! `PreUpdate` drains the thread's events into the [`Session`] resource and typed Messages; plugins
-//! send through the [`Net`] resource. Closing the app logs out.
+//! `NetPlugin`: the Bevy side of the network thread, both ways. A [`NetSystems::Receive`] system
+//! in `PreUpdate` drains the thread's events into the [`Session`] resource and typed Messages;
+//! plugins write [`Outgoing`] commands, which a [`NetSystems::Send`] system in `Last` hands to the
+//! thread. Closing the app logs out.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -20,10 +21,17 @@ use overlook_protocol::message::Message;
 pub enum NetSystems {
     /// `PreUpdate`: network events become [`Session`] state and Messages.
     Receive,
+    /// `Last`: the frame's [`Outgoing`] commands go to the network thread.
+    Send,
 }
 
-/// The network thread, for sending [`NetCommand`]s. Absent when the thread could not start
-/// (the UI then says so).
+/// A command for the network thread, written by any plugin (chat, controls, a login from the
+/// dialog) and sent once per frame in [`NetSystems::Send`].
+#[derive(Message, Debug, Clone)]
+pub struct Outgoing(pub NetCommand);
+
+/// The network thread. Absent when the thread could not start (the UI then says so). Plugins
+/// write [`Outgoing`] rather than use it.
 #[derive(Resource, Debug)]
 pub struct Net(pub NetHandle);
 
@@ -74,8 +82,14 @@ pub struct Session {
     pub log: VecDeque<String>,
     /// Region messages received, by name (for the status bar and the inspector).
     pub messages_in: u64,
-    /// Why the last login failed (`check` retries a `presence` refusal once).
+    /// Why the last login failed.
     pub login_failure: Option<LoginFailure>,
+    /// Refusals of this login that the network thread retried (`presence`), as `reason` codes.
+    pub login_retries: Vec<String>,
+    /// The network thread's warnings (the first [`MAX_WARNINGS`]), oldest first.
+    pub warnings: Vec<String>,
+    /// Warnings past [`MAX_WARNINGS`], counted only.
+    pub warnings_dropped: u64,
 }
 
 impl Session {
@@ -92,6 +106,9 @@ impl Session {
         self.phases.get(phase).is_some()
     }
 }
+
+/// The most warnings [`Session::warnings`] keeps; later ones are counted.
+pub const MAX_WARNINGS: usize = 1000;
 
 /// A message from the region, decoded (one per message, in arrival order).
 #[derive(Message, Debug, Clone)]
@@ -157,8 +174,12 @@ impl Plugin for NetPlugin {
             .add_message::<DatagramLogged>()
             .add_message::<PhaseReached>()
             .add_message::<SessionStarted>()
+            .add_message::<Outgoing>()
             .add_systems(PreUpdate, receive_net_events.in_set(NetSystems::Receive))
-            .add_systems(Last, log_out_on_exit);
+            .add_systems(
+                Last,
+                (send_net_commands.in_set(NetSystems::Send), log_out_on_exit).chain(),
+            );
     }
 }
 
@@ -177,7 +198,10 @@ pub fn receive_net_events(
     let Some(net) = net else { return };
     for event in net.0.events().try_iter().take(EVENTS_PER_FRAME) {
         match event {
-            NetEvent::LoggingIn { uri } => session.state = SessionState::LoggingIn { uri },
+            NetEvent::LoggingIn { uri } => {
+                session.login_retries.clear();
+                session.state = SessionState::LoggingIn { uri };
+            }
             NetEvent::LoggedIn(success) => {
                 session.state = SessionState::Connected;
                 session.login_failure = None;
@@ -190,6 +214,17 @@ pub fn receive_net_events(
                 session.login = Some(success.clone());
                 started.write(SessionStarted(success));
             }
+            NetEvent::LoginRetried {
+                reason,
+                message,
+                after,
+            } => {
+                session.note(format!(
+                    "login refused ({reason}): {message} — retrying in {} s",
+                    after.as_secs()
+                ));
+                session.login_retries.push(reason);
+            }
             NetEvent::LoginFailed(failure) => {
                 let text = match &failure {
                     LoginFailure::Refused { message, .. } if !message.is_empty() => message.clone(),
@@ -200,7 +235,14 @@ pub fn receive_net_events(
                 session.login_failure = Some(failure);
             }
             NetEvent::SeedGranted(n) => session.seed_caps = Some(n),
-            NetEvent::Warning(w) => session.note(format!("warning: {w}")),
+            NetEvent::Warning(w) => {
+                session.note(format!("warning: {w}"));
+                if session.warnings.len() < MAX_WARNINGS {
+                    session.warnings.push(w);
+                } else {
+                    session.warnings_dropped += 1;
+                }
+            }
             NetEvent::Phase { phase, ms } => {
                 session.phases.record(phase, ms);
                 phases.write(PhaseReached { phase, ms });
@@ -229,6 +271,28 @@ pub fn receive_net_events(
     }
 }
 
+/// Hands the frame's [`Outgoing`] commands to the network thread; a login also shows in the
+/// [`Session`] at once (the dialog closes while the request is out).
+pub fn send_net_commands(
+    net: Option<Res<Net>>,
+    mut outgoing: MessageReader<Outgoing>,
+    mut session: ResMut<Session>,
+) {
+    let Some(net) = net else {
+        outgoing.clear();
+        return;
+    };
+    for Outgoing(command) in outgoing.read() {
+        if let NetCommand::Login(params) = command {
+            session.state = SessionState::LoggingIn {
+                uri: params.grid.clone(),
+            };
+            session.params = Some(params.clone());
+        }
+        net.send(command.clone());
+    }
+}
+
 /// Closing the window logs out (waiting briefly for `LogoutReply`).
 fn log_out_on_exit(mut exits: MessageReader<AppExit>, net: Option<ResMut<Net>>) {
     if exits.read().next().is_some()
@@ -254,6 +318,7 @@ pub(crate) fn plugin_test_app() -> App {
     .init_resource::<crate::scene::RegionInfo>()
     .add_message::<RegionMessage>()
     .add_message::<SessionStarted>()
+    .add_message::<Outgoing>()
     .configure_sets(PreUpdate, NetSystems::Receive);
     app
 }

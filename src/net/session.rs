@@ -16,10 +16,6 @@ use overlook_protocol::login::{LoginReply, LoginRequest, LoginSuccess};
 use overlook_protocol::message::agent::{ChatFromViewer, ChatType};
 use overlook_protocol::message::circuit::AgentIds;
 
-/// Ends the warning given when a `presence` refusal is retried (before the seconds); see
-/// [`super::is_presence_retry`].
-pub(super) const PRESENCE_RETRY_NOTE: &str = "— retrying in";
-
 /// Wait before the one retry of a login refused with `presence`.
 const PRESENCE_RETRY: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -74,10 +70,11 @@ pub(super) async fn run(
         if let Ok((LoginReply::Refused { reason, message }, _)) = &reply
             && reason == "presence"
         {
-            report.send(NetEvent::Warning(format!(
-                "{message} {PRESENCE_RETRY_NOTE} {} s",
-                PRESENCE_RETRY.as_secs()
-            )));
+            report.send(NetEvent::LoginRetried {
+                reason: reason.clone(),
+                message: message.clone(),
+                after: PRESENCE_RETRY,
+            });
             tokio::time::sleep(PRESENCE_RETRY).await;
             return post_login(client, settings, &uri, &request).await;
         }
@@ -164,12 +161,11 @@ async fn pump(
     client: &reqwest::Client,
     success: &LoginSuccess,
     socket: UdpSocket,
-    mut circuit: Circuit,
+    circuit: Circuit,
     commands: &mut mpsc::UnboundedReceiver<NetCommand>,
     report: &Reporter<'_>,
-    mut recorder: Option<Recorder>,
+    recorder: Option<Recorder>,
 ) -> Outcome {
-    let sim = sim_address(success);
     let seed = async {
         if success.seed_capability.is_empty() {
             Err(LoginFailure::BadReply(
@@ -181,116 +177,164 @@ async fn pump(
     };
     tokio::pin!(seed);
     let mut seed_pending = true;
-    let mut shutting_down = false;
+    let mut open = OpenCircuit {
+        settings,
+        success,
+        sim: sim_address(success),
+        socket,
+        circuit,
+        report,
+        recorder,
+        shutting_down: false,
+    };
     let mut buf = vec![0u8; 65_536];
     let mut next_stats = Instant::now();
     loop {
         let now = Instant::now();
         if now >= next_stats {
-            report.send(NetEvent::Stats(NetStats::of(&circuit)));
+            report.send(NetEvent::Stats(NetStats::of(&open.circuit)));
             next_stats = now + settings.stats_interval;
         }
-        while let Some(datagram) = circuit.poll_transmit() {
-            if let Err(e) = socket.send_to(&datagram, sim).await {
-                tracing::warn!("sending to {sim}: {e}");
-            }
-            record(
-                &mut recorder,
-                report,
-                Instant::now(),
-                Direction::Out,
-                &datagram,
-            );
-            if settings.report_datagrams {
-                report.send(NetEvent::Datagram {
-                    direction: Direction::Out,
-                    ms: report.ms(now),
-                    bytes: datagram,
-                });
-            }
+        open.transmit(now).await;
+        if let Some(outcome) = open.report_events() {
+            return outcome;
         }
-        while let Some(event) = circuit.poll_event() {
-            match event {
-                Event::Phase { phase, ms } => report.send(NetEvent::Phase { phase, ms }),
-                Event::Message(m) => report.send(NetEvent::Message(m)),
-                Event::Disconnected(reason) => {
-                    if let Some(r) = recorder.as_mut()
-                        && let Err(e) = r.flush()
-                    {
-                        report.send(NetEvent::Warning(format!("recording: {e}")));
-                    }
-                    report.send(NetEvent::Stats(NetStats::of(&circuit)));
-                    report.send(NetEvent::Disconnected(reason.to_string()));
-                    return if shutting_down {
-                        Outcome::Shutdown
-                    } else {
-                        Outcome::Ended
-                    };
-                }
-            }
-        }
-        let deadline = circuit
+        let deadline = open
+            .circuit
             .poll_timeout()
             .map_or(next_stats, |t| t.min(next_stats));
         tokio::select! {
-            received = socket.recv_from(&mut buf) => {
-                let now = Instant::now();
-                match received {
-                    Ok((n, from)) if from == sim => {
-                        let bytes = buf.get(..n).unwrap_or_default();
-                        record(&mut recorder, report, now, Direction::In, bytes);
-                        circuit.handle_datagram(now, bytes);
-                        if settings.report_datagrams {
-                            report.send(NetEvent::Datagram {
-                                direction: Direction::In,
-                                ms: report.ms(now),
-                                bytes: bytes.to_vec(),
-                            });
-                        }
-                    }
-                    Ok((_, from)) => tracing::debug!("dropped a datagram from {from}, not the region"),
-                    // e.g. ICMP port unreachable reported on the next receive: the circuit's
-                    // timers decide whether the region is gone.
-                    Err(e) => tracing::debug!("receive: {e}"),
-                }
-            }
+            received = open.socket.recv_from(&mut buf) => match received {
+                Ok((n, from)) => open.received(from, buf.get(..n).unwrap_or_default()),
+                // e.g. ICMP port unreachable reported on the next receive: the circuit's
+                // timers decide whether the region is gone.
+                Err(e) => tracing::debug!("receive: {e}"),
+            },
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
-                circuit.handle_timeout(Instant::now());
+                open.circuit.handle_timeout(Instant::now());
             }
-            command = commands.recv() => {
-                let now = Instant::now();
-                match command {
-                    Some(NetCommand::Chat(text)) => {
-                        let chat = ChatFromViewer {
-                            agent: AgentIds {
-                                agent_id: success.agent_id,
-                                session_id: success.session_id,
-                            },
-                            message: text,
-                            chat_type: ChatType::Normal,
-                            channel: 0,
-                        };
-                        if let Err(e) = circuit.send(now, &chat, true) {
-                            report.send(NetEvent::Warning(format!("chat not sent: {e}")));
-                        }
-                    }
-                    Some(NetCommand::Controls(flags)) => circuit.set_controls(now, flags),
-                    Some(NetCommand::Logout) => circuit.logout(now),
-                    None | Some(NetCommand::Shutdown) => {
-                        shutting_down = true;
-                        circuit.logout(now);
-                    }
-                    Some(NetCommand::Login(_)) => {
-                        report.send(NetEvent::Warning("already logged in; log out first".into()));
-                    }
-                }
-            }
+            command = commands.recv() => open.command(command),
             seed_reply = &mut seed, if seed_pending => {
                 seed_pending = false;
                 match seed_reply {
                     Ok(n) => report.send(NetEvent::SeedGranted(n)),
                     Err(e) => report.send(NetEvent::Warning(format!("seed capability: {e}"))),
                 }
+            }
+        }
+    }
+}
+
+/// An open circuit and what it talks through: the socket, the event channel, the recording.
+struct OpenCircuit<'a> {
+    settings: &'a NetSettings,
+    success: &'a LoginSuccess,
+    sim: SocketAddr,
+    socket: UdpSocket,
+    circuit: Circuit,
+    report: &'a Reporter<'a>,
+    recorder: Option<Recorder>,
+    /// A shutdown was asked for: the thread ends once the logout is done.
+    shutting_down: bool,
+}
+
+impl OpenCircuit<'_> {
+    /// Sends everything the circuit has queued (and records and reports it).
+    async fn transmit(&mut self, now: Instant) {
+        while let Some(datagram) = self.circuit.poll_transmit() {
+            if let Err(e) = self.socket.send_to(&datagram, self.sim).await {
+                tracing::warn!("sending to {}: {e}", self.sim);
+            }
+            record(
+                &mut self.recorder,
+                self.report,
+                Instant::now(),
+                Direction::Out,
+                &datagram,
+            );
+            if self.settings.report_datagrams {
+                self.report.send(NetEvent::Datagram {
+                    direction: Direction::Out,
+                    ms: self.report.ms(now),
+                    bytes: datagram,
+                });
+            }
+        }
+    }
+
+    /// Passes the circuit's events on; once it has closed, how the session ended.
+    fn report_events(&mut self) -> Option<Outcome> {
+        while let Some(event) = self.circuit.poll_event() {
+            match event {
+                Event::Phase { phase, ms } => self.report.send(NetEvent::Phase { phase, ms }),
+                Event::Message(m) => self.report.send(NetEvent::Message(m)),
+                Event::Disconnected(reason) => {
+                    if let Some(r) = self.recorder.as_mut()
+                        && let Err(e) = r.flush()
+                    {
+                        self.report
+                            .send(NetEvent::Warning(format!("recording: {e}")));
+                    }
+                    self.report
+                        .send(NetEvent::Stats(NetStats::of(&self.circuit)));
+                    self.report.send(NetEvent::Disconnected(reason.to_string()));
+                    return Some(if self.shutting_down {
+                        Outcome::Shutdown
+                    } else {
+                        Outcome::Ended
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// A datagram arrived: the region's goes into the circuit, anyone else's is dropped.
+    fn received(&mut self, from: SocketAddr, bytes: &[u8]) {
+        if from != self.sim {
+            tracing::debug!("dropped a datagram from {from}, not the region");
+            return;
+        }
+        let now = Instant::now();
+        record(&mut self.recorder, self.report, now, Direction::In, bytes);
+        self.circuit.handle_datagram(now, bytes);
+        if self.settings.report_datagrams {
+            self.report.send(NetEvent::Datagram {
+                direction: Direction::In,
+                ms: self.report.ms(now),
+                bytes: bytes.to_vec(),
+            });
+        }
+    }
+
+    /// A command from the viewer (`None`: the viewer is gone, as a shutdown).
+    fn command(&mut self, command: Option<NetCommand>) {
+        let now = Instant::now();
+        match command {
+            Some(NetCommand::Chat(text)) => {
+                let chat = ChatFromViewer {
+                    agent: AgentIds {
+                        agent_id: self.success.agent_id,
+                        session_id: self.success.session_id,
+                    },
+                    message: text,
+                    chat_type: ChatType::Normal,
+                    channel: 0,
+                };
+                if let Err(e) = self.circuit.send(now, &chat, true) {
+                    self.report
+                        .send(NetEvent::Warning(format!("chat not sent: {e}")));
+                }
+            }
+            Some(NetCommand::Controls(flags)) => self.circuit.set_controls(now, flags),
+            Some(NetCommand::Logout) => self.circuit.logout(now),
+            None | Some(NetCommand::Shutdown) => {
+                self.shutting_down = true;
+                self.circuit.logout(now);
+            }
+            Some(NetCommand::Login(_)) => {
+                self.report
+                    .send(NetEvent::Warning("already logged in; log out first".into()));
             }
         }
     }

@@ -17,7 +17,8 @@ use crate::camera::AgentPose;
 use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
 use crate::scene::mesh::{sl_scale_to_bevy, to_bevy_mesh};
 use crate::scene::{
-    RegionInfo, SceneCounts, SceneMaterial, SceneMaterial3d, sl_quat_to_bevy, sl_to_bevy,
+    RegionInfo, RegionSystems, SceneCounts, SceneMaterial, SceneMaterial3d, sl_quat_to_bevy,
+    sl_to_bevy,
 };
 use overlook_geometry::prim::{Detail, prim_mesh};
 use overlook_geometry::standin::standin;
@@ -96,7 +97,8 @@ impl Plugin for ObjectsPlugin {
                 (apply_object_messages, track_own_avatar)
                     .chain()
                     .in_set(ObjectsSystems::Apply)
-                    .after(NetSystems::Receive),
+                    .after(NetSystems::Receive)
+                    .after(RegionSystems::Apply),
             );
     }
 }

@@ -10,7 +10,7 @@ mod region;
 pub mod render;
 
 pub use material::{SceneLighting, SceneMaterial, SceneMaterial3d, SceneMaterialPlugin};
-pub use region::{RegionInfo, RegionPlugin, SceneCounts};
+pub use region::{RegionInfo, RegionPlugin, RegionSystems, SceneCounts};
 
 use overlook_protocol::types::{Quat, Vec3};
 

@@ -90,6 +90,15 @@ pub struct SceneCounts {
     pub avatars: usize,
 }
 
+/// System sets of the region plugin.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RegionSystems {
+    /// `PreUpdate`, after [`NetSystems::Receive`]: the frame's messages update [`RegionInfo`].
+    /// Systems that read it for the same frame's messages (terrain colouring by the region's
+    /// origin, placing objects) run after this set.
+    Apply,
+}
+
 /// Keeps [`RegionInfo`] up to date.
 #[derive(Debug, Default)]
 pub struct RegionPlugin;
@@ -98,7 +107,11 @@ impl Plugin for RegionPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<RegionInfo>()
             .init_resource::<SceneCounts>()
-            .add_systems(PreUpdate, apply_region_messages.after(NetSystems::Receive));
+            .configure_sets(PreUpdate, RegionSystems::Apply.after(NetSystems::Receive))
+            .add_systems(
+                PreUpdate,
+                apply_region_messages.in_set(RegionSystems::Apply),
+            );
     }
 }
 

@@ -16,7 +16,6 @@ pub use inspector::{PACKET_LOG_LEN, PacketLog, PacketRow};
 
 use crate::camera::ViewInput;
 use crate::net::plugin::{DatagramLogged, NetSystems, RegionMessage};
-use overlook_protocol::login::StartLocation;
 use overlook_protocol::message::Message;
 
 /// The login dialog's fields.
@@ -49,19 +48,24 @@ impl Default for LoginForm {
 impl LoginForm {
     /// The form as login parameters.
     pub fn params(&self) -> crate::net::LoginParams {
-        crate::net::LoginParams {
-            grid: self.grid.trim().to_owned(),
-            first: self.first.trim().to_owned(),
-            last: self.last.trim().to_owned(),
-            password: self.password.clone(),
-            start: StartLocation::from_start_string(self.start.trim()),
-        }
+        crate::net::LoginParams::new(
+            &self.grid,
+            &self.first,
+            &self.last,
+            &self.password,
+            &self.start,
+        )
     }
 
-    /// Points the form at the embedded region, as its first account.
-    pub fn use_embedded(&mut self, sim: &crate::net::embedded::EmbeddedSim) {
-        self.grid.clone_from(&sim.login_uri);
-        (self.first, self.last, self.password) = sim.account.clone();
+    /// A form filled in with `params` (the dialog's first contents).
+    pub fn from_params(params: &crate::net::LoginParams) -> Self {
+        LoginForm {
+            grid: params.grid.clone(),
+            first: params.first.clone(),
+            last: params.last.clone(),
+            password: params.password.clone(),
+            start: params.start.to_start_string(),
+        }
     }
 }
 
@@ -109,6 +113,7 @@ impl Plugin for UiPlugin {
             .resource_mut::<EguiGlobalSettings>()
             .auto_create_primary_context = false;
         app.insert_resource(self.form.clone().unwrap_or_default())
+            .add_message::<crate::net::plugin::Outgoing>()
             .init_resource::<ChatLog>()
             .init_resource::<PacketLog>()
             .init_resource::<FrameRate>()

@@ -7,7 +7,7 @@ use bevy_egui::{EguiContexts, egui};
 
 use super::{ChatLog, FrameRate, LoginForm, PacketLog, UiPanels};
 use crate::camera::ChaseCamera;
-use crate::net::plugin::{Net, Session, SessionState};
+use crate::net::plugin::{Outgoing, Session, SessionState};
 use crate::net::{Direction, NetCommand};
 use crate::objects::plugin::AvatarName;
 use crate::scene::{RegionInfo, SceneCounts};
@@ -27,7 +27,7 @@ pub struct UiState<'w, 's> {
     packets: ResMut<'w, PacketLog>,
     fps: Res<'w, FrameRate>,
     panels: ResMut<'w, UiPanels>,
-    net: Option<Res<'w, Net>>,
+    outgoing: MessageWriter<'w, Outgoing>,
 }
 
 /// Draws the status bar, the side panel and, when not connected, the login dialog.
@@ -160,8 +160,8 @@ fn status_bar(root: &mut egui::Ui, ui: &mut UiState) {
             bar.label(format!("RTT {rtt}"));
             bar.separator();
             bar.label(format!(
-                "packets in {} / out {} / resent {}",
-                s.packets_in, s.packets_out, s.reliable.resent
+                "packets in {} / out {} / resent {} / lost {}",
+                s.packets_in, s.packets_out, s.reliable.resent, s.lost_in
             ));
             bar.separator();
             bar.label(format!(
@@ -271,10 +271,9 @@ fn chat(p: &mut egui::Ui, ui: &mut UiState) {
         let enter = edit.lost_focus() && p.input(|i| i.key_pressed(egui::Key::Enter));
         if (p.add_enabled(connected, egui::Button::new("Say")).clicked() || enter)
             && !ui.chat.draft.trim().is_empty()
-            && let Some(net) = &ui.net
         {
             let text = std::mem::take(&mut ui.chat.draft);
-            net.send(NetCommand::Chat(text));
+            ui.outgoing.write(Outgoing(NetCommand::Chat(text)));
         }
     });
 }
@@ -367,15 +366,9 @@ fn login_dialog(ctx: &egui::Context, ui: &mut UiState) {
             let ready = !ui.form.grid.trim().is_empty()
                 && !ui.form.first.trim().is_empty()
                 && !ui.form.last.trim().is_empty();
-            if w.add_enabled(ready, egui::Button::new("Log in")).clicked()
-                && let Some(net) = &ui.net
-            {
+            if w.add_enabled(ready, egui::Button::new("Log in")).clicked() {
                 let params = ui.form.params();
-                ui.session.state = SessionState::LoggingIn {
-                    uri: params.grid.clone(),
-                };
-                ui.session.params = Some(params.clone());
-                net.send(NetCommand::Login(params));
+                ui.outgoing.write(Outgoing(NetCommand::Login(params)));
             }
         });
 }

@@ -21,10 +21,11 @@ use crate::ui::{LoginForm, UiPlugin};
 /// What the viewer starts with.
 #[derive(Debug, Clone, Default)]
 pub struct ViewerOptions {
-    /// Log in with these at once (the embedded region, or a grid with a password given).
-    pub auto_login: Option<LoginParams>,
-    /// The login dialog's initial contents.
-    pub form: LoginForm,
+    /// Where to log in: the login dialog's first contents, and what [`Self::auto_login`] uses.
+    pub login: Option<LoginParams>,
+    /// Log in with [`Self::login`] at once instead of waiting for the dialog (the embedded
+    /// region, or a grid with a password given).
+    pub auto_login: bool,
     /// Measure frame times for this long once the scene is complete, print them and exit.
     pub frame_stats: Option<std::time::Duration>,
     /// Record the session's datagrams to this `NAME.udp.jsonl` (`--record`).
@@ -37,7 +38,7 @@ impl ViewerOptions {
     /// The network plugin these options ask for: its auto-login, recording and replay.
     pub fn net_plugin(&self) -> NetPlugin {
         NetPlugin {
-            auto_login: self.auto_login.clone(),
+            auto_login: self.login.clone().filter(|_| self.auto_login),
             settings: NetSettings {
                 record: self.record.clone(),
                 ..NetSettings::default()
@@ -64,7 +65,7 @@ impl PluginGroup for ViewerPlugins {
             .add(CameraPlugin)
             .add(ScenePlugin { spawn_camera: true })
             .add(UiPlugin {
-                form: Some(self.options.form),
+                form: self.options.login.as_ref().map(LoginForm::from_params),
             })
     }
 }

@@ -17,6 +17,7 @@
 //! timeout, and `LogoutRequest` with a timeout. A malformed datagram is logged, counted and
 //! dropped; nothing here panics on input.
 
+mod gaps;
 mod phase;
 pub mod reliable;
 
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 use web_time::Instant;
 
+pub use gaps::SequenceGaps;
 pub use phase::{Phase, PhaseTimes};
 pub use reliable::{Reliability, ReliableConfig, ReliableStats};
 
@@ -153,6 +155,9 @@ pub struct CircuitStats {
     pub land_patches: u64,
     /// Distinct scene objects seen (avatars excluded).
     pub objects: u64,
+    /// Inbound sequence numbers never received: gaps between the lowest and highest seen that
+    /// no resend or late datagram filled ([`SequenceGaps`]).
+    pub lost: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -191,6 +196,7 @@ pub struct Circuit {
     last_new_object: Option<Instant>,
     region_prims: Option<u64>,
     stats: CircuitStats,
+    gaps: SequenceGaps,
 }
 
 impl Circuit {
@@ -220,6 +226,7 @@ impl Circuit {
             last_new_object: None,
             region_prims: None,
             stats: CircuitStats::default(),
+            gaps: SequenceGaps::default(),
         };
         c.reach(login_sent, Phase::LoginSent);
         c.reach(now, Phase::LoginReplied);
@@ -245,7 +252,10 @@ impl Circuit {
 
     /// Counters.
     pub fn stats(&self) -> CircuitStats {
-        self.stats
+        CircuitStats {
+            lost: self.gaps.lost(),
+            ..self.stats
+        }
     }
 
     /// Reliability counters.
@@ -353,6 +363,11 @@ impl Circuit {
         }
         self.stats.received += 1;
         self.last_recv = now;
+        // Every datagram with a readable header counts towards the gaps, even one whose message
+        // then fails to decode: it arrived.
+        if let Ok(header) = udp::Packet::new_checked(datagram) {
+            self.gaps.record(header.sequence());
+        }
         let packet = match udp::decode(datagram) {
             Ok(p) => p,
             Err(e) => {
