@@ -11,17 +11,8 @@
 //! Coordinates are SL's: x east, y north, z up, metres. Shape bytes and heights come from the
 //! network, so nothing here may panic: `Cargo.toml`'s `[lints]` keep unchecked indexing,
 //! `unwrap`/`expect` and `as` casts out of the shipped code.
-// Unit tests may unwrap and index.
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions,
-        clippy::panic
-    )
-)]
+// Unit tests may cast freely (clippy.toml lets tests unwrap, expect, panic and index).
+#![cfg_attr(test, allow(clippy::as_conversions))]
 
 pub mod mesh;
 pub mod prim;

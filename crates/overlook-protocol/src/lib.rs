@@ -95,17 +95,8 @@
 //! `src/message/template/README.md`).
 //!
 //! [`Circuit`]: circuit::Circuit
-// The panic-free lints of Cargo.toml's [lints] bind the shipped code; unit tests may unwrap and index.
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions,
-        clippy::panic
-    )
-)]
+// Unit tests may cast freely (clippy.toml lets tests unwrap, expect, panic and index).
+#![cfg_attr(test, allow(clippy::as_conversions))]
 
 pub mod capture;
 pub mod circuit;

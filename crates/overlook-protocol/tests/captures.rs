@@ -2,7 +2,7 @@
 //! (`shared/captures/opensim-0.9.2.2/`): framing and the template-driven generic codec decode
 //! each one and re-emit it byte for byte, and the per-message counts agree with the capture's
 //! own README table and `SUMMARY.json`.
-// Tests may unwrap, index and panic; the crate's `[lints]` bind its shipped code.
+// Helpers, not only #[test] functions, unwrap, index and cast: a failed step fails the test.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

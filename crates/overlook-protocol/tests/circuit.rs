@@ -5,7 +5,7 @@
 //! prims as ObjectUpdateCompressed, SimStats) with its own reliability layer, reacting to the
 //! viewer the way OpenSim does (PROTOCOL §5): nothing before CompleteAgentMovement, objects only
 //! after RegionHandshakeReply. The link can drop, duplicate and reorder datagrams.
-// Tests may unwrap, index and panic; the crate's `[lints]` bind its shipped code.
+// Helpers, not only #[test] functions, unwrap, index and cast: a failed step fails the test.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

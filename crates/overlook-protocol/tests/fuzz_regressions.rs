@@ -1,33 +1,10 @@
 //! Inputs the fuzz targets once crashed on (`tests/data/fuzz/<target>-<what>`), replayed with the
 //! same invariants the targets check, so the fixes stay fixed without a fuzzer.
-// Tests may unwrap, index and panic; the crate's `[lints]` bind its shipped code.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::as_conversions,
-    clippy::panic
-)]
 
 use overlook_protocol::message::{Message, generic};
 use overlook_protocol::udp;
 
-fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/fuzz");
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(target))
-        })
-        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
-        .collect();
-    v.sort();
-    assert!(!v.is_empty(), "no regression inputs for {target}");
-    v
-}
+use overlook_testdata::fuzz_inputs as inputs;
 
 #[test]
 fn generic_reencode_is_idempotent() {

@@ -9,17 +9,8 @@
 //!   `get_grid_info`) on axum;
 //! - `server` runs both on tokio and implements [`RegionGate`] for the login service.
 
-// The panic-free lints of Cargo.toml's [lints] bind the shipped code; unit tests may unwrap and index.
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions,
-        clippy::panic
-    )
-)]
+// Unit tests may cast freely (clippy.toml lets tests unwrap, expect, panic and index).
+#![cfg_attr(test, allow(clippy::as_conversions))]
 
 pub mod login;
 mod mix;

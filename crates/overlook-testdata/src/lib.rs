@@ -47,6 +47,35 @@ pub fn session_udp(session: &str) -> String {
     read_text(&format!("{session}.udp.jsonl"))
 }
 
+/// The folder of the inputs the fuzz targets once crashed on (`tests/data/fuzz/`), named
+/// `<target>-<what>`.
+pub const FUZZ_REGRESSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/fuzz");
+
+/// The regression inputs of one fuzz target, as (path, bytes), sorted by path.
+///
+/// # Panics
+/// When the folder cannot be read or holds no input for `target`.
+pub fn fuzz_inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let entries = std::fs::read_dir(FUZZ_REGRESSIONS)
+        .unwrap_or_else(|e| panic!("cannot read {FUZZ_REGRESSIONS}: {e}"));
+    let mut inputs: Vec<(String, Vec<u8>)> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(target))
+        })
+        .map(|p| {
+            let bytes =
+                std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+            (p.display().to_string(), bytes)
+        })
+        .collect();
+    inputs.sort();
+    assert!(!inputs.is_empty(), "no regression inputs for {target}");
+    inputs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
