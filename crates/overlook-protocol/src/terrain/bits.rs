@@ -231,6 +231,19 @@ impl BitWriter {
         }
     }
 
+    /// Appends every bit `other` holds, in order (`other` is unchanged): a patch encoded once
+    /// on its own can be measured with [`Self::bit_len`] and then copied into a layer.
+    pub fn append(&mut self, other: &BitWriter) {
+        for &byte in &other.buf {
+            self.write_raw(u32::from(byte), 8);
+        }
+        if other.acc_bits > 0 {
+            // The pending bits sit at the top of `acc`, the oldest in bit 63.
+            let [top, ..] = other.acc.to_be_bytes();
+            self.write_raw(u32::from(top) >> (8 - other.acc_bits), other.acc_bits);
+        }
+    }
+
     /// Appends one bit.
     pub fn write_bit(&mut self, bit: bool) {
         self.write_raw(u32::from(bit), 1);
@@ -274,6 +287,25 @@ mod tests {
     )]
 
     use super::*;
+
+    #[test]
+    fn append_copies_every_bit() {
+        for bits in 0..40usize {
+            let mut src = BitWriter::new();
+            for i in 0..bits {
+                src.write_bit(i % 3 == 0);
+            }
+            let mut direct = BitWriter::new();
+            direct.write_bits(0b101, 3);
+            let mut copied = direct.clone();
+            for i in 0..bits {
+                direct.write_bit(i % 3 == 0);
+            }
+            copied.append(&src);
+            assert_eq!(copied.bit_len(), direct.bit_len());
+            assert_eq!(copied.finish(), direct.finish(), "{bits} bits");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -26,7 +26,7 @@ pub struct PackedLayer {
 /// regions, extended `M` (32-bit patch ids) when either side is larger.
 ///
 /// Patches go out in `order` (patches outside the region are skipped; repeats are sent again),
-/// each encoded exactly once: its bits are measured and then copied into its blob. A blob never
+/// each encoded exactly once: its bits are measured and then appended to its blob. A blob never
 /// exceeds `max_bytes` unless a single patch alone does, in which case that patch gets a blob of
 /// its own. The bytes are those of `encode_layer` over each blob's patches.
 pub fn layer_data_packets(
@@ -54,7 +54,7 @@ pub fn layer_data_packets(
             packets.push(group.close(layer));
         }
         let group = current.get_or_insert_with(|| Group::new(layer));
-        append_bits(&mut group.bits, &one.finish(), bits);
+        group.bits.append(&one);
         group.patches.push((px, py));
     }
     packets.extend(current.map(|group| group.close(layer)));
@@ -86,22 +86,6 @@ impl Group {
             data: self.bits.finish(),
             patches: self.patches,
         }
-    }
-}
-
-/// Appends the first `bits` bits of `bytes` (MSB first, as [`BitWriter::finish`] left them) to
-/// `w`, a byte at a time.
-fn append_bits(w: &mut BitWriter, bytes: &[u8], bits: usize) {
-    let (whole, tail) = (bits / 8, bits % 8);
-    for &byte in bytes.iter().take(whole) {
-        // Up to 8 bits are written as they stand (no chunking within a byte).
-        w.write_bits(u32::from(byte), 8);
-    }
-    if let Some(&last) = bytes.get(whole)
-        && tail > 0
-    {
-        let tail = u32::try_from(tail).unwrap_or(0);
-        w.write_bits(u32::from(last) >> (8 - tail), tail);
     }
 }
 
@@ -292,25 +276,6 @@ mod tests {
                 let alone = encode_layer(&[(patch.x, patch.y, &heights)], false);
                 assert_eq!(decode_layer(&alone, 256, 256).unwrap().patches, [patch]);
             }
-        }
-    }
-
-    #[test]
-    fn appended_bits_are_copied_exactly() {
-        for bits in 0..40usize {
-            let mut src = BitWriter::new();
-            for i in 0..bits {
-                src.write_bit(i % 3 == 0);
-            }
-            let mut direct = BitWriter::new();
-            direct.write_bits(0b101, 3);
-            let mut copied = direct.clone();
-            for i in 0..bits {
-                direct.write_bit(i % 3 == 0);
-            }
-            append_bits(&mut copied, &src.finish(), bits);
-            assert_eq!(copied.bit_len(), direct.bit_len());
-            assert_eq!(copied.finish(), direct.finish(), "{bits} bits");
         }
     }
 }
