@@ -334,8 +334,6 @@ pub fn collision_plane(map: &Heightmap, x: f32, y: f32) -> Vec4 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-
     use super::*;
 
     const CAPTURED_R32: &str = "test-region.terrain.r32";

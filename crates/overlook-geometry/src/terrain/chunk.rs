@@ -206,8 +206,6 @@ impl<'a> Grid<'a> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    #![allow(clippy::indexing_slicing, clippy::as_conversions)]
-
     use super::*;
     use crate::terrain::DEFAULT_BAND_COLOURS;
     use crate::terrain::skirt::SKIRT_MARGIN;

@@ -196,8 +196,6 @@ pub fn mesh_plan(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing, clippy::as_conversions)]
-
     use super::*;
     use crate::terrain::chunk::tests::map;
     use std::collections::{HashMap, HashSet};

@@ -109,8 +109,6 @@ pub(super) fn add_skirt(mesh: &mut MeshData, edge: &[u32], depth: f32) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing, clippy::as_conversions)]
-
     use super::*;
     use crate::terrain::chunk::tests::{at, hills, map, mesh};
 

@@ -101,13 +101,6 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
-
     use super::test_support::{capture, success};
     use super::*;
     use crate::types::{Uuid, Vec3};

@@ -256,13 +256,6 @@ pub fn login_refused_xml(reason: &str, message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
-
     use super::*;
     use crate::login::test_support::{capture, success};
     use crate::login::xml::representable;

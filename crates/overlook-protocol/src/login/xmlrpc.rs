@@ -369,13 +369,6 @@ pub fn fault_response_xml(code: i64, message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
-
     use super::*;
     use crate::login::test_support::capture;
     use crate::login::xml::representable;

@@ -279,13 +279,6 @@ impl BitWriter {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions
-    )]
-
     use super::*;
 
     #[test]

@@ -4,14 +4,6 @@
 //!
 //! Spec: `shared/PROTOCOL.md` §4 and §8. The captures are read at run time.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::as_conversions,
-    clippy::panic
-)]
-
 use std::collections::HashMap;
 
 use super::patch::read_coefficients;

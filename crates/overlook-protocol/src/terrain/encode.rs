@@ -175,13 +175,6 @@ fn quant_byte(prequant: u32, wbits: u32) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions
-    )]
-
     use super::*;
     use crate::terrain::bits::BitReader;
     use crate::terrain::patch::{DecodedPatch, decode_patch, read_coefficients};

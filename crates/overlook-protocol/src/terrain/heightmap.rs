@@ -443,13 +443,6 @@ impl Heightmap {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions
-    )]
-
     use super::*;
     use crate::terrain::{decode_layer, encode_layer};
 

@@ -179,13 +179,6 @@ pub fn encode_layer(patches: &[(u32, u32, &[f32; 256])], extended: bool) -> Vec<
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions
-    )]
-
     use super::*;
     use proptest::prelude::*;
 

@@ -166,13 +166,6 @@ impl LayerType {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions
-    )]
-
     use super::*;
 
     #[test]

@@ -425,13 +425,6 @@ pub(crate) fn patches_for(size: u32) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::as_conversions
-    )]
-
     use super::*;
     use core::f64::consts::PI;
     use proptest::prelude::*;

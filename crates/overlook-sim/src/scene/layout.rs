@@ -409,8 +409,6 @@ fn animated() -> Vec<Entry> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing)]
-
     use super::*;
 
     #[test]

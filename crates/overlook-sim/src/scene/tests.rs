@@ -1,6 +1,5 @@
 //! Tests of the default scene and its encoders, including comparisons with the OpenSim 0.9.2.2
 //! captures (read at run time from `shared/captures/opensim-0.9.2.2/`).
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -91,8 +91,6 @@ impl Group {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-
     use std::collections::BTreeSet;
 
     use super::*;

@@ -77,8 +77,6 @@ pub fn from_png(bytes: &[u8], min: f32, max: f32) -> Result<Heightmap, TerrainEr
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::as_conversions)]
-
     use super::*;
 
     /// A PNG of `w` × `h` pixels with the given colour type, depth and raw (big-endian) data.

@@ -151,8 +151,6 @@ pub(crate) fn floor_u32(v: f32) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-
     use super::*;
 
     #[test]

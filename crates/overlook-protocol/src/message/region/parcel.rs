@@ -85,8 +85,6 @@ impl ParcelOverlay {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing)]
-
     use super::*;
     use crate::capture::Direction;
     use crate::message::testutil::{self as t, check, golden, golden_in, round_trip};
