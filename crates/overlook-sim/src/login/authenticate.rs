@@ -66,6 +66,9 @@ pub enum LoginRefusal {
     /// The region refused to expect the agent; the text is its reason.
     #[error("region refused the agent: {0}")]
     RegionRefused(String),
+    /// No random ids could be drawn for the session (the OS's random source failed).
+    #[error(transparent)]
+    NoIds(#[from] super::ids::IdError),
 }
 
 impl LoginRefusal {
@@ -73,7 +76,7 @@ impl LoginRefusal {
     pub fn reason(&self) -> &'static str {
         match self {
             LoginRefusal::AlreadyLoggedIn => "presence",
-            LoginRefusal::BadStart => "Internal Error",
+            LoginRefusal::BadStart | LoginRefusal::NoIds(_) => "Internal Error",
             _ => "key",
         }
     }
@@ -85,7 +88,7 @@ impl LoginRefusal {
             LoginRefusal::InvalidLlsdCredentials => INVALID_LLSD_CREDENTIALS,
             LoginRefusal::UnknownUser | LoginRefusal::WrongPassword => USER_PROBLEM,
             LoginRefusal::AlreadyLoggedIn => ALREADY_LOGGED_IN,
-            LoginRefusal::BadStart => INTERNAL_ERROR,
+            LoginRefusal::BadStart | LoginRefusal::NoIds(_) => INTERNAL_ERROR,
             LoginRefusal::RegionRefused(text) if text.trim().is_empty() => AUTHORIZATION_PROBLEM,
             LoginRefusal::RegionRefused(text) => text,
         }
@@ -205,16 +208,16 @@ impl LoginService {
         let (start_position, start_location) = self.destination(&attempt.start)?;
         let look_at = self.config.default_look_at;
         let circuit = ExpectedCircuit {
-            circuit_code: self.ids.circuit_code(),
+            circuit_code: self.ids.circuit_code()?,
             agent_id,
-            session_id: self.ids.uuid(),
-            secure_session_id: self.ids.uuid(),
+            session_id: self.ids.uuid()?,
+            secure_session_id: self.ids.uuid()?,
             first: account.first.clone(),
             last: account.last.clone(),
             start_position,
             look_at,
         };
-        let seed = self.ids.uuid();
+        let seed = self.ids.uuid()?;
         self.gate
             .expect(circuit.clone())
             .map_err(LoginRefusal::RegionRefused)?;
@@ -316,6 +319,10 @@ mod tests {
         assert!(ALREADY_LOGGED_IN.starts_with("You appear to be already logged in. If this"));
         assert_eq!(LoginRefusal::BadStart.reason(), "Internal Error");
         assert_eq!(LoginRefusal::BadStart.message(), INTERNAL_ERROR);
+        // No randomness for the session's ids: OpenSim's generic failure, not a made-up id.
+        let no_ids = LoginRefusal::from(super::super::ids::IdError("test".into()));
+        assert_eq!(no_ids.reason(), "Internal Error");
+        assert_eq!(no_ids.message(), INTERNAL_ERROR);
         let region = LoginRefusal::RegionRefused("full".into());
         assert_eq!((region.reason(), region.message()), ("key", "full"));
         let silent = LoginRefusal::RegionRefused(" ".into());

@@ -100,17 +100,21 @@ impl SeedTable {
         self.seeds.get(segment).map(|seed| seed.agent)
     }
 
-    /// The requested `names` this region supports, each with its path (created on first use,
-    /// the same on later requests of the same seed), in request order, without repeats.
-    pub(super) fn grant(
+    /// The requested `names` this region supports, each with its path (created on first use
+    /// from a `fresh` id, the same on later requests of the same seed), in request order,
+    /// without repeats.
+    ///
+    /// # Errors
+    /// The first error of `fresh`; capabilities granted before it stay granted.
+    pub(super) fn grant<E>(
         &mut self,
         segment: &str,
         names: &[String],
-        fresh: impl FnMut() -> Uuid,
-    ) -> Vec<(String, String)> {
+        fresh: impl FnMut() -> Result<Uuid, E>,
+    ) -> Result<Vec<(String, String)>, E> {
         let mut fresh = fresh;
         let Some(seed) = self.seeds.get_mut(segment) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let mut out: Vec<(String, String)> = Vec::new();
         for name in names {
@@ -124,8 +128,8 @@ impl SeedTable {
                 Some((_, path)) => path.clone(),
                 None => {
                     let path = match kind {
-                        CapKind::EventQueueGet => format!("/CE/{}", fresh()),
-                        _ => format!("/{}", fresh()),
+                        CapKind::EventQueueGet => format!("/CE/{}", fresh()?),
+                        _ => format!("/{}", fresh()?),
                     };
                     seed.granted.push((name.clone(), path.clone()));
                     self.caps.insert(path.clone(), (seed.agent, kind));
@@ -134,7 +138,7 @@ impl SeedTable {
             };
             out.push((name.clone(), path));
         }
-        out
+        Ok(out)
     }
 
     /// The capability at `path` (a trailing `/` is ignored).
@@ -180,11 +184,11 @@ pub(super) fn simulator_features_xml(grid_name: &str) -> String {
 mod tests {
     use super::*;
 
-    fn counter() -> impl FnMut() -> Uuid {
+    fn counter() -> impl FnMut() -> Result<Uuid, &'static str> {
         let mut n = 0u8;
         move || {
             n += 1;
-            Uuid([n; 16])
+            Ok(Uuid([n; 16]))
         }
     }
 
@@ -205,7 +209,7 @@ mod tests {
         .map(String::from)
         .to_vec();
         let mut fresh = counter();
-        let first = table.grant(&segment, &names, &mut fresh);
+        let first = table.grant(&segment, &names, &mut fresh).unwrap();
         assert_eq!(first.len(), 2);
         assert!(first[0].1.starts_with("/CE/"));
         assert_eq!(
@@ -216,8 +220,16 @@ mod tests {
             table.cap(&format!("{}/", first[1].1)),
             Some((agent, CapKind::SimulatorFeatures))
         );
-        assert_eq!(table.grant(&segment, &names, &mut fresh), first);
-        assert!(table.grant("nope", &names, &mut fresh).is_empty());
+        assert_eq!(table.grant(&segment, &names, &mut fresh).unwrap(), first);
+        assert!(table.grant("nope", &names, &mut fresh).unwrap().is_empty());
+        // Ids that cannot be drawn grant nothing new, and say why.
+        let mut other = SeedTable::default();
+        other.issue(seed, agent);
+        assert_eq!(
+            other.grant(&segment, &names, || Err::<Uuid, _>("no entropy")),
+            Err("no entropy")
+        );
+        assert_eq!(other.cap(&first[0].1), None);
         // A new login of the agent replaces the seed and drops its capabilities.
         table.issue(Uuid([2; 16]), agent);
         assert_eq!(table.agent_of(&segment), None);

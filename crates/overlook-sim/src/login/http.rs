@@ -249,9 +249,16 @@ fn seed(
     let Ok(names) = parse_seed_request(body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let granted = service
+    let granted = match service
         .seeds()
-        .grant(segment, &names, || service.ids.uuid());
+        .grant(segment, &names, || service.ids.uuid())
+    {
+        Ok(granted) => granted,
+        Err(e) => {
+            tracing::error!("seed capability: {e}");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
     let urls: Vec<(String, String)> = granted
         .into_iter()
         .map(|(name, path)| (name, format!("{}{path}", service.base)))

@@ -1,82 +1,88 @@
-//! Random circuit codes and session ids for the login service, and stable ids derived from an
-//! agent's id (its inventory folders).
+//! Circuit codes, session ids and capability ids for the login service, and stable ids derived
+//! from an agent's id (its inventory folders).
 //!
 //! OpenSim draws circuit codes from `Random.Next()` (a non-negative `i32`) and session ids from
-//! `UUID.Random()`. Nothing here needs to be cryptographic — the embedded region is a loopback
-//! test peer — so a xorshift64* generator seeded from the clock and a process-wide counter is
-//! enough, and keeps the `rand` crate out of the build. Two sources created in the same instant
-//! still differ (the counter), and a source never yields the all-zero state.
+//! `UUID.Random()`. Here every secret a login hands out — circuit code, session id, secure session
+//! id, the seed and capability URLs — comes from the operating system's CSPRNG (`getrandom`), so
+//! one login reply tells nothing about the next. Tests that need the same ids every run inject a
+//! seeded source ([`IdSource::from_seed`]); that one is predictable by design and never the
+//! default.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use overlook_protocol::types::Uuid;
 
 use crate::mix::{GOLDEN, splitmix64};
 
-/// Makes every [`IdSource`] of this process start from a different state.
-static SOURCES_CREATED: AtomicU64 = AtomicU64::new(0);
+/// The operating system could not provide random bytes: no ids can be handed out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the operating system's random source failed: {0}")]
+pub struct IdError(pub(crate) String);
 
-/// A xorshift64* generator behind a lock, shared by the request handlers.
+/// Where ids come from: the OS's CSPRNG, or (tests) a seeded, predictable generator.
 #[derive(Debug)]
 pub struct IdSource {
-    state: Mutex<u64>,
-}
-
-/// The low 8 bytes of a `u128`, little-endian.
-fn low_bytes(v: u128) -> [u8; 8] {
-    let [b0, b1, b2, b3, b4, b5, b6, b7, ..] = v.to_le_bytes();
-    [b0, b1, b2, b3, b4, b5, b6, b7]
+    /// `None`: the OS. `Some`: a xorshift64* state for reproducible tests.
+    seeded: Option<Mutex<u64>>,
 }
 
 impl IdSource {
-    /// A source seeded from the current time and a process-wide counter.
+    /// Ids from the operating system's CSPRNG.
     pub fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let count = SOURCES_CREATED.fetch_add(1, Ordering::Relaxed);
-        // Fold the 128-bit nanosecond count into 64 bits (only entropy is discarded).
-        let [lo, hi] = [nanos, nanos >> 64].map(|h| u64::from_le_bytes(low_bytes(h)));
-        let time = lo ^ hi;
-        Self::from_seed(time ^ count.wrapping_mul(GOLDEN) ^ u64::from(std::process::id()))
+        IdSource { seeded: None }
     }
 
-    /// A source with a fixed seed (tests); any seed works, zero included.
+    /// A predictable source with a fixed seed, for tests that need the same ids every run; any
+    /// seed works, zero included. Never use it for a region others can reach.
     pub fn from_seed(seed: u64) -> Self {
         IdSource {
-            state: Mutex::new(splitmix64(seed) | 1),
+            seeded: Some(Mutex::new(splitmix64(seed) | 1)),
         }
     }
 
-    /// The next 64 random bits.
-    pub fn next_u64(&self) -> u64 {
-        let mut state = self
-            .state
+    /// Fills `bytes` with random bytes.
+    ///
+    /// # Errors
+    /// [`IdError`] when the OS's random source fails.
+    pub fn fill(&self, bytes: &mut [u8]) -> Result<(), IdError> {
+        let Some(state) = &self.seeded else {
+            return getrandom::fill(bytes).map_err(|e| IdError(e.to_string()));
+        };
+        let mut state = state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut x = *state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        *state = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        for chunk in bytes.chunks_mut(8) {
+            let mut x = *state;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            *state = x;
+            let word = x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_be_bytes();
+            for (b, w) in chunk.iter_mut().zip(word) {
+                *b = w;
+            }
+        }
+        Ok(())
     }
 
     /// A circuit code as OpenSim draws it: `0..=i32::MAX`, so it fits the reply's `i4`.
-    pub fn circuit_code(&self) -> u32 {
-        // The top 31 bits: always below 2^31, so the conversion cannot fail.
-        u32::try_from(self.next_u64() >> 33).unwrap_or(0)
+    ///
+    /// # Errors
+    /// [`IdError`] when the OS's random source fails.
+    pub fn circuit_code(&self) -> Result<u32, IdError> {
+        let mut bytes = [0u8; 4];
+        self.fill(&mut bytes)?;
+        Ok(u32::from_be_bytes(bytes) >> 1)
     }
 
     /// A random version-4 UUID.
-    pub fn uuid(&self) -> Uuid {
+    ///
+    /// # Errors
+    /// [`IdError`] when the OS's random source fails.
+    pub fn uuid(&self) -> Result<Uuid, IdError> {
         let mut bytes = [0u8; 16];
-        let (head, tail) = bytes.split_at_mut(8);
-        head.copy_from_slice(&self.next_u64().to_be_bytes());
-        tail.copy_from_slice(&self.next_u64().to_be_bytes());
-        Uuid(as_version4(bytes))
+        self.fill(&mut bytes)?;
+        Ok(Uuid(as_version4(bytes)))
     }
 }
 
@@ -119,8 +125,8 @@ mod tests {
 
     #[test]
     fn circuit_codes_fit_a_non_negative_i4_and_vary() {
-        let ids = IdSource::from_seed(0);
-        let codes: Vec<u32> = (0..10_000).map(|_| ids.circuit_code()).collect();
+        let ids = IdSource::new();
+        let codes: Vec<u32> = (0..10_000).map(|_| ids.circuit_code().unwrap()).collect();
         assert!(codes.iter().all(|&c| i32::try_from(c).is_ok()));
         let distinct: HashSet<_> = codes.iter().collect();
         assert!(distinct.len() > 9_990, "{}", distinct.len());
@@ -134,7 +140,7 @@ mod tests {
         let ids = IdSource::new();
         let mut seen = HashSet::new();
         for _ in 0..1000 {
-            let id = ids.uuid();
+            let id = ids.uuid().unwrap();
             let text = id.to_string();
             assert_eq!(text.as_bytes()[14], b'4', "{text}");
             assert!(
@@ -147,13 +153,16 @@ mod tests {
     }
 
     #[test]
-    fn sources_created_together_differ() {
-        let a = IdSource::new();
-        let b = IdSource::new();
-        assert_ne!(a.next_u64(), b.next_u64());
-        let x = IdSource::from_seed(7);
-        let y = IdSource::from_seed(7);
-        assert_eq!(x.next_u64(), y.next_u64());
+    fn the_os_source_is_not_reproducible_and_the_seeded_one_is() {
+        let draw = |ids: &IdSource| -> Vec<Uuid> { (0..4).map(|_| ids.uuid().unwrap()).collect() };
+        // Two OS sources, like two runs of the region, share nothing.
+        assert_ne!(draw(&IdSource::new()), draw(&IdSource::new()));
+        // A seeded source gives the same ids every run (tests only).
+        assert_eq!(draw(&IdSource::from_seed(7)), draw(&IdSource::from_seed(7)));
+        assert_ne!(draw(&IdSource::from_seed(7)), draw(&IdSource::from_seed(8)));
+        let seeded = IdSource::from_seed(0);
+        let codes: Vec<u32> = (0..1000).map(|_| seeded.circuit_code().unwrap()).collect();
+        assert!(codes.iter().all(|&c| i32::try_from(c).is_ok()));
     }
 
     #[test]
