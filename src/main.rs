@@ -216,6 +216,15 @@ fn run_sim(args: SimArgs) -> ExitCode {
             .map(|(f, l, p)| server::test_account(f, l, p))
             .collect()
     };
+    for (what, addr) in [("HTTP", args.http), ("UDP", args.udp)] {
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "overlook sim: warning: {what} on {addr}, reachable beyond this machine. This \
+                 region is a test peer: its accounts have test passwords and it is not hardened \
+                 like a real grid."
+            );
+        }
+    }
     let cfg = SimConfig {
         http: args.http,
         udp: args.udp,
@@ -248,7 +257,7 @@ fn run_sim(args: SimArgs) -> ExitCode {
         );
         println!("login URI: {}", sim.login_uri);
         for a in &sim.accounts {
-            println!("user: {} {} (password {:?})", a.first, a.last, a.password);
+            println!("user: {} {}", a.first, a.last);
         }
         tokio::select! {
             () = sim.wait() => ExitCode::FAILURE,

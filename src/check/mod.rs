@@ -22,8 +22,8 @@ use overlook_sim::server::SimConfig;
 
 pub use report::{Check, Collected};
 
-/// What to check and how.
-#[derive(Debug, Clone)]
+/// What to check and how. Its `Debug` leaves the password out.
+#[derive(Clone)]
 pub struct CheckArgs {
     /// The grid's login URI or `get_grid_info` URL; `None` = the embedded region.
     pub grid: Option<String>,
@@ -49,6 +49,25 @@ pub struct CheckArgs {
     pub record: Option<PathBuf>,
     /// Check this recording instead of logging in (`--replay`).
     pub replay: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for CheckArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckArgs")
+            .field("grid", &self.grid)
+            .field("first", &self.first)
+            .field("last", &self.last)
+            .field("password", &"<redacted>")
+            .field("start", &self.start)
+            .field("out", &self.out)
+            .field("timeout", &self.timeout)
+            .field("settle", &self.settle)
+            .field("min_objects", &self.min_objects)
+            .field("embedded", &self.embedded)
+            .field("record", &self.record)
+            .field("replay", &self.replay)
+            .finish()
+    }
 }
 
 impl CheckArgs {
@@ -264,5 +283,32 @@ fn write_files(out: &Path, c: &Collected, outcome: &mut CheckOutcome, files: &mu
     }
     if let Some(errors) = outcome.report.get_mut("errors") {
         *errors = serde_json::json!(outcome.errors);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_debug_output_shows_a_password() {
+        let secret = "pw-5ecret-for-the-test";
+        let mut args = CheckArgs::embedded("/tmp/overlook-unused");
+        args.first = "Ann".into();
+        args.password = secret.into();
+        args.embedded.accounts = vec![overlook_sim::server::test_account("Ann", "Other", secret)];
+        let params = LoginParams::new("http://127.0.0.1:1/", "Ann", "Other", secret, "last");
+        let form = crate::ui::LoginForm::from_params(&params);
+        let sim = EmbeddedSim::start(args.embedded.clone()).unwrap();
+        assert_eq!(sim.login_params("last").password, secret, "the sim has it");
+        for text in [
+            format!("{args:?}"),
+            format!("{params:?}"),
+            format!("{form:?}"),
+            format!("{sim:?}"),
+        ] {
+            assert!(!text.contains(secret), "{text}");
+            assert!(text.contains("Ann"), "the rest is still shown: {text}");
+        }
     }
 }

@@ -6,8 +6,7 @@ use std::thread::JoinHandle;
 
 use overlook_sim::server::{self, SimConfig, SimError};
 
-/// A region running on a background thread.
-#[derive(Debug)]
+/// A region running on a background thread. Its `Debug` leaves the account's password out.
 pub struct EmbeddedSim {
     /// Its login URI.
     pub login_uri: String,
@@ -17,6 +16,20 @@ pub struct EmbeddedSim {
     pub account: (String, String, String),
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for EmbeddedSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (first, last, _) = &self.account;
+        f.debug_struct("EmbeddedSim")
+            .field("login_uri", &self.login_uri)
+            .field("region_name", &self.region_name)
+            .field(
+                "account",
+                &format_args!("{first} {last} (password redacted)"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the embedded region did not start.

@@ -19,7 +19,7 @@ use crate::net::plugin::{DatagramLogged, NetSystems, RegionMessage};
 use overlook_protocol::message::Message;
 
 /// The login dialog's fields.
-#[derive(Resource, Debug, Clone)]
+#[derive(Resource, Clone)]
 pub struct LoginForm {
     /// Login URI or grid-info URL.
     pub grid: String,
@@ -31,6 +31,19 @@ pub struct LoginForm {
     pub password: String,
     /// Start location string (`last`, `home` or `uri:Region&x&y&z`).
     pub start: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    // The password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("grid", &self.grid)
+            .field("first", &self.first)
+            .field("last", &self.last)
+            .field("password", &"<redacted>")
+            .field("start", &self.start)
+            .finish()
+    }
 }
 
 impl Default for LoginForm {

@@ -21,8 +21,10 @@ pub mod terrain;
 
 use overlook_protocol::types::{Uuid, Vec3};
 
-/// A user the region accepts.
-#[derive(Debug, Clone, PartialEq)]
+/// A user the region accepts. Its `Debug` leaves the password out, so no log line or panic
+/// message of a type that holds accounts ([`server::SimConfig`], [`server::RunningSim`],
+/// [`login::LoginConfig`]) shows it.
+#[derive(Clone, PartialEq)]
 pub struct Account {
     /// First name.
     pub first: String,
@@ -32,6 +34,17 @@ pub struct Account {
     pub password: String,
     /// The agent id handed out at login.
     pub agent_id: Uuid,
+}
+
+impl core::fmt::Debug for Account {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Account")
+            .field("first", &self.first)
+            .field("last", &self.last)
+            .field("password", &"<redacted>")
+            .field("agent_id", &self.agent_id)
+            .finish()
+    }
 }
 
 /// What the login service tells the region to expect, as OpenSim's `AgentCircuitData`.

@@ -69,6 +69,31 @@ async fn login(uri: &str, first: &str, last: &str, password: &str) -> LoginReply
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_debug_output_shows_a_password() {
+    let secret = "pw-5ecret-for-the-test";
+    let cfg = SimConfig {
+        accounts: vec![server::test_account("Ann", "Other", secret)],
+        ..SimConfig::loopback()
+    };
+    let sim = server::start(cfg.clone()).await.unwrap();
+    let login_cfg = overlook_sim::login::LoginConfig::new(
+        cfg.accounts.clone(),
+        sim.info.clone(),
+        &sim.login_uri,
+    );
+    for text in [
+        format!("{:?}", cfg.accounts[0]),
+        format!("{cfg:?}"),
+        format!("{login_cfg:?}"),
+        format!("{sim:?}"),
+    ] {
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains("Ann"), "the rest is still shown: {text}");
+    }
+    sim.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_wrong_password_and_unknown_user_with_the_reason() {
     let sim = server::start(SimConfig::loopback()).await.unwrap();
     for (first, last, pw) in [("Test", "User", "wrong"), ("No", "Body", "test")] {
