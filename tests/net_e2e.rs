@@ -228,6 +228,69 @@ fn an_unreachable_grid_fails_with_a_message_and_grid_info_is_followed() {
     );
 }
 
+/// A login service that answers every request with `body_len` bytes of XML-looking junk, with
+/// or without a `Content-Length` (streamed in chunks then), and counts the bytes it sent.
+fn hostile_login_service(
+    body_len: usize,
+    with_length: bool,
+) -> (String, std::thread::JoinHandle<usize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request);
+        let header = if with_length {
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {body_len}\r\n\r\n"
+            )
+        } else {
+            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n\r\n".to_owned()
+        };
+        let mut sent = 0;
+        if stream.write_all(header.as_bytes()).is_err() {
+            return sent;
+        }
+        let chunk = vec![b'x'; 64 * 1024];
+        while sent < body_len {
+            let n = chunk.len().min(body_len - sent);
+            if stream.write_all(&chunk[..n]).is_err() {
+                break;
+            }
+            sent += n;
+        }
+        sent
+    });
+    (url, server)
+}
+
+#[test]
+fn an_oversized_login_reply_is_refused_unread() {
+    let cap = overlook::net::MAX_REPLY_BYTES;
+    for with_length in [true, false] {
+        let (url, server) = hostile_login_service(64 * cap, with_length);
+        let net = NetHandle::spawn(NetSettings::default()).unwrap();
+        net.send(NetCommand::Login(params(&url, "test")));
+        let events = collect(&net, Duration::from_secs(20), |e| {
+            matches!(e, NetEvent::LoginFailed(_))
+        });
+        match events.last() {
+            Some(NetEvent::LoginFailed(LoginFailure::BadReply(text))) => {
+                assert!(text.contains("larger than 4 MB"), "{text}");
+            }
+            other => panic!("with_length {with_length}: expected BadReply, got {other:?}"),
+        }
+        drop(net);
+        // The viewer stopped reading long before the server was done.
+        let sent = server.join().unwrap();
+        assert!(
+            sent < 64 * cap,
+            "with_length {with_length}: the whole {sent} bytes were read"
+        );
+    }
+}
+
 #[test]
 fn a_presence_refusal_is_retried_once_and_gets_in() {
     let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();

@@ -72,6 +72,41 @@ fn failure(e: &reqwest::Error, timeout: Duration) -> LoginFailure {
     }
 }
 
+/// The most bytes read of a login reply, grid info or seed reply. OpenSim 0.9.2.2's login reply
+/// is ~24 KB and its seed reply ~1 KB; a reply past this is refused unread instead of growing
+/// memory with it.
+pub const MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Reads a reply's body, at most [`MAX_REPLY_BYTES`] of it: a larger one (by its
+/// `Content-Length` or as it streams) is an error naming `what` and `url`.
+async fn read_capped(
+    mut response: reqwest::Response,
+    what: &str,
+    url: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, LoginFailure> {
+    let too_big = || {
+        LoginFailure::BadReply(format!(
+            "the {what} from {url} is larger than {} MB; refused unread",
+            MAX_REPLY_BYTES / (1024 * 1024)
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_REPLY_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| failure(&e, timeout))? {
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The login URI for what the user typed: a `…/get_grid_info` URL is fetched and its `login`
 /// member used; anything else is the login URI itself.
 ///
@@ -86,15 +121,13 @@ pub async fn resolve_login_uri(
     if !grid.trim_end_matches('/').ends_with("get_grid_info") {
         return Ok(grid.to_owned());
     }
-    let body = client
+    let response = client
         .get(grid)
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| failure(&e, settings.login_timeout))?
-        .bytes()
-        .await
         .map_err(|e| failure(&e, settings.login_timeout))?;
+    let body = read_capped(response, "grid info", grid, settings.login_timeout).await?;
     parse_grid_info(&body)?
         .login
         .filter(|l| !l.is_empty())
@@ -121,17 +154,14 @@ pub(super) async fn post_login(
         .await
         .map_err(|e| failure(&e, settings.login_timeout))?;
     let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| failure(&e, settings.login_timeout))?;
+    let body = read_capped(response, "login reply", uri, settings.login_timeout).await?;
     if !status.is_success() {
         return Err(LoginFailure::BadReply(format!(
             "HTTP {status} from {uri}: {}",
             String::from_utf8_lossy(body.get(..200).unwrap_or(&body))
         )));
     }
-    Ok((parse_login_response(&body)?, body.to_vec()))
+    Ok((parse_login_response(&body)?, body))
 }
 
 /// Asks the seed capability for the region's capabilities; returns how many it granted.
@@ -152,9 +182,6 @@ pub(super) async fn request_seed(
         .await
         .and_then(reqwest::Response::error_for_status)
         .map_err(|e| failure(&e, settings.login_timeout))?;
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| failure(&e, settings.login_timeout))?;
+    let body = read_capped(response, "seed reply", seed, settings.login_timeout).await?;
     Ok(parse_seed_response(&body)?.len())
 }

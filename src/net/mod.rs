@@ -28,7 +28,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use tokio::sync::mpsc;
 
-pub use login::{LoginFailure, resolve_login_uri};
+pub use login::{LoginFailure, MAX_REPLY_BYTES, resolve_login_uri};
 
 use overlook_protocol::circuit::{Phase, ReliableStats};
 use overlook_protocol::login::{LoginSuccess, StartLocation};
