@@ -310,6 +310,59 @@ fn captured_local_ids(udp: &Path) -> std::collections::BTreeSet<u32> {
 }
 
 #[test]
+fn a_recording_that_cannot_replay_ends_at_once_naming_it() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = out_dir("check-replay-broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    let reply = overlook_testdata::read_bytes("test-region.login-response.xml");
+    let first_lines: Vec<String> = overlook_testdata::session_udp("test-region")
+        .lines()
+        .take(3)
+        .map(str::to_owned)
+        .collect();
+    let nan = first_lines[0].replacen(r#""t": "#, r#""t": NaN, "x": "#, 1);
+    for (name, text, expected) in [
+        (
+            "empty",
+            String::new(),
+            "ended before RegionHandshake (0 datagrams)",
+        ),
+        (
+            "truncated",
+            first_lines.join("\n"),
+            "ended before RegionHandshake (3 datagrams)",
+        ),
+        ("nan", nan, "capture line 1: bad \"t\""),
+    ] {
+        let udp = dir.join(format!("{name}.udp.jsonl"));
+        std::fs::write(&udp, text).unwrap();
+        std::fs::write(dir.join(format!("{name}.login-response.xml")), &reply).unwrap();
+        let mut args = CheckArgs::embedded(dir.join(name));
+        args.replay = Some(udp.clone());
+        args.timeout = Duration::from_secs(60);
+        let started = Instant::now();
+        let outcome = run(&args);
+        assert_eq!(outcome.code, 2, "{name}: {:#}", outcome.report);
+        // At once, not after the 60 s timeout.
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name}: {:?}",
+            started.elapsed()
+        );
+        assert!(
+            outcome
+                .errors
+                .iter()
+                .any(|e| e.contains(&udp.display().to_string()) && e.contains(expected)),
+            "{name}: {:?}",
+            outcome.errors
+        );
+    }
+}
+
+#[test]
 fn every_capture_replays_and_checks_cleanly_with_every_prim_and_patch() {
     let _one = ONE_AT_A_TIME
         .lock()

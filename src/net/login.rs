@@ -29,6 +29,9 @@ pub enum LoginFailure {
     /// It answered, but not with a login reply.
     #[error("unexpected login reply: {0}")]
     BadReply(String),
+    /// A recording to replay could not be read: the text names the file (and the line).
+    #[error("cannot replay {0}")]
+    Replay(String),
 }
 
 impl From<LoginError> for LoginFailure {

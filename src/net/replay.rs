@@ -15,7 +15,7 @@ use web_time::Instant;
 use super::record::sibling;
 use super::{Direction, NetCommand, NetEvent, NetStats};
 use overlook_protocol::capture::{self, read_udp_jsonl};
-use overlook_protocol::circuit::{Circuit, CircuitConfig, Event};
+use overlook_protocol::circuit::{Circuit, CircuitConfig, Event, Phase};
 use overlook_protocol::login::{LoginReply, LoginSuccess, parse_login_response};
 use overlook_protocol::message::circuit::UseCircuitCode;
 use overlook_protocol::message::{Message, MessageRepr};
@@ -136,7 +136,7 @@ pub(super) fn run(
     let recording = match Recording::open(&source.udp) {
         Ok(r) => r,
         Err(e) => {
-            send(NetEvent::LoginFailed(super::LoginFailure::BadReply(e)));
+            send(NetEvent::LoginFailed(super::LoginFailure::Replay(e)));
             return;
         }
     };
@@ -206,7 +206,23 @@ pub(super) fn run(
             }
         }
     }
+    // Phases reached without a datagram (login sent and replied) are reported even for an
+    // empty recording.
+    while let Some(event) = circuit.poll_event() {
+        if let Event::Phase { phase, ms } = event {
+            send(NetEvent::Phase { phase, ms });
+        }
+    }
     send(NetEvent::Stats(NetStats::of(&circuit)));
+    // A recording that never got as far as the region's handshake has nothing more to show: the
+    // session ends now, naming the file, instead of leaving `check` to wait for its timeout.
+    if circuit.phases().get(Phase::RegionHandshake).is_none() {
+        send(NetEvent::Disconnected(format!(
+            "the recording {} ended before RegionHandshake ({} datagrams)",
+            source.udp.display(),
+            recording.datagrams.len()
+        )));
+    }
     // The recording is over; stay "connected" (a check is still looking) until shut down.
     while let Some(command) = commands.blocking_recv() {
         if matches!(command, NetCommand::Shutdown) {

@@ -79,9 +79,11 @@ fn parse_line(line: &str) -> Result<CapturedDatagram, &'static str> {
     let end = t_text
         .find(|c: char| c == ',' || c == '}' || c.is_whitespace())
         .unwrap_or(t_text.len());
+    // JSON has no NaN or infinity (Rust's float parser takes "NaN", "inf", "infinity").
     let t: f64 = t_text
         .get(..end)
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|t| t.is_finite())
         .ok_or("bad \"t\"")?;
     let dir = match string_value(line, "dir").ok_or("missing \"dir\"")? {
         "in" => Direction::In,
@@ -196,6 +198,14 @@ mod tests {
             ),
             ("{\"t\": 1, \"dir\": \"in\", \"hex\": \"0\"}", "bad \"hex\""),
             ("{\"t\": x, \"dir\": \"in\", \"hex\": \"00\"}", "bad \"t\""),
+            (
+                "{\"t\": NaN, \"dir\": \"in\", \"hex\": \"00\"}",
+                "bad \"t\"",
+            ),
+            (
+                "{\"t\": inf, \"dir\": \"in\", \"hex\": \"00\"}",
+                "bad \"t\"",
+            ),
         ] {
             assert_eq!(read_udp_jsonl(bad), Err(CaptureError { line: 1, what }));
         }
