@@ -39,7 +39,7 @@ pub use authenticate::{
 };
 pub use caps::{CapKind, SUPPORTED_CAPS};
 pub use http::{bind_loopback, serve};
-pub use ids::IdSource;
+pub use ids::{IdError, IdSource};
 pub use reply::llsd_xml;
 
 /// Where an agent starts when the request names no position in this region: the middle of the
