@@ -231,12 +231,22 @@ pub fn run_headless(app: &mut App) -> AppExit {
     app.finish();
     app.cleanup();
     loop {
+        let started = std::time::Instant::now();
         app.update();
         if let Some(exit) = app.should_exit() {
             return exit;
         }
+        // Waiting for the network or a timeout must not spin a core: a frame that had nothing
+        // to do sleeps out the rest of its slot (a rendered frame takes longer anyway).
+        if let Some(rest) = HEADLESS_FRAME.checked_sub(started.elapsed()) {
+            std::thread::sleep(rest);
+        }
     }
 }
+
+/// The shortest headless frame: at most 20 updates a second. The network thread times its
+/// events itself, so this delays what the ECS sees of them by 50 ms at most.
+pub const HEADLESS_FRAME: Duration = Duration::from_millis(50);
 
 /// A windowless app running the viewer's scene plugins against `options`' login, capturing as
 /// `settings` says. Drive it with [`run_headless`], then read [`CapturedFrames`] from its world.
