@@ -265,6 +265,55 @@ fn hostile_login_service(
     (url, server)
 }
 
+/// A login service that answers one request with `body` and then closes.
+fn login_service_answering(body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request);
+        let header = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(header.as_bytes());
+        let _ = stream.write_all(&body);
+    });
+    url
+}
+
+#[test]
+fn a_region_size_the_viewer_cannot_use_fails_the_login_naming_it() {
+    let reply = overlook_testdata::read_text("test-region.login-response.xml");
+    let good = "<name>region_size_x</name><value><i4>256</i4></value>";
+    assert!(reply.contains(good));
+    // 0 is refused by the reply parser already (not a positive size), the others by the viewer.
+    for (bad, expected) in [
+        ("300", "region size 300×256 m"),
+        ("8192", "region size 8192×256 m"),
+        ("0", "`region_size_x` is not a positive u32: int 0"),
+    ] {
+        let body = reply.replace(
+            good,
+            &format!("<name>region_size_x</name><value><i4>{bad}</i4></value>"),
+        );
+        let url = login_service_answering(body.into_bytes());
+        let net = NetHandle::spawn(NetSettings::default()).unwrap();
+        net.send(NetCommand::Login(params(&url, "test")));
+        let events = collect(&net, Duration::from_secs(15), |e| {
+            matches!(e, NetEvent::LoginFailed(_) | NetEvent::LoggedIn(_))
+        });
+        match events.last() {
+            Some(NetEvent::LoginFailed(LoginFailure::BadReply(text))) => {
+                assert!(text.contains(expected), "{text}");
+            }
+            other => panic!("size {bad}: expected BadReply, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn an_oversized_login_reply_is_refused_unread() {
     let cap = overlook::net::MAX_REPLY_BYTES;

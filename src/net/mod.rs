@@ -326,6 +326,24 @@ async fn run(
     }
 }
 
+/// Whether the viewer can use a login reply's region size: Second Life regions are 256 m, and
+/// OpenSim's var regions are multiples of 256 m up to 4096 m a side. Anything else (0, a size
+/// off that grid, a larger one) is refused before a circuit opens, naming the value.
+///
+/// # Errors
+/// The reason, for people.
+pub fn check_region_size(size_x: u32, size_y: u32) -> Result<(), String> {
+    let usable = |s: u32| (256..=4096).contains(&s) && s.is_multiple_of(256);
+    if usable(size_x) && usable(size_y) {
+        Ok(())
+    } else {
+        Err(format!(
+            "region size {size_x}×{size_y} m: the viewer needs multiples of 256 m from 256 to \
+             4096 m a side"
+        ))
+    }
+}
+
 /// The UDP address of a login reply.
 fn sim_address(success: &LoginSuccess) -> SocketAddr {
     SocketAddr::from((success.sim_ip, success.sim_port))

@@ -71,6 +71,8 @@ impl Recording {
                     .ok_or_else(|| format!("{}: no UseCircuitCode recorded", path.display()))?
             }
         };
+        super::check_region_size(login.region_size_x, login.region_size_y)
+            .map_err(|e| format!("{}: {e}", reply_path.display()))?;
         Ok(Recording {
             datagrams,
             login,

@@ -119,6 +119,10 @@ pub(super) async fn run(
             return Outcome::Ended;
         }
     };
+    if let Err(e) = super::check_region_size(success.region_size_x, success.region_size_y) {
+        report.send(NetEvent::LoginFailed(LoginFailure::BadReply(e)));
+        return Outcome::Ended;
+    }
     let replied = Instant::now();
     report.send(NetEvent::LoggedIn(success.clone()));
     let socket = match UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0))).await {
