@@ -333,7 +333,7 @@ async fn run(
 /// # Errors
 /// The reason, for people.
 pub fn check_region_size(size_x: u32, size_y: u32) -> Result<(), String> {
-    let usable = |s: u32| (256..=4096).contains(&s) && s.is_multiple_of(256);
+    let usable = overlook_protocol::terrain::Heightmap::valid_side;
     if usable(size_x) && usable(size_y) {
         Ok(())
     } else {

@@ -119,11 +119,6 @@ impl From<PatchError> for TerrainError {
     }
 }
 
-/// True for a region side OpenSim accepts: 256 to 4096 metres, a multiple of 256.
-pub fn valid_side(side: u32) -> bool {
-    (Heightmap::MIN_SIZE..=Heightmap::MAX_SIZE).contains(&side) && side.is_multiple_of(256)
-}
-
 /// The seeded procedural island for a region of `size_x` × `size_y` metres.
 ///
 /// Centred on the region; the radial profile is OpenSim's default island scaled by
@@ -162,7 +157,7 @@ pub fn island(size_x: u32, size_y: u32, seed: u64) -> Result<Heightmap, TerrainE
 /// there are exactly `4 · size_x · size_y` bytes, [`TerrainError::NonFinite`] for a NaN or
 /// infinite height.
 pub fn from_r32(bytes: &[u8], size_x: u32, size_y: u32) -> Result<Heightmap, TerrainError> {
-    if !valid_side(size_x) || !valid_side(size_y) {
+    if !Heightmap::valid_side(size_x) || !Heightmap::valid_side(size_y) {
         return Err(TerrainError::BadSize {
             x: size_x,
             y: size_y,
@@ -249,7 +244,7 @@ impl TerrainSource {
     /// disagrees with `size`.
     pub fn load(&self, size: Option<(u32, u32)>) -> Result<Heightmap, TerrainError> {
         if let Some((x, y)) = size
-            && (!valid_side(x) || !valid_side(y))
+            && (!Heightmap::valid_side(x) || !Heightmap::valid_side(y))
         {
             return Err(TerrainError::BadSize { x, y });
         }

@@ -104,14 +104,18 @@ impl Heightmap {
     /// Largest region side in metres.
     pub const MAX_SIZE: u32 = 4096;
 
+    /// Whether a region side is one OpenSim accepts, and so one a heightmap can have: a
+    /// multiple of 256 metres from [`Self::MIN_SIZE`] to [`Self::MAX_SIZE`].
+    pub fn valid_side(side: u32) -> bool {
+        (Self::MIN_SIZE..=Self::MAX_SIZE).contains(&side) && side.is_multiple_of(256)
+    }
+
     /// An empty heightmap for a region of `size_x` × `size_y` metres.
     ///
     /// # Errors
-    /// [`PatchError::BadRegionSize`] unless both sides are multiples of 256 from 256 to 4096.
+    /// [`PatchError::BadRegionSize`] unless both sides are [valid](Self::valid_side).
     pub fn new(size_x: u32, size_y: u32) -> Result<Self, PatchError> {
-        let valid =
-            |s: u32| (Self::MIN_SIZE..=Self::MAX_SIZE).contains(&s) && s.is_multiple_of(256);
-        if !valid(size_x) || !valid(size_y) {
+        if !Self::valid_side(size_x) || !Self::valid_side(size_y) {
             return Err(PatchError::BadRegionSize {
                 x: size_x,
                 y: size_y,

@@ -9,7 +9,7 @@
 
 use std::io::Cursor;
 
-use super::{TerrainError, check_finite, from_r32, valid_side};
+use super::{TerrainError, check_finite, from_r32};
 use overlook_protocol::terrain::Heightmap;
 
 /// A heightmap from a grayscale PNG: black is `min` metres, white is `max`.
@@ -38,7 +38,7 @@ pub fn from_png(bytes: &[u8], min: f32, max: f32) -> Result<Heightmap, TerrainEr
             )));
         }
     };
-    if !valid_side(width) || !valid_side(height) {
+    if !Heightmap::valid_side(width) || !Heightmap::valid_side(height) {
         return Err(TerrainError::BadSize {
             x: width,
             y: height,
