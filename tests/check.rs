@@ -367,13 +367,12 @@ fn every_capture_replays_and_checks_cleanly_with_every_prim_and_patch() {
     let _one = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let captures = overlook_testdata::CAPTURES;
     for (session, size, r32) in [
         ("test-region", 256u32, Some("test-region.terrain.r32")),
         ("test-region-fresh", 256, None),
         ("var-region", 512, Some("var-region.terrain.r32")),
     ] {
-        let udp = PathBuf::from(format!("{captures}{session}.udp.jsonl"));
+        let udp = overlook_testdata::capture_path(&format!("{session}.udp.jsonl"));
         let dir = out_dir(&format!("check-replay-{session}"));
         let mut args = CheckArgs::embedded(&dir);
         args.replay = Some(udp.clone());
@@ -401,12 +400,8 @@ fn every_capture_replays_and_checks_cleanly_with_every_prim_and_patch() {
         let written = std::fs::read(dir.join("heightmap.r32")).unwrap();
         assert_eq!(written.len() as u64, u64::from(size) * u64::from(size) * 4);
         if let Some(r32) = r32 {
-            let server = Heightmap::from_r32(
-                &std::fs::read(format!("{captures}{r32}")).unwrap(),
-                size,
-                size,
-            )
-            .unwrap();
+            let server =
+                Heightmap::from_r32(&overlook_testdata::read_bytes(r32), size, size).unwrap();
             let ours = Heightmap::from_r32(&written, size, size).unwrap();
             let mean_error = server
                 .heights()

@@ -447,14 +447,13 @@ fn records_the_session_in_the_captures_format() {
 #[test]
 fn replays_every_capture_through_the_circuit_with_its_recorded_times() {
     use overlook::net::replay::ReplaySource;
-    let dir = overlook_testdata::CAPTURES;
     for (session, patches) in [
         ("test-region", 256usize),
         ("test-region-fresh", 256),
         ("var-region", 1024),
     ] {
         let mut net = NetHandle::replay(ReplaySource {
-            udp: format!("{dir}{session}.udp.jsonl").into(),
+            udp: overlook_testdata::capture_path(&format!("{session}.udp.jsonl")),
             speed: None,
         })
         .unwrap();

@@ -95,9 +95,9 @@ fn parse_line(line: &str) -> Result<CapturedDatagram, &'static str> {
     Ok(CapturedDatagram { t, dir, bytes })
 }
 
-/// The repository's captures (`tests/data/opensim-0.9.2.2/`) and their sessions, for the tests.
+/// The captured sessions of the repository's `tests/data/opensim-0.9.2.2/`, for the tests.
 #[cfg(test)]
-pub(crate) use overlook_testdata::{CAPTURES, SESSIONS};
+pub(crate) use overlook_testdata::SESSIONS;
 
 /// Why the datagrams of a capture did not decode into messages.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

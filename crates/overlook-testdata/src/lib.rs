@@ -5,21 +5,45 @@
 //! Tests and benchmarks take this as a dev-dependency and read files at run time, so a fresh
 //! clone needs nothing beside it. It knows paths only (no protocol types), so the protocol crate's
 //! own unit tests can use it without a second copy of that crate.
+//!
+//! The folder is found when the tests run, from the running package's `CARGO_MANIFEST_DIR`
+//! (which `cargo test` and `cargo bench` set) upwards, not baked in when this crate compiles:
+//! cargo reuses a compiled dependency across checkouts that share a target directory (CI's cache,
+//! worktrees), and a baked-in path would point into another, maybe deleted, checkout.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-/// The folder of the OpenSim 0.9.2.2 captures, absolute, with a trailing slash.
-pub const CAPTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/data/opensim-0.9.2.2/"
-);
+/// The repository's `tests/data/`.
+///
+/// # Panics
+/// When no folder above the running package (or this crate) holds `tests/data/opensim-0.9.2.2/`.
+pub fn data_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let running = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+        let starts = running
+            .into_iter()
+            .chain([PathBuf::from(env!("CARGO_MANIFEST_DIR"))]);
+        starts
+            .flat_map(|start| {
+                start
+                    .ancestors()
+                    .map(|dir| dir.join("tests").join("data"))
+                    .collect::<Vec<_>>()
+            })
+            .find(|dir| dir.join("opensim-0.9.2.2").is_dir())
+            .unwrap_or_else(|| panic!("no tests/data/opensim-0.9.2.2/ above the package"))
+    })
+}
 
 /// The captured sessions that logged in and have UDP traffic (`NAME.udp.jsonl` and the rest).
 pub const SESSIONS: [&str; 3] = ["test-region", "test-region-fresh", "var-region"];
 
-/// The path of a file in the capture folder, e.g. `capture_path("SUMMARY.json")`.
+/// The path of a file in the capture folder (`tests/data/opensim-0.9.2.2/`), e.g.
+/// `capture_path("SUMMARY.json")`.
 pub fn capture_path(file: &str) -> PathBuf {
-    PathBuf::from(CAPTURES).join(file)
+    data_dir().join("opensim-0.9.2.2").join(file)
 }
 
 /// The bytes of a file in the capture folder.
@@ -47,17 +71,15 @@ pub fn session_udp(session: &str) -> String {
     read_text(&format!("{session}.udp.jsonl"))
 }
 
-/// The folder of the inputs the fuzz targets once crashed on (`tests/data/fuzz/`), named
-/// `<target>-<what>`.
-pub const FUZZ_REGRESSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/fuzz");
-
-/// The regression inputs of one fuzz target, as (path, bytes), sorted by path.
+/// The regression inputs of one fuzz target (`tests/data/fuzz/<target>-<what>`), as (path,
+/// bytes), sorted by path.
 ///
 /// # Panics
 /// When the folder cannot be read or holds no input for `target`.
 pub fn fuzz_inputs(target: &str) -> Vec<(String, Vec<u8>)> {
-    let entries = std::fs::read_dir(FUZZ_REGRESSIONS)
-        .unwrap_or_else(|e| panic!("cannot read {FUZZ_REGRESSIONS}: {e}"));
+    let dir = data_dir().join("fuzz");
+    let entries =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     let mut inputs: Vec<(String, Vec<u8>)> = entries
         .filter_map(|e| Some(e.ok()?.path()))
         .filter(|p| {

@@ -82,13 +82,8 @@ pub(crate) mod test_support {
     //! them.
 
     use super::{LoginReply, LoginSuccess, parse_login_response};
-    use crate::capture::CAPTURES;
-
     /// Reads one capture file, e.g. `capture("test-region.login-response.xml")`.
-    pub fn capture(name: &str) -> Vec<u8> {
-        let path = format!("{CAPTURES}{name}");
-        std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
-    }
+    pub use overlook_testdata::read_bytes as capture;
 
     /// Parses a login reply that must be a success.
     pub fn success(bytes: &[u8]) -> LoginSuccess {

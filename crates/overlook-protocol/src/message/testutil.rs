@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::circuit::AgentIds;
 use super::codec::{MessageError, MessageRepr};
 use super::template::Template;
-use crate::capture::{CAPTURES, Direction, SESSIONS, decode_hex, read_udp_jsonl};
+use crate::capture::{Direction, SESSIONS, decode_hex, read_udp_jsonl};
 use crate::types::{Quat, Uuid, Vec3};
 use crate::udp::{self, MessageId};
 
@@ -122,11 +122,10 @@ pub struct Golden<M> {
 /// Every captured message of type `M`, each checked to parse, re-emit byte for byte and reject
 /// damage; the number per session and direction is checked against the capture README.
 pub fn golden<M: MessageRepr + PartialEq + Debug>() -> Vec<Golden<M>> {
-    let readme = std::fs::read_to_string(format!("{CAPTURES}README.md")).expect("capture README");
+    let readme = overlook_testdata::read_text("README.md");
     let mut out = Vec::new();
     for session in SESSIONS {
-        let path = format!("{CAPTURES}{session}.udp.jsonl");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let text = overlook_testdata::session_udp(session);
         let mut counts = [0usize; 2];
         for d in read_udp_jsonl(&text).unwrap() {
             let packet = udp::decode(&d.bytes).unwrap();

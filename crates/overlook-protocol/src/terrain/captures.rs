@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use super::patch::read_coefficients;
 use super::*;
-use crate::capture::{CAPTURES, decode_hex};
+use crate::capture::decode_hex;
 
 /// Zero-decoding for the test only (`00 n` = n zeros); a proper udp module lives elsewhere.
 fn zero_decode(body: &[u8]) -> Vec<u8> {
@@ -27,8 +27,7 @@ fn zero_decode(body: &[u8]) -> Vec<u8> {
 
 /// `(LayerID.Type, Data)` of every incoming LayerData (High 11) datagram of a session.
 fn layer_data(session: &str) -> Vec<(u8, Vec<u8>)> {
-    let path = format!("{CAPTURES}{session}.udp.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let text = overlook_testdata::session_udp(session);
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -58,7 +57,7 @@ fn layer_data(session: &str) -> Vec<(u8, Vec<u8>)> {
 }
 
 fn r32(name: &str, size: u32) -> Heightmap {
-    let bytes = std::fs::read(format!("{CAPTURES}{name}.terrain.r32")).unwrap();
+    let bytes = overlook_testdata::read_bytes(&format!("{name}.terrain.r32"));
     Heightmap::from_r32(&bytes, size, size).unwrap()
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::capture::{CAPTURES, SESSIONS};
+use crate::capture::SESSIONS;
 use crate::message::testutil::inbound_messages;
 use crate::types::{Quat, Uuid, Vec3};
 
@@ -276,8 +276,7 @@ fn label(s: &PrimShape) -> String {
 #[test]
 fn shape_classes_match_summary() {
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{CAPTURES}SUMMARY.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&overlook_testdata::read_text("SUMMARY.json")).unwrap();
     for session in SESSIONS {
         let mut counts = BTreeMap::new();
         for o in objects(session).values().filter(|o| o.pcode == PCode::Prim) {
