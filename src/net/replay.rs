@@ -195,26 +195,11 @@ pub(super) fn run(
         }
         // What our circuit would send is not sent anywhere: the recording has the real ones.
         while circuit.poll_transmit().is_some() {}
-        while let Some(event) = circuit.poll_event() {
-            match event {
-                Event::Phase { phase, ms } => send(NetEvent::Phase { phase, ms }),
-                Event::Message(m) if !matches!(*m, Message::PacketAck(_)) => {
-                    send(NetEvent::Message(m));
-                }
-                Event::Message(_) => {}
-                Event::Disconnected(reason) => send(NetEvent::Warning(format!(
-                    "the replayed circuit closed: {reason}"
-                ))),
-            }
-        }
+        forward_events(&mut circuit, &send);
     }
     // Phases reached without a datagram (login sent and replied) are reported even for an
     // empty recording.
-    while let Some(event) = circuit.poll_event() {
-        if let Event::Phase { phase, ms } = event {
-            send(NetEvent::Phase { phase, ms });
-        }
-    }
+    forward_events(&mut circuit, &send);
     send(NetEvent::Stats(NetStats::of(&circuit)));
     // A recording that never got as far as the region's handshake has nothing more to show: the
     // session ends now, naming the file, instead of leaving `check` to wait for its timeout.
@@ -229,6 +214,23 @@ pub(super) fn run(
     while let Some(command) = commands.blocking_recv() {
         if matches!(command, NetCommand::Shutdown) {
             return;
+        }
+    }
+}
+
+/// Passes the circuit's events on as the network thread would; the replayed circuit closing is
+/// only a warning (the recording goes on).
+fn forward_events(circuit: &mut Circuit, send: &impl Fn(NetEvent)) {
+    while let Some(event) = circuit.poll_event() {
+        match event {
+            Event::Phase { phase, ms } => send(NetEvent::Phase { phase, ms }),
+            Event::Message(m) if !matches!(*m, Message::PacketAck(_)) => {
+                send(NetEvent::Message(m));
+            }
+            Event::Message(_) => {}
+            Event::Disconnected(reason) => send(NetEvent::Warning(format!(
+                "the replayed circuit closed: {reason}"
+            ))),
         }
     }
 }

@@ -14,9 +14,10 @@ use web_time::Instant;
 
 use overlook_protocol::message::LayerData;
 use overlook_protocol::terrain::Heightmap;
-use overlook_protocol::types::{Vec3, f32_from_f64};
+use overlook_protocol::types::Vec3;
 
 use crate::terrain::layer_data_packets;
+use crate::terrain::shape::f32_of;
 
 /// How terrain is paced.
 #[derive(Debug, Clone)]
@@ -167,8 +168,8 @@ impl TerrainStream {
                 if self.is_taken(px, py) {
                     continue;
                 }
-                let cx = f32_from_f64(f64::from(px * 16 + 8));
-                let cy = f32_from_f64(f64::from(py * 16 + 8));
+                let cx = f32_of(px * 16 + 8);
+                let cy = f32_of(py * 16 + 8);
                 let d = (cx - at.x).hypot(cy - at.y);
                 candidates.push((if d.is_finite() { d } else { f32::MAX }, px, py));
             }
