@@ -163,18 +163,61 @@ pub(crate) fn for_each_patch(
 /// group header (stride 264, patch size 16, `L` or `M` when `extended`), the patches
 /// ([`encode_patch`]), the end-of-patches marker, and zero bits up to the next byte boundary.
 pub fn encode_layer(patches: &[(u32, u32, &[f32; 256])], extended: bool) -> Vec<u8> {
-    let layer = if extended {
-        LayerType::LandExtended
-    } else {
-        LayerType::Land
-    };
-    let mut w = BitWriter::new();
-    GroupHeader::opensim(layer).write(&mut w);
+    let mut layer = LandLayerWriter::new(extended);
     for &(x, y, heights) in patches {
-        encode_patch(&mut w, heights, x, y, extended);
+        encode_patch(&mut layer.bits, heights, x, y, extended);
     }
-    w.write_bits(u32::from(END_OF_PATCHES), 8);
-    w.finish()
+    layer.finish()
+}
+
+/// A land LayerData `Data` field being written: OpenSim's group header (`L`, or `M` when
+/// `extended`), then whole patches, then — on [`Self::finish`] — the end-of-patches marker and
+/// padding. [`encode_layer`] writes one from a list of patches; a packer that keeps each field
+/// under a size encodes a patch on its own, measures it and appends it here.
+#[derive(Debug, Clone)]
+pub struct LandLayerWriter {
+    bits: BitWriter,
+    layer: LayerType,
+}
+
+impl LandLayerWriter {
+    /// Bits of the end-of-patches marker.
+    const END_BITS: usize = 8;
+
+    /// A field with just its group header.
+    pub fn new(extended: bool) -> Self {
+        let layer = if extended {
+            LayerType::LandExtended
+        } else {
+            LayerType::Land
+        };
+        let mut bits = BitWriter::new();
+        GroupHeader::opensim(layer).write(&mut bits);
+        LandLayerWriter { bits, layer }
+    }
+
+    /// `Land` or `LandExtended`.
+    pub fn layer(&self) -> LayerType {
+        self.layer
+    }
+
+    /// The bits [`Self::finish`] would give now, before padding: what is written plus the end
+    /// marker.
+    pub fn finished_bit_len(&self) -> usize {
+        self.bits.bit_len().saturating_add(Self::END_BITS)
+    }
+
+    /// Appends a patch already encoded on its own (by [`encode_patch`] with this field's
+    /// `extended`).
+    pub fn append_patch(&mut self, patch: &BitWriter) {
+        self.bits.append(patch);
+    }
+
+    /// The field's bytes: the end-of-patches marker, then zero bits to a byte boundary.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.bits.write_bits(u32::from(END_OF_PATCHES), 8);
+        self.bits.finish()
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,8 @@ pub use bits::{BitReader, BitWriter};
 pub use encode::{Prescan, encode_patch, encode_patch_with};
 pub use heightmap::{Heightmap, LayersApplied, PatchStatus};
 pub use layer::{
-    DecodedLayer, decode_layer, dequantised_blocks, encode_layer, land_patch_positions,
+    DecodedLayer, LandLayerWriter, decode_layer, dequantised_blocks, encode_layer,
+    land_patch_positions,
 };
 pub use patch::{
     DecodedPatch, DequantisedBlock, GroupHeader, PatchHeader, decode_patch, decode_patch_into,

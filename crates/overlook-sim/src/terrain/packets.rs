@@ -2,11 +2,7 @@
 //! OpenSim 0.9.2.2 packs them (PROTOCOL §4.7, §8). The region's terrain stream sends what
 //! [`layer_data_packets`] makes.
 
-use overlook_protocol::terrain::patch::{END_OF_PATCHES, GroupHeader};
-use overlook_protocol::terrain::{BitWriter, Heightmap, LayerType, encode_patch};
-
-/// Bits of the end-of-patches marker that closes every blob.
-const END_BITS: usize = 8;
+use overlook_protocol::terrain::{BitWriter, Heightmap, LandLayerWriter, LayerType, encode_patch};
 
 /// One LayerData `Data` blob and the patches it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,57 +31,35 @@ pub fn layer_data_packets(
     max_bytes: usize,
 ) -> Vec<PackedLayer> {
     let extended = map.size_x() > 256 || map.size_y() > 256;
-    let layer = if extended {
-        LayerType::LandExtended
-    } else {
-        LayerType::Land
-    };
     let max_bits = max_bytes.saturating_mul(8);
     let mut packets = Vec::new();
-    let mut current: Option<Group> = None;
+    let mut current: Option<(LandLayerWriter, Vec<(u32, u32)>)> = None;
     for &(px, py) in order {
         let Some(heights) = map.patch(px, py) else {
             continue;
         };
         let mut one = BitWriter::new();
         encode_patch(&mut one, &heights, px, py, extended);
-        let bits = one.bit_len();
-        if let Some(group) = current.take_if(|g| g.bits.bit_len() + bits + END_BITS > max_bits) {
-            packets.push(group.close(layer));
+        if let Some(full) =
+            current.take_if(|(layer, _)| layer.finished_bit_len() + one.bit_len() > max_bits)
+        {
+            packets.push(close(full));
         }
-        let group = current.get_or_insert_with(|| Group::new(layer));
-        group.bits.append(&one);
-        group.patches.push((px, py));
+        let (layer, patches) =
+            current.get_or_insert_with(|| (LandLayerWriter::new(extended), Vec::new()));
+        layer.append_patch(&one);
+        patches.push((px, py));
     }
-    packets.extend(current.map(|group| group.close(layer)));
+    packets.extend(current.map(close));
     packets
 }
 
-/// A blob being filled: its bits so far (group header first) and its patches.
-struct Group {
-    bits: BitWriter,
-    patches: Vec<(u32, u32)>,
-}
-
-impl Group {
-    /// An empty blob of `layer`: just OpenSim's group header.
-    fn new(layer: LayerType) -> Self {
-        let mut bits = BitWriter::new();
-        GroupHeader::opensim(layer).write(&mut bits);
-        Group {
-            bits,
-            patches: Vec::new(),
-        }
-    }
-
-    /// Writes the end-of-patches marker and pads to a byte.
-    fn close(mut self, layer: LayerType) -> PackedLayer {
-        self.bits.write_bits(u32::from(END_OF_PATCHES), 8);
-        PackedLayer {
-            layer,
-            data: self.bits.finish(),
-            patches: self.patches,
-        }
+/// A finished blob and its patches.
+fn close((layer, patches): (LandLayerWriter, Vec<(u32, u32)>)) -> PackedLayer {
+    PackedLayer {
+        layer: layer.layer(),
+        data: layer.finish(),
+        patches,
     }
 }
 
