@@ -3,7 +3,7 @@
 //! its distance from the camera asks for; a water plane covers the region at the handshake's
 //! water height.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use bevy::prelude::*;
 
@@ -21,6 +21,41 @@ use overlook_protocol::terrain::Heightmap;
 /// From this many land layers in one frame on, they are decoded on every core.
 const PARALLEL_LAYERS: usize = 16;
 
+/// Heights a region's terrain can have, metres: OpenSim's `Constants.MinTerrainHeightmap`
+/// (−100) and `MaxTerrainHeightmap` (4000), which every terrain tool and loader clamps to, widened
+/// by 10 m for the `LayerData` codec's rounding. A decoded patch with a height outside (or not
+/// finite) is impossible terrain: reported per patch, and `check.terrain` fails.
+pub const POSSIBLE_HEIGHTS: core::ops::RangeInclusive<f32> = -110.0..=4010.0;
+
+/// Why patch `(px, py)` of `map` is impossible terrain, or `None` when its heights are possible.
+pub fn impossible_patch(map: &Heightmap, px: u32, py: u32) -> Option<String> {
+    let heights = map.patch(px, py)?;
+    let finite = heights.iter().all(|h| h.is_finite());
+    let min = heights.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = heights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let possible = finite && POSSIBLE_HEIGHTS.contains(&min) && POSSIBLE_HEIGHTS.contains(&max);
+    (!possible).then(|| {
+        // Plain metres where they are readable, exponents for the absurd ones.
+        let m = |h: f32| {
+            if h.abs() < 1e6 {
+                format!("{h}")
+            } else {
+                format!("{h:e}")
+            }
+        };
+        let range = if finite {
+            format!("heights {}..{} m", m(min), m(max))
+        } else {
+            "heights that are not finite".to_owned()
+        };
+        format!(
+            "terrain patch ({px},{py}): {range}, outside OpenSim's {}..{} m",
+            POSSIBLE_HEIGHTS.start() + 10.0,
+            POSSIBLE_HEIGHTS.end() - 10.0
+        )
+    })
+}
+
 /// The region's terrain as received.
 #[derive(Resource, Debug, Default)]
 pub struct Terrain {
@@ -34,8 +69,10 @@ pub struct Terrain {
     pub built: HashMap<ChunkId, (Entity, Lod)>,
     /// The water plane.
     pub water: Option<Entity>,
-    /// Layers or patches that did not decode, newest last.
+    /// Layers or patches that did not decode, and impossible patches, newest last.
     pub problems: Vec<String>,
+    /// Patches whose latest copy has impossible heights ([`impossible_patch`]), `(px, py)`.
+    pub impossible: BTreeSet<(u32, u32)>,
 }
 
 /// Terrain look settings.
@@ -144,6 +181,7 @@ pub fn apply_layer_data(
         }
         terrain.shading = TerrainShading::default();
         terrain.dirty.clear();
+        terrain.impossible.clear();
     }
     let terrain = &mut *terrain;
     let Some(map) = terrain.heightmap.as_mut() else {
@@ -173,10 +211,21 @@ pub fn apply_layer_data(
             1
         };
         let done = map.apply_layers(&land, threads);
-        for (x, y) in done.patches {
+        let written: BTreeSet<(u32, u32)> = done.patches.iter().copied().collect();
+        for (x, y) in written {
             terrain
                 .dirty
                 .extend(chunks_touching_patch(size_x, size_y, x, y));
+            // The latest copy decides: a good repeat clears an earlier impossible one.
+            match impossible_patch(map, x, y) {
+                Some(why) => {
+                    terrain.impossible.insert((x, y));
+                    terrain.problems.push(why);
+                }
+                None => {
+                    terrain.impossible.remove(&(x, y));
+                }
+            }
         }
         terrain
             .problems
@@ -444,5 +493,72 @@ mod tests {
         let terrain = app.world().resource::<Terrain>();
         assert!(terrain.dirty.is_empty());
         assert_eq!(terrain.built.len(), 64, "8 × 8 chunks of 64 m");
+    }
+
+    #[test]
+    fn impossible_heights_are_reported_per_patch_until_a_good_copy_replaces_them() {
+        let mut app = app();
+        app.world_mut()
+            .write_message(SessionStarted(Box::new(login(256))));
+        app.update();
+        app.world_mut().write_message(RegionMessage(Box::new(land(
+            &[
+                (1, 1, 3.0e38),
+                (2, 1, -5000.0),
+                (3, 1, -1e30),
+                (4, 1, 4000.0),
+                (5, 1, -100.0),
+            ],
+            false,
+        ))));
+        app.update();
+        let terrain = app.world().resource::<Terrain>();
+        assert_eq!(
+            terrain.impossible.iter().copied().collect::<Vec<_>>(),
+            vec![(1, 1), (2, 1), (3, 1)],
+            "{:?}",
+            terrain.problems
+        );
+        for (x, what) in [
+            (1, "heights 3e38..3e38 m, outside OpenSim's -100..4000 m"),
+            (2, "heights -5000..-5000 m"),
+            (3, "-1e30"),
+        ] {
+            assert!(
+                terrain
+                    .problems
+                    .iter()
+                    .any(|p| p.starts_with(&format!("terrain patch ({x},1): ")) && p.contains(what)),
+                "{x}: {:?}",
+                terrain.problems
+            );
+        }
+        // A good copy of a patch clears it; a new session forgets them all.
+        app.world_mut()
+            .write_message(RegionMessage(Box::new(land(&[(1, 1, 30.0)], false))));
+        app.update();
+        let terrain = app.world().resource::<Terrain>();
+        assert_eq!(terrain.impossible.len(), 2);
+        assert!(!terrain.impossible.contains(&(1, 1)));
+        app.world_mut()
+            .write_message(SessionStarted(Box::new(login(256))));
+        app.update();
+        assert!(app.world().resource::<Terrain>().impossible.is_empty());
+    }
+
+    #[test]
+    fn a_patch_with_heights_that_are_not_finite_is_impossible() {
+        let mut heights = vec![20.0f32; 256 * 256];
+        heights[16 * 256 * 2 + 16 * 3 + 5] = f32::NAN;
+        heights[16 * 256 * 4] = f32::INFINITY;
+        let bytes: Vec<u8> = heights.iter().flat_map(|h| h.to_le_bytes()).collect();
+        let map = Heightmap::from_r32(&bytes, 256, 256).unwrap();
+        let bad: Vec<(u32, u32)> = (0..16)
+            .flat_map(|y| (0..16).map(move |x| (x, y)))
+            .filter(|&(x, y)| impossible_patch(&map, x, y).is_some())
+            .collect();
+        assert_eq!(bad, vec![(3, 2), (0, 4)]);
+        assert!(impossible_patch(&map, 3, 2).unwrap().contains("not finite"));
+        assert_eq!(impossible_patch(&map, 16, 0), None, "outside the region");
     }
 }

@@ -9,7 +9,7 @@ use bevy::prelude::*;
 
 use crate::net::NetCommand;
 use crate::net::plugin::{NetSystems, Outgoing, RegionMessage};
-use crate::scene::sl_to_bevy;
+use crate::scene::{RegionInfo, RegionSystems, impossible_agent_place, sl_to_bevy};
 use overlook_protocol::message::Message;
 use overlook_protocol::message::agent::control_flags as cf;
 
@@ -126,7 +126,9 @@ impl Plugin for CameraPlugin {
             .init_resource::<SentControls>()
             .add_systems(
                 PreUpdate,
-                place_agent_on_movement_complete.after(NetSystems::Receive),
+                place_agent_on_movement_complete
+                    .after(NetSystems::Receive)
+                    .after(RegionSystems::Apply),
             )
             .add_systems(
                 Update,
@@ -146,9 +148,15 @@ pub fn place_agent_on_movement_complete(
     mut messages: MessageReader<RegionMessage>,
     mut pose: ResMut<AgentPose>,
     mut cameras: Query<(&mut ChaseCamera, &mut Transform)>,
+    region: Option<Res<RegionInfo>>,
 ) {
+    let size = region.map_or(RegionInfo::default().size, |r| r.size);
     for RegionMessage(message) in messages.read() {
-        if let Message::AgentMovementComplete(m) = &**message {
+        // An impossible place is ignored (and reported by the region plugin): the camera stays
+        // at the last good one.
+        if let Message::AgentMovementComplete(m) = &**message
+            && impossible_agent_place(m.position, m.look_at, size).is_none()
+        {
             *pose = AgentPose {
                 position: Vec3::from_array(sl_to_bevy(m.position)),
                 heading: AgentPose::heading_of(Vec3::from_array(sl_to_bevy(m.look_at))),
@@ -281,13 +289,17 @@ mod tests {
     use overlook_protocol::types::{Uuid, Vec3 as SlVec3};
 
     fn movement(look_at: SlVec3) -> RegionMessage {
+        movement_to(SlVec3::new(128.0, 128.0, 26.03), look_at)
+    }
+
+    fn movement_to(position: SlVec3, look_at: SlVec3) -> RegionMessage {
         RegionMessage(Box::new(Message::AgentMovementComplete(
             AgentMovementComplete {
                 agent: AgentIds {
                     agent_id: Uuid::NIL,
                     session_id: Uuid::NIL,
                 },
-                position: SlVec3::new(128.0, 128.0, 26.03),
+                position,
                 look_at,
                 region_handle: 0,
                 timestamp: 0,
@@ -358,5 +370,36 @@ mod tests {
             control_flags_for(&keys, true),
             cf::AT_POS | cf::TURN_LEFT | cf::YAW_POS | cf::FLY
         );
+    }
+
+    #[test]
+    fn an_impossible_movement_complete_leaves_the_camera_where_it_was() {
+        let mut app = app();
+        app.world_mut()
+            .write_message(movement(SlVec3::new(0.99, 0.042, 0.0)));
+        app.update();
+        let pose = *app.world().resource::<AgentPose>();
+        let mut q = app.world_mut().query::<&Transform>();
+        let before = *q.single(app.world()).unwrap();
+        for (position, look_at) in [
+            (
+                SlVec3::new(f32::NAN, 128.0, 26.0),
+                SlVec3::new(1.0, 0.0, 0.0),
+            ),
+            (SlVec3::new(128.0, 128.0, 1e30), SlVec3::new(1.0, 0.0, 0.0)),
+            (
+                SlVec3::new(128.0, 128.0, 26.0),
+                SlVec3::new(f32::INFINITY, 0.0, 0.0),
+            ),
+        ] {
+            app.world_mut()
+                .write_message(movement_to(position, look_at));
+            app.update();
+            assert_eq!(*app.world().resource::<AgentPose>(), pose, "{position:?}");
+            let mut q = app.world_mut().query::<&Transform>();
+            let after = *q.single(app.world()).unwrap();
+            assert!(after.translation.is_finite());
+            assert!((after.translation - before.translation).length() < 1e-3);
+        }
     }
 }

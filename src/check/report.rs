@@ -16,7 +16,7 @@ use crate::net::plugin::{Session, SessionState};
 use crate::objects::plugin::{ObjectIndex, SlObject};
 use crate::scene::{RegionInfo, SceneCounts};
 use crate::terrain::Terrain;
-use crate::viewer::capture::{CapturedFrames, Frame, View};
+use crate::viewer::capture::{CapturedFrames, Frame, View, clear_rgba};
 use overlook_protocol::circuit::Phase;
 use overlook_protocol::login::LoginSuccess;
 use overlook_protocol::message::object::{PCode, ShapeKind};
@@ -45,6 +45,12 @@ pub struct Collected {
     pub heightmap: Option<Heightmap>,
     /// Distinct local ids present at the end, avatars included.
     pub objects_total: usize,
+    /// Distinct objects that sent an impossible place, rotation or size (not drawn).
+    pub objects_invalid: usize,
+    /// Distinct objects whose parent link would have closed a cycle (shown as roots).
+    pub parent_cycles: usize,
+    /// Patches whose heights are impossible, `(px, py)`.
+    pub terrain_impossible: Vec<(u32, u32)>,
     /// Objects by PCode.
     pub by_pcode: BTreeMap<u8, usize>,
     /// Objects by shape (`box`, `sphere`, … `other`).
@@ -134,9 +140,15 @@ impl Collected {
         if let Some(terrain) = world.get_resource::<Terrain>() {
             c.heightmap.clone_from(&terrain.heightmap);
             c.problems.extend(terrain.problems.iter().cloned());
+            c.terrain_impossible = terrain.impossible.iter().copied().collect();
         }
         if let Some(index) = world.get_resource::<ObjectIndex>() {
             c.problems.extend(index.problems.iter().cloned());
+            c.objects_invalid = index.invalid_count();
+            c.parent_cycles = index.cycles.len();
+        }
+        if let Some(region) = world.get_resource::<RegionInfo>() {
+            c.problems.extend(region.problems.iter().cloned());
         }
         if let Some(frames) = world.get_resource::<CapturedFrames>() {
             c.frame = frames.get(View::Avatar).cloned();
@@ -298,36 +310,63 @@ fn scene_checks(
     missing: &[(u32, u32)],
 ) -> Vec<Check> {
     let expected = c.heightmap.as_ref().map_or(0, Heightmap::patches_total);
-    let terrain_ok = circuit && expected > 0 && missing.is_empty();
+    let impossible = &c.terrain_impossible;
+    let terrain_ok = circuit && expected > 0 && missing.is_empty() && impossible.is_empty();
     let terrain_msg = (!terrain_ok).then(|| {
-        if missing.is_empty() {
-            "no terrain".to_owned()
-        } else {
-            format!(
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!(
                 "{} of {expected} terrain patches missing: {}",
                 missing.len(),
                 name_patches(missing)
-            )
+            ));
+        }
+        if !impossible.is_empty() {
+            parts.push(format!(
+                "{} terrain patches with impossible heights: {}",
+                impossible.len(),
+                name_patches(impossible)
+            ));
+        }
+        if parts.is_empty() {
+            "no terrain".to_owned()
+        } else {
+            parts.join("; ")
         }
     });
-    let objects_ok = circuit && c.objects_total >= args.min_objects;
-    let frames_ok = circuit && c.frame.is_some() && c.overview.is_some();
+    let enough = c.objects_total >= args.min_objects;
+    let objects_ok = circuit && enough && c.objects_invalid == 0 && c.parent_cycles == 0;
+    let objects_msg = (!objects_ok).then(|| {
+        let mut parts = Vec::new();
+        if !enough {
+            parts.push(format!(
+                "{} objects, fewer than --min-objects {}",
+                c.objects_total, args.min_objects
+            ));
+        }
+        if c.objects_invalid > 0 {
+            parts.push(format!(
+                "{} objects with an impossible place, rotation or size (not drawn; see warnings)",
+                c.objects_invalid
+            ));
+        }
+        if c.parent_cycles > 0 {
+            parts.push(format!(
+                "{} objects in parent cycles (shown as roots; see warnings)",
+                c.parent_cycles
+            ));
+        }
+        parts.join("; ")
+    });
+    let frame_problems = frame_problems(c);
+    let frames_ok = circuit && frame_problems.is_empty();
     let mut checks = vec![
         Check::new("check.terrain", terrain_ok, terrain_msg),
-        Check::new(
-            "check.objects",
-            objects_ok,
-            (!objects_ok).then(|| {
-                format!(
-                    "{} objects, fewer than --min-objects {}",
-                    c.objects_total, args.min_objects
-                )
-            }),
-        ),
+        Check::new("check.objects", objects_ok, objects_msg),
         Check::new(
             "check.frames",
             frames_ok,
-            (!frames_ok).then(|| "frame.png or overview.png not rendered".to_owned()),
+            (!frames_ok).then(|| frame_problems.join("; ")),
         ),
     ];
     if !circuit {
@@ -338,6 +377,40 @@ fn scene_checks(
         }
     }
     checks
+}
+
+/// The least share of a frame's pixels that must show something of the region (terrain,
+/// water, objects, avatars: anything but the sky) for `check.frames` to pass. The avatar's own
+/// view of the embedded region shows 37 % and its overview 100 %; a camera at a place that
+/// holds nothing (the sky alone) shows 0 %. 1 % of 1280 × 720 is a 96-pixel square.
+pub const MIN_REGION_SHARE: f64 = 0.01;
+
+/// The share of each captured frame that shows the region, `(frame, overview)`.
+fn region_shares(c: &Collected) -> (Option<f64>, Option<f64>) {
+    let clear = clear_rgba();
+    (
+        c.frame.as_ref().map(|f| f.region_share(clear)),
+        c.overview.as_ref().map(|f| f.region_share(clear)),
+    )
+}
+
+/// Why `check.frames` fails: a frame not rendered, or one showing nothing of the region.
+fn frame_problems(c: &Collected) -> Vec<String> {
+    let (frame, overview) = region_shares(c);
+    let mut problems = Vec::new();
+    for (name, share) in [("frame.png", frame), ("overview.png", overview)] {
+        match share {
+            None => problems.push(format!("{name} not rendered")),
+            Some(share) if share < MIN_REGION_SHARE => problems.push(format!(
+                "{name} shows nothing of the region: {:.2} % of its pixels differ from the sky, \
+                 under the {} % of terrain, water or objects it needs",
+                share * 100.0,
+                MIN_REGION_SHARE * 100.0
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
 }
 
 /// One test case per phase of the story: the connecting phases fail when not reached, later
@@ -405,6 +478,7 @@ fn build_report(
         })
     });
     let stats = height_stats_opt(c.heightmap.as_ref());
+    let shares = region_shares(c);
     let by_pcode: BTreeMap<String, usize> = c
         .by_pcode
         .iter()
@@ -438,12 +512,15 @@ fn build_report(
             "patches_received": c.heightmap.as_ref().map_or(0, Heightmap::patches_received),
             "patches_duplicated": c.heightmap.as_ref().map_or(0, Heightmap::duplicates),
             "patches_missing": missing.iter().map(|&(x, y)| [x, y]).collect::<Vec<_>>(),
+            "patches_impossible": c.terrain_impossible.iter().map(|&(x, y)| [x, y]).collect::<Vec<_>>(),
             "height_min": stats.map(|s| s.0),
             "height_max": stats.map(|s| s.1),
             "height_mean": stats.map(|s| s.2),
         },
         "objects": {
             "total": c.objects_total,
+            "invalid": c.objects_invalid,
+            "parent_cycles": c.parent_cycles,
             "by_pcode": by_pcode,
             "by_shape": c.by_shape,
         },
@@ -456,6 +533,10 @@ fn build_report(
             "malformed": c.stats.malformed,
         },
         "rtt_ms": c.stats.rtt.map(|d| d.as_secs_f64() * 1000.0),
+        "frames": {
+            "frame_region_share": shares.0,
+            "overview_region_share": shares.1,
+        },
         "checks": checks.iter().map(|ch| json!({
             "name": ch.name,
             "result": if ch.skipped { "skipped" } else if ch.passed { "pass" } else { "fail" },
@@ -558,6 +639,7 @@ pub fn write_heightmap_png(map: &Heightmap, path: &Path) -> std::io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::viewer::capture::CLEAR_TOLERANCE;
     use overlook_protocol::terrain::DecodedPatch;
 
     fn map() -> Heightmap {
@@ -693,6 +775,94 @@ mod tests {
         assert_eq!(o.code, 2);
         assert_eq!(o.errors.len(), 1, "{:?}", o.errors);
         assert!(o.errors[0].contains("Could not authenticate"));
+    }
+
+    /// A 100 × 100 frame of sky with `region` pixels of terrain colour.
+    fn sky_with(view: View, region: usize) -> Frame {
+        let sky = clear_rgba();
+        let mut rgba: Vec<u8> = sky.repeat(100 * 100);
+        for px in rgba.chunks_exact_mut(4).take(region) {
+            px.copy_from_slice(&[90, 120, 60, 255]);
+        }
+        // Within the tolerance of the clear colour: still sky.
+        rgba[4 * 9999] = sky[0] + CLEAR_TOLERANCE;
+        Frame {
+            view,
+            width: 100,
+            height: 100,
+            rgba,
+        }
+    }
+
+    #[test]
+    fn a_frame_of_sky_alone_fails_check_frames() {
+        let mut c = connected(map(), 36);
+        c.frame = Some(sky_with(View::Avatar, 0));
+        c.overview = Some(sky_with(View::Overview, 100));
+        let o = evaluate(&args(0), &c, Vec::new());
+        assert_eq!(o.code, 1);
+        let frames = o.checks.iter().find(|c| c.name == "check.frames").unwrap();
+        assert!(!frames.passed);
+        assert_eq!(
+            frames.message.as_deref(),
+            Some(
+                "frame.png shows nothing of the region: 0.00 % of its pixels differ from the sky, \
+                 under the 1 % of terrain, water or objects it needs"
+            )
+        );
+        assert_eq!(o.report["frames"]["frame_region_share"].as_f64(), Some(0.0));
+        assert_eq!(
+            o.report["frames"]["overview_region_share"].as_f64(),
+            Some(0.01)
+        );
+        // 99 pixels of 10,000 are under 1 %; 100 are enough.
+        c.frame = Some(sky_with(View::Avatar, 99));
+        let o = evaluate(&args(0), &c, Vec::new());
+        assert_eq!(o.code, 1);
+        c.frame = Some(sky_with(View::Avatar, 100));
+        let o = evaluate(&args(0), &c, Vec::new());
+        assert_eq!(o.code, 0, "{:?}", o.errors);
+        // A frame not rendered at all.
+        c.overview = None;
+        let o = evaluate(&args(0), &c, Vec::new());
+        assert!(
+            o.errors.iter().any(|e| e == "overview.png not rendered"),
+            "{:?}",
+            o.errors
+        );
+    }
+
+    #[test]
+    fn impossible_objects_cycles_and_terrain_fail_their_checks() {
+        let mut c = connected(map(), 36);
+        c.objects_invalid = 2;
+        c.parent_cycles = 1;
+        c.terrain_impossible = vec![(1, 1), (2, 1)];
+        let o = evaluate(&args(30), &c, Vec::new());
+        assert_eq!(o.code, 1);
+        let message = |name: &str| {
+            o.checks
+                .iter()
+                .find(|c| c.name == name)
+                .and_then(|c| c.message.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            message("check.objects"),
+            "2 objects with an impossible place, rotation or size (not drawn; see warnings); \
+             1 objects in parent cycles (shown as roots; see warnings)"
+        );
+        assert_eq!(
+            message("check.terrain"),
+            "2 terrain patches with impossible heights: (1,1) (2,1)"
+        );
+        assert_eq!(o.report["objects"]["invalid"], 2);
+        assert_eq!(o.report["objects"]["parent_cycles"], 1);
+        assert_eq!(
+            o.report["terrain"]["patches_impossible"],
+            serde_json::json!([[1, 1], [2, 1]])
+        );
+        assert!(o.errors.iter().any(|e| e.contains("impossible heights")));
     }
 
     #[test]

@@ -7,12 +7,20 @@
 //! are placed relative to their root without inheriting its size. A child whose root has not
 //! arrived is kept hidden until it does; a kill removes the object with its children. Prim meshes
 //! are built once per distinct shape and materials once per distinct face look.
+//!
+//! Impossible data is reported, never drawn: a full update whose place, rotation or size cannot
+//! be real ([`impossible_placement`](super::state::impossible_placement)) removes the object
+//! (with its linked children) instead of drawing it; a terse update that would move an object
+//! somewhere impossible is ignored, so the object (our own avatar, and the camera with it) stays
+//! at its last good place. Either way the object is counted in [`ObjectIndex::invalid`] and
+//! named in [`ObjectIndex::problems`]. A parent link that would close a cycle (a self-parent
+//! included) is reported the same way and the object is shown as a root.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bevy::prelude::*;
 
-use super::state::ObjectState;
+use super::state::{ObjectState, impossible_placement};
 use crate::camera::AgentPose;
 use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
 use crate::scene::mesh::{sl_scale_to_bevy, to_bevy_mesh};
@@ -62,8 +70,55 @@ pub struct ObjectIndex {
     pub waiting: HashMap<u32, Vec<u32>>,
     /// Child local id → parent local id, for every linked object present.
     pub parents: HashMap<u32, u32>,
-    /// Blobs that did not decode, newest last (for the log and `check`).
+    /// Blobs that did not decode and impossible data, newest last (for the log and `check`).
     pub problems: Vec<String>,
+    /// Local ids that sent an impossible place, rotation or size this session (at most
+    /// [`MAX_TRACKED`]; [`ObjectIndex::invalid_count`] counts the rest).
+    pub invalid: HashSet<u32>,
+    /// Local ids whose parent link would have closed a cycle (shown as roots).
+    pub cycles: HashSet<u32>,
+    /// Ids past [`MAX_TRACKED`] in `invalid` or `cycles`.
+    pub untracked: usize,
+}
+
+/// How many distinct ids [`ObjectIndex::invalid`] and [`ObjectIndex::cycles`] keep each: a
+/// region sending millions of impossible objects cannot grow them without bound.
+pub const MAX_TRACKED: usize = 65_536;
+
+/// Parent links followed before a chain counts as a cycle (SL linksets are one level deep;
+/// an attachment or a seated avatar adds one or two).
+const MAX_LINK_DEPTH: usize = 64;
+
+impl ObjectIndex {
+    /// Distinct objects that sent impossible data this session.
+    pub fn invalid_count(&self) -> usize {
+        self.invalid.len() + self.untracked
+    }
+
+    fn note_invalid(&mut self, id: u32, why: String) {
+        if self.invalid.len() < MAX_TRACKED || self.invalid.contains(&id) {
+            self.invalid.insert(id);
+        } else {
+            self.untracked += 1;
+        }
+        self.problems.push(why);
+    }
+
+    /// True when linking `id` to `parent` would close a cycle: `parent` is `id` or descends
+    /// from it (or the chain is deeper than any real one).
+    fn closes_cycle(&self, id: u32, parent: u32) -> bool {
+        let mut p = parent;
+        for _ in 0..MAX_LINK_DEPTH {
+            if p == id {
+                return true;
+            }
+            match self.parents.get(&p) {
+                Some(&next) => p = next,
+                None => return false,
+            }
+        }
+        true
+    }
 }
 
 /// Meshes and materials already uploaded.
@@ -227,6 +282,9 @@ fn apply_object_messages(
         }
         index.waiting.clear();
         index.parents.clear();
+        index.invalid.clear();
+        index.cycles.clear();
+        index.untracked = 0;
     }
     let mut touched = false;
     for RegionMessage(message) in messages.read() {
@@ -245,7 +303,7 @@ fn apply_object_messages(
             Message::ImprovedTerseObjectUpdate(u) => {
                 for t in &u.objects {
                     match t.terse() {
-                        Ok(t) => apply_terse(&index, &mut objects, &t),
+                        Ok(t) => apply_terse(&mut index, &region, &mut objects, &t),
                         Err(e) => index.problems.push(format!("terse update: {e}")),
                     }
                 }
@@ -304,9 +362,38 @@ fn upsert(
     region: &RegionInfo,
     objects: &mut Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
     geometry: &Query<(), With<ObjectGeometry>>,
-    state: ObjectState,
+    mut state: ObjectState,
 ) {
     index.problems.extend(state.problems.iter().cloned());
+    if state.parent != 0 && index.closes_cycle(state.local_id, state.parent) {
+        let id = state.local_id;
+        if index.cycles.len() < MAX_TRACKED || index.cycles.contains(&id) {
+            index.cycles.insert(id);
+        } else {
+            index.untracked += 1;
+        }
+        index.problems.push(format!(
+            "object {id}: parent {} would close a parent cycle; shown as a root",
+            state.parent
+        ));
+        state.parent = 0;
+    }
+    if let Some(why) = state.impossible(region.size) {
+        let id = state.local_id;
+        let known = index.by_local.contains_key(&id);
+        index.note_invalid(
+            id,
+            format!(
+                "object {id} ({:?}): {why}; not drawn{}",
+                state.pcode,
+                if known { ", removed" } else { "" }
+            ),
+        );
+        if known {
+            kill(commands, index, id);
+        }
+        return;
+    }
     let component = SlObject {
         local_id: state.local_id,
         full_id: state.full_id,
@@ -379,13 +466,25 @@ fn upsert(
 }
 
 fn apply_terse(
-    index: &ObjectIndex,
+    index: &mut ObjectIndex,
+    region: &RegionInfo,
     objects: &mut Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
     t: &TerseData,
 ) {
     if let Some(&entity) = index.by_local.get(&t.local_id)
-        && let Ok((_, mut transform, _)) = objects.get_mut(entity)
+        && let Ok((o, mut transform, _)) = objects.get_mut(entity)
     {
+        let parent = index.parents.get(&t.local_id).copied().unwrap_or(0);
+        if let Some(why) = impossible_placement(parent, t.position, t.rotation, None, region.size) {
+            index.note_invalid(
+                t.local_id,
+                format!(
+                    "object {} ({:?}): terse update: {why}; ignored, it stays where it was",
+                    t.local_id, o.pcode
+                ),
+            );
+            return;
+        }
         transform.translation = Vec3::from_array(sl_to_bevy(t.position));
         transform.rotation = Quat::from_array(sl_quat_to_bevy(t.rotation)).normalize();
     }
@@ -614,5 +713,222 @@ mod tests {
             }
         }
         assert_eq!(with_geometry, ids.len());
+    }
+
+    fn terse(id: u32, position: SlVec3) -> Message {
+        let data = TerseData {
+            local_id: id,
+            state: 0,
+            collision_plane: None,
+            position,
+            velocity: SlVec3::ZERO,
+            acceleration: SlVec3::ZERO,
+            rotation: SlQuat::default(),
+            angular_velocity: SlVec3::ZERO,
+        };
+        Message::ImprovedTerseObjectUpdate(ImprovedTerseObjectUpdate {
+            region_handle: 0,
+            time_dilation: 0,
+            objects: vec![TerseObject {
+                data: data.to_bytes(),
+                texture_entry: Vec::new(),
+            }],
+        })
+    }
+
+    fn problems(app: &App) -> Vec<String> {
+        app.world().resource::<ObjectIndex>().problems.clone()
+    }
+
+    #[test]
+    fn objects_at_impossible_places_are_counted_named_and_not_drawn() {
+        let mut app = app();
+        let mut huge = prim(42, 0, (10.0, 10.0, 10.0));
+        huge.scale = SlVec3::new(1.0, f32::INFINITY, 1.0);
+        let mut flat = prim(43, 0, (10.0, 10.0, 10.0));
+        flat.scale = SlVec3::new(-1.0, 1.0, 1.0);
+        send(
+            &mut app,
+            update(vec![
+                prim(40, 0, (f32::NAN, 10.0, 10.0)),
+                prim(41, 0, (1e30, 10.0, 10.0)),
+                huge,
+                flat,
+                prim(44, 0, (128.0, 128.0, 30.0)),
+            ]),
+        );
+        for id in 40..=43 {
+            assert!(entity(&app, id).is_none(), "object {id} drawn");
+        }
+        assert!(entity(&app, 44).is_some(), "the good one is drawn");
+        let index = app.world().resource::<ObjectIndex>();
+        assert_eq!(index.invalid_count(), 4);
+        assert_eq!(index.by_local.len(), 1);
+        for (id, what) in [
+            (40, "not finite"),
+            (41, "outside the region"),
+            (42, "size"),
+            (43, "size"),
+        ] {
+            assert!(
+                index
+                    .problems
+                    .iter()
+                    .any(|p| p.starts_with(&format!("object {id} ")) && p.contains(what)),
+                "{id}: {:?}",
+                index.problems
+            );
+        }
+        assert_eq!(app.world().resource::<SceneCounts>().objects, 1);
+    }
+
+    #[test]
+    fn an_update_to_an_impossible_place_removes_a_drawn_object_and_its_children() {
+        let mut app = app();
+        send(
+            &mut app,
+            update(vec![
+                prim(50, 0, (5.0, 5.0, 5.0)),
+                prim(51, 50, (0.0, 0.0, 1.0)),
+            ]),
+        );
+        let (root, child) = (entity(&app, 50).unwrap(), entity(&app, 51).unwrap());
+        send(&mut app, update(vec![prim(50, 0, (5.0, 5.0, -1e9))]));
+        assert!(app.world().get_entity(root).is_err());
+        assert!(app.world().get_entity(child).is_err());
+        let index = app.world().resource::<ObjectIndex>();
+        assert_eq!(index.invalid_count(), 1);
+        assert!(index.problems.iter().any(|p| p.contains("removed")));
+        // A good update brings it back; it stays counted as having sent impossible data.
+        send(&mut app, update(vec![prim(50, 0, (5.0, 5.0, 5.0))]));
+        assert!(entity(&app, 50).is_some());
+        assert_eq!(app.world().resource::<ObjectIndex>().invalid_count(), 1);
+    }
+
+    #[test]
+    fn a_terse_update_to_an_impossible_place_is_ignored_and_reported() {
+        let mut app = app();
+        send(&mut app, update(vec![prim(60, 0, (5.0, 5.0, 5.0))]));
+        let e = entity(&app, 60).unwrap();
+        for bad in [
+            SlVec3::new(f32::NAN, 5.0, 5.0),
+            SlVec3::new(5.0, f32::NEG_INFINITY, 5.0),
+            SlVec3::new(5.0, 5.0, 3.4e38),
+        ] {
+            send(&mut app, terse(60, bad));
+            assert_eq!(
+                app.world().get::<Transform>(e).unwrap().translation,
+                Vec3::new(5.0, 5.0, -5.0),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(app.world().resource::<ObjectIndex>().invalid_count(), 1);
+        assert_eq!(
+            problems(&app)
+                .iter()
+                .filter(|p| p.starts_with("object 60 ") && p.contains("terse update"))
+                .count(),
+            3
+        );
+        // A good one still moves it.
+        send(&mut app, terse(60, SlVec3::new(6.0, 6.0, 6.0)));
+        assert_eq!(
+            app.world().get::<Transform>(e).unwrap().translation,
+            Vec3::new(6.0, 6.0, -6.0)
+        );
+    }
+
+    #[test]
+    fn the_own_avatar_sent_to_nan_keeps_the_camera_at_its_last_good_place() {
+        let mut app = app();
+        let agent = Uuid([7; 16]);
+        app.world_mut().resource_mut::<RegionInfo>().agent_id = agent;
+        app.world_mut().resource_mut::<AgentPose>().placed = true;
+        let mut avatar = prim(70, 0, (128.0, 128.0, 26.0));
+        avatar.pcode = PCode::Avatar;
+        avatar.full_id = agent;
+        send(&mut app, update(vec![avatar.clone()]));
+        app.update();
+        let good = app.world().resource::<AgentPose>().position;
+        assert_eq!(good, Vec3::new(128.0, 26.0, -128.0));
+        send(&mut app, terse(70, SlVec3::new(f32::NAN, 128.0, 26.0)));
+        app.update();
+        assert_eq!(app.world().resource::<AgentPose>().position, good);
+        avatar.object_data = motion(f32::NAN, f32::NAN, f32::NAN);
+        send(&mut app, update(vec![avatar]));
+        app.update();
+        let pose = app.world().resource::<AgentPose>();
+        assert_eq!(pose.position, good);
+        assert!(pose.position.is_finite() && pose.heading.is_finite());
+        let problems = problems(&app);
+        assert_eq!(
+            problems
+                .iter()
+                .filter(|p| p.starts_with("object 70 (Avatar)"))
+                .count(),
+            2,
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn parent_cycles_and_self_parents_are_reported_and_shown_as_roots() {
+        let mut app = app();
+        // A self-parent, and a two-object cycle arriving in one message and then in two.
+        send(&mut app, update(vec![prim(80, 80, (10.0, 10.0, 10.0))]));
+        let e80 = entity(&app, 80).unwrap();
+        assert!(app.world().get::<ChildOf>(e80).is_none());
+        assert_eq!(
+            app.world().get::<Visibility>(e80),
+            Some(&Visibility::Inherited)
+        );
+        send(
+            &mut app,
+            update(vec![
+                prim(81, 82, (1.0, 0.0, 0.0)),
+                prim(82, 81, (20.0, 20.0, 20.0)),
+            ]),
+        );
+        let (e81, e82) = (entity(&app, 81).unwrap(), entity(&app, 82).unwrap());
+        // 81 arrived first and waits for 82; 82's link back to 81 would close the cycle, so
+        // 82 is a root and adopts 81.
+        assert!(app.world().get::<ChildOf>(e82).is_none());
+        assert_eq!(
+            app.world().get::<ChildOf>(e81).map(ChildOf::parent),
+            Some(e82)
+        );
+        app.update();
+        let index = app.world().resource::<ObjectIndex>();
+        assert_eq!(
+            index
+                .cycles
+                .iter()
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>(),
+            [80, 82].into()
+        );
+        assert!(
+            index
+                .problems
+                .iter()
+                .any(|p| p.starts_with("object 80: parent 80"))
+        );
+        assert!(
+            index
+                .problems
+                .iter()
+                .any(|p| p.starts_with("object 82: parent 81"))
+        );
+        assert!(!index.parents.contains_key(&80) && !index.parents.contains_key(&82));
+        // Transforms propagate without looping: the child is 1 m east of its root.
+        let gt = app.world().get::<GlobalTransform>(e81).unwrap();
+        assert!((gt.translation() - Vec3::new(21.0, 20.0, -20.0)).length() < 1e-4);
+        // A later update of 81 that closes the loop the other way is refused too.
+        send(&mut app, update(vec![prim(82, 81, (20.0, 20.0, 20.0))]));
+        assert!(
+            app.world()
+                .get::<ChildOf>(entity(&app, 82).unwrap())
+                .is_none()
+        );
     }
 }

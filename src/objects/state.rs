@@ -133,6 +133,97 @@ impl ObjectState {
     }
 }
 
+/// OpenSim's lowest simulation height, metres (`Constants.MinSimulationHeight`): nothing of a
+/// region is below it.
+pub const MIN_HEIGHT: f32 = -100.0;
+/// OpenSim's highest simulation height, metres (`Constants.MaxSimulationHeight`).
+pub const MAX_HEIGHT: f32 = 50_000.0;
+/// The largest size of an object on any axis, metres: twice the largest region side (4096 m).
+/// OpenSim's own prim limit is 256 m by default (`NonPhysicalPrimMax`), raised on some grids
+/// for megaprims, never to the size of two regions.
+pub const MAX_SCALE: f32 = 8192.0;
+
+/// Why an object's place, rotation or size cannot be real, or `None` when it can.
+///
+/// The bounds, and why:
+/// - every number finite;
+/// - a root (`parent` 0) within one region's width of the region on each side horizontally
+///   (objects crossing a border are briefly outside; further out they are not in this region)
+///   and between OpenSim's [`MIN_HEIGHT`] and [`MAX_HEIGHT`];
+/// - a child's offset from its parent no longer than [`MAX_SCALE`] on any axis;
+/// - a rotation whose length is not zero (it cannot be normalised) and whose squared length
+///   is finite;
+/// - a size, when given, from 0 to [`MAX_SCALE`] on each axis.
+pub fn impossible_placement(
+    parent: u32,
+    position: Vec3,
+    rotation: Quat,
+    scale: Option<Vec3>,
+    region_size: (u32, u32),
+) -> Option<String> {
+    let finite = |v: Vec3| v.x.is_finite() && v.y.is_finite() && v.z.is_finite();
+    let show = |v: Vec3| format!("<{}, {}, {}>", v.x, v.y, v.z);
+    if !finite(position) {
+        return Some(format!("position {} is not finite", show(position)));
+    }
+    if parent == 0 {
+        // Region sizes are at most 4096: exact in f32.
+        #[allow(clippy::cast_precision_loss, clippy::as_conversions)]
+        let (sx, sy) = (region_size.0.max(256) as f32, region_size.1.max(256) as f32);
+        let inside = (-sx..=2.0 * sx).contains(&position.x)
+            && (-sy..=2.0 * sy).contains(&position.y)
+            && (MIN_HEIGHT..=MAX_HEIGHT).contains(&position.z);
+        if !inside {
+            return Some(format!(
+                "position {} is outside the region's reach ({}..{} m east, {}..{} m north, {MIN_HEIGHT}..{MAX_HEIGHT} m up)",
+                show(position),
+                -sx,
+                2.0 * sx,
+                -sy,
+                2.0 * sy
+            ));
+        }
+    } else if [position.x, position.y, position.z]
+        .iter()
+        .any(|c| c.abs() > MAX_SCALE)
+    {
+        return Some(format!(
+            "offset {} from its parent is over {MAX_SCALE} m",
+            show(position)
+        ));
+    }
+    let q = [rotation.x, rotation.y, rotation.z, rotation.w];
+    let len2: f32 = q.iter().map(|c| c * c).sum();
+    if !q.iter().all(|c| c.is_finite()) || !len2.is_finite() || len2 < 1e-6 {
+        return Some(format!(
+            "rotation <{}, {}, {}, {}> cannot be normalised",
+            q[0], q[1], q[2], q[3]
+        ));
+    }
+    if let Some(s) = scale
+        && (!finite(s)
+            || [s.x, s.y, s.z]
+                .iter()
+                .any(|c| !(0.0..=MAX_SCALE).contains(c)))
+    {
+        return Some(format!("size {} is outside 0..{MAX_SCALE} m", show(s)));
+    }
+    None
+}
+
+impl ObjectState {
+    /// Why this object cannot be drawn as sent ([`impossible_placement`]), or `None`.
+    pub fn impossible(&self, region_size: (u32, u32)) -> Option<String> {
+        impossible_placement(
+            self.parent,
+            self.position,
+            self.rotation,
+            Some(self.scale),
+            region_size,
+        )
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -200,5 +291,98 @@ pub(crate) mod tests {
             avatar.name
         );
         assert!(objects.iter().any(|o| o.parent != 0), "a linkset child");
+    }
+
+    #[test]
+    fn impossible_placements_are_named_and_possible_ones_pass() {
+        let q = Quat::default();
+        let v = Vec3::new;
+        let size = (256, 256);
+        let ok = |parent, p, r, s| impossible_placement(parent, p, r, Some(s), size);
+        let unit = v(1.0, 1.0, 1.0);
+        // Possible: a region's corners, a border crossing, high up, a child's long offset, zero size.
+        for p in [
+            v(0.0, 0.0, 0.0),
+            v(256.0, 256.0, 4000.0),
+            v(-10.0, 300.0, 25.0),
+        ] {
+            assert_eq!(ok(0, p, q, unit), None, "{p:?}");
+        }
+        assert_eq!(ok(0, v(128.0, 128.0, MAX_HEIGHT), q, unit), None);
+        assert_eq!(ok(7, v(-3000.0, 2.0, 1.0), q, unit), None);
+        assert_eq!(ok(0, v(1.0, 1.0, 1.0), q, v(0.0, 0.0, 0.0)), None);
+        assert_eq!(
+            ok(
+                0,
+                v(1.0, 1.0, 1.0),
+                Quat {
+                    x: 0.0,
+                    y: 0.0,
+                    z: 0.0,
+                    w: 3.0
+                },
+                unit
+            ),
+            None
+        );
+        // Impossible.
+        let cases = [
+            (0, v(f32::NAN, 1.0, 1.0), q, unit, "not finite"),
+            (0, v(1.0, f32::INFINITY, 1.0), q, unit, "not finite"),
+            (0, v(1e30, 1.0, 1.0), q, unit, "outside the region"),
+            (0, v(600.0, 1.0, 1.0), q, unit, "outside the region"),
+            (0, v(1.0, -300.0, 1.0), q, unit, "outside the region"),
+            (0, v(1.0, 1.0, -101.0), q, unit, "outside the region"),
+            (0, v(1.0, 1.0, 50_001.0), q, unit, "outside the region"),
+            (9, v(9000.0, 0.0, 0.0), q, unit, "from its parent"),
+            (
+                0,
+                v(1.0, 1.0, 1.0),
+                Quat {
+                    x: 0.0,
+                    y: 0.0,
+                    z: 0.0,
+                    w: 0.0,
+                },
+                unit,
+                "rotation",
+            ),
+            (
+                0,
+                v(1.0, 1.0, 1.0),
+                Quat {
+                    x: f32::NAN,
+                    y: 0.0,
+                    z: 0.0,
+                    w: 1.0,
+                },
+                unit,
+                "rotation",
+            ),
+            (
+                0,
+                v(1.0, 1.0, 1.0),
+                Quat {
+                    x: 1e30,
+                    y: 0.0,
+                    z: 0.0,
+                    w: 1.0,
+                },
+                unit,
+                "rotation",
+            ),
+            (0, v(1.0, 1.0, 1.0), q, v(1.0, -0.5, 1.0), "size"),
+            (0, v(1.0, 1.0, 1.0), q, v(1.0, 1.0, 9000.0), "size"),
+            (0, v(1.0, 1.0, 1.0), q, v(f32::NAN, 1.0, 1.0), "size"),
+        ];
+        for (parent, p, r, s, what) in cases {
+            let why = ok(parent, p, r, s).unwrap_or_else(|| panic!("{p:?} {r:?} {s:?} passed"));
+            assert!(why.contains(what), "{why}");
+        }
+        // A 512 m region reaches twice as far.
+        assert_eq!(
+            impossible_placement(0, v(600.0, 1.0, 1.0), q, None, (512, 512)),
+            None
+        );
     }
 }

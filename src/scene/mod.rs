@@ -10,7 +10,9 @@ mod region;
 pub mod render;
 
 pub use material::{SceneLighting, SceneMaterial, SceneMaterial3d, SceneMaterialPlugin};
-pub use region::{RegionInfo, RegionPlugin, RegionSystems, SceneCounts};
+pub use region::{
+    RegionInfo, RegionPlugin, RegionSystems, SceneCounts, WATER_HEIGHTS, impossible_agent_place,
+};
 
 use overlook_protocol::types::{Quat, Vec3};
 

@@ -38,7 +38,37 @@ pub struct RegionInfo {
     pub agent_look_at: Option<SlVec3>,
     /// Our agent id (login reply).
     pub agent_id: Uuid,
+    /// Impossible values the region sent (a non-finite place or water height), which were
+    /// ignored: the last good value stays.
+    pub problems: Vec<String>,
 }
+
+/// Why an `AgentMovementComplete` place cannot be real (the bounds of a root object,
+/// [`impossible_placement`](crate::objects::state::impossible_placement)), or `None`.
+pub fn impossible_agent_place(
+    position: SlVec3,
+    look_at: SlVec3,
+    size: (u32, u32),
+) -> Option<String> {
+    if let Some(why) = crate::objects::state::impossible_placement(
+        0,
+        position,
+        overlook_protocol::types::Quat::default(),
+        None,
+        size,
+    ) {
+        return Some(why);
+    }
+    (!(look_at.x.is_finite() && look_at.y.is_finite() && look_at.z.is_finite())).then(|| {
+        format!(
+            "look-at <{}, {}, {}> is not finite",
+            look_at.x, look_at.y, look_at.z
+        )
+    })
+}
+
+/// OpenSim's water height bounds, metres (`Constants.MinWaterHeight`, `MaxWaterHeight`).
+pub const WATER_HEIGHTS: core::ops::RangeInclusive<f32> = 0.0..=8000.0;
 
 impl Default for RegionInfo {
     fn default() -> Self {
@@ -56,6 +86,7 @@ impl Default for RegionInfo {
             agent_position: None,
             agent_look_at: None,
             agent_id: Uuid::NIL,
+            problems: Vec::new(),
         }
     }
 }
@@ -131,10 +162,28 @@ pub fn apply_region_messages(
     }
     for RegionMessage(message) in messages.read() {
         match &**message {
-            Message::RegionHandshake(h) => region.apply_handshake(h),
+            Message::RegionHandshake(h) => {
+                let water = region.water_height;
+                region.apply_handshake(h);
+                if !WATER_HEIGHTS.contains(&h.water_height) {
+                    region.water_height = water;
+                    region.problems.push(format!(
+                        "RegionHandshake: water height {} is outside OpenSim's {}..{} m; ignored",
+                        h.water_height,
+                        WATER_HEIGHTS.start(),
+                        WATER_HEIGHTS.end()
+                    ));
+                }
+            }
             Message::AgentMovementComplete(m) => {
-                region.agent_position = Some(m.position);
-                region.agent_look_at = Some(m.look_at);
+                if let Some(why) = impossible_agent_place(m.position, m.look_at, region.size) {
+                    region.problems.push(format!(
+                        "AgentMovementComplete: {why}; the avatar stays at its last good place"
+                    ));
+                } else {
+                    region.agent_position = Some(m.position);
+                    region.agent_look_at = Some(m.look_at);
+                }
             }
             _ => {}
         }
@@ -226,5 +275,53 @@ mod tests {
         assert_eq!(r.agent_position, Some(SlVec3::new(128.0, 128.0, 26.03)));
         assert_eq!(r.agent_look_at, Some(SlVec3::new(0.99, 0.042, 0.0)));
         assert_eq!(r.agent_id, login.agent_id);
+    }
+
+    #[test]
+    fn impossible_places_and_water_are_reported_and_the_last_good_ones_kept() {
+        let mut app = app();
+        let login = login();
+        app.world_mut()
+            .write_message(SessionStarted(Box::new(login.clone())));
+        let movement = |position: SlVec3| {
+            RegionMessage(Box::new(Message::AgentMovementComplete(
+                AgentMovementComplete {
+                    agent: AgentIds {
+                        agent_id: login.agent_id,
+                        session_id: login.session_id,
+                    },
+                    position,
+                    look_at: SlVec3::new(1.0, 0.0, 0.0),
+                    region_handle: login.region_handle(),
+                    timestamp: 0,
+                    channel_version: String::new(),
+                },
+            )))
+        };
+        app.world_mut()
+            .write_message(movement(SlVec3::new(100.0, 100.0, 30.0)));
+        app.update();
+        app.world_mut()
+            .write_message(movement(SlVec3::new(f32::NAN, 100.0, 30.0)));
+        let mut handshake = overlook_protocol::capture::inbound_messages::<RegionHandshake>(
+            &overlook_protocol::capture::read_udp_jsonl(&overlook_testdata::session_udp(
+                "var-region",
+            ))
+            .unwrap(),
+        )
+        .unwrap()
+        .remove(0)
+        .0;
+        handshake.water_height = f32::NAN;
+        app.world_mut()
+            .write_message(RegionMessage(Box::new(Message::RegionHandshake(handshake))));
+        app.update();
+        let r = app.world().resource::<RegionInfo>();
+        assert_eq!(r.agent_position, Some(SlVec3::new(100.0, 100.0, 30.0)));
+        assert_eq!(r.water_height, 20.0, "the default stays");
+        assert!(r.handshake_received);
+        assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
+        assert!(r.problems[0].starts_with("AgentMovementComplete: position <NaN"));
+        assert!(r.problems[1].contains("water height NaN"));
     }
 }

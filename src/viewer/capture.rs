@@ -95,6 +95,26 @@ impl Frame {
         pixels.all(|p| Some(p) == first)
     }
 
+    /// The share of pixels (0 to 1) that show something of the region: terrain, water, objects
+    /// or avatars, told apart from the sky, which is the clear colour `clear` and nothing else
+    /// (the scene draws no sky dome or fog). A pixel counts when any channel differs from
+    /// `clear` by more than [`CLEAR_TOLERANCE`] (the rounding of the clear colour into sRGB).
+    pub fn region_share(&self, clear: [u8; 4]) -> f64 {
+        let pixels = self.rgba.chunks_exact(4);
+        let total = pixels.len();
+        if total == 0 {
+            return 0.0;
+        }
+        let region = pixels
+            .filter(|p| {
+                p.iter()
+                    .zip(&clear[..3])
+                    .any(|(a, b)| a.abs_diff(*b) > CLEAR_TOLERANCE)
+            })
+            .count();
+        region as f64 / total as f64
+    }
+
     /// The pixel at `(x, y)` (from the top left), or `None` outside.
     pub fn pixel(&self, x: u32, y: u32) -> Option<[u8; 4]> {
         if x >= self.width || y >= self.height {
@@ -104,6 +124,14 @@ impl Frame {
         let p = self.rgba.get(i..i + 4)?;
         Some([p[0], p[1], p[2], p[3]])
     }
+}
+
+/// How far a pixel's channel may be from the clear colour and still be sky.
+pub const CLEAR_TOLERANCE: u8 = 2;
+
+/// The clear colour (the sky) as the capture targets store it, sRGB bytes.
+pub fn clear_rgba() -> [u8; 4] {
+    crate::viewer::SKY_COLOR.to_srgba().to_u8_array()
 }
 
 /// What the capture produced.
