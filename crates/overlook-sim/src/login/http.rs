@@ -45,14 +45,6 @@ impl LoginService {
     }
 }
 
-/// Serves `service` on `listener` until the listener fails (the task is normally aborted).
-///
-/// # Errors
-/// The listener's I/O error.
-pub async fn serve(listener: TcpListener, service: Arc<LoginService>) -> io::Result<()> {
-    axum::serve(listener, service.router()).await
-}
-
 /// A listener on `127.0.0.1` with a free port (tests, and `--http 127.0.0.1:0`).
 ///
 /// # Errors
