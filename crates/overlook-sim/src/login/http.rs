@@ -207,7 +207,16 @@ async fn capabilities(
     }
     match kind {
         CapKind::EventQueueGet => {
-            tokio::time::sleep(service.config.event_poll_hold).await;
+            // Held until the hold ends or a newer poll of the agent beyond the bound ends it;
+            // dropping `poll` (also when the client goes away) unregisters it.
+            let mut poll = service
+                .polls
+                .open(agent, service.config.event_polls_per_agent);
+            tokio::select! {
+                () = tokio::time::sleep(service.config.event_poll_hold) => {}
+                _ = &mut poll.ended => {}
+            }
+            drop(poll);
             (
                 StatusCode::BAD_GATEWAY,
                 [(header::CONTENT_TYPE, "text/plain")],

@@ -1,6 +1,6 @@
 //! The HTTP transport's limits over real loopback sockets (module `listen`): idle and slow
-//! connections are closed, logins go on meanwhile, connections beyond the cap wait, and slow bodies
-//! get 408.
+//! connections are closed, logins go on meanwhile, connections beyond the cap wait, slow bodies
+//! get 408, and an agent's extra event-queue polls end its oldest.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use tokio::time::{sleep, timeout};
 
 use super::test_support::*;
 use super::*;
+use overlook_protocol::login::{parse_seed_response, seed_request_xml};
 
 /// Reads until the server closes the connection (EOF or an error such as a reset); what was
 /// read, and when it closed. Panics after `limit`.
@@ -77,6 +78,7 @@ async fn defaults_are_the_documented_limits() {
         }
     );
     assert!(config.http.request_timeout > config.event_poll_hold);
+    assert_eq!(config.event_polls_per_agent, 2);
 }
 
 /// The real defaults: 300 idle connections (half silent since connecting, half after one
@@ -219,4 +221,56 @@ async fn a_body_sent_too_slowly_gets_408_and_the_connection_closes() {
         took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
         "{took:?}"
     );
+}
+
+#[tokio::test]
+async fn an_agents_extra_event_queue_polls_end_its_oldest() {
+    let hold = Duration::from_secs(3);
+    let h = Harness::start_with(|c| c.event_poll_hold = hold).await;
+    let s = success(h.login_as("Test", "User", "test").await);
+    let seed = seed_path(&h, &s);
+    let body = seed_request_xml(&["EventQueueGet"]);
+    let granted = h.post(&seed, "application/llsd+xml", body.as_bytes()).await;
+    let caps = parse_seed_response(&granted.body).unwrap();
+    let path = caps["EventQueueGet"]
+        .strip_prefix(&h.base())
+        .unwrap()
+        .to_owned();
+    let poll = |path: String| {
+        let addr = h.addr;
+        tokio::spawn(async move {
+            let reply = request(
+                addr,
+                "POST",
+                &path,
+                Some("application/llsd+xml"),
+                b"<llsd><map><key>ack</key><undef /><key>done</key><boolean>0</boolean></map></llsd>",
+            )
+            .await;
+            (reply.status, Instant::now())
+        })
+    };
+    let first = poll(path.clone());
+    sleep(Duration::from_millis(200)).await;
+    let second = poll(path.clone());
+    sleep(Duration::from_millis(200)).await;
+    assert!(!first.is_finished() && !second.is_finished());
+    // A third poll of the same agent ends the first at once, with the "no events" answer.
+    let third_sent = Instant::now();
+    let third = poll(path.clone());
+    let (status, ended) = timeout(Duration::from_secs(1), first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 502);
+    let pushed_out = ended - third_sent;
+    eprintln!("the oldest poll ended {pushed_out:?} after a third was sent");
+    assert!(pushed_out < Duration::from_millis(500), "{pushed_out:?}");
+    sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished() && !third.is_finished());
+    // The two newer ones are held for the hold, then answered as before.
+    let (second_status, _) = second.await.unwrap();
+    let (third_status, third_ended) = third.await.unwrap();
+    assert_eq!((second_status, third_status), (502, 502));
+    assert!(third_ended - third_sent >= hold - Duration::from_millis(100));
 }
