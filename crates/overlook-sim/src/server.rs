@@ -311,11 +311,7 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
         Arc::new(Gate(shared.clone())),
     ));
     let login_uri = login.login_uri();
-    let http_task = tokio::spawn(async move {
-        if let Err(e) = super::login::serve(listener, login).await {
-            tracing::error!("login service stopped: {e}");
-        }
-    });
+    let http_task = tokio::spawn(super::login::serve(listener, login));
     let udp_task = tokio::spawn(run_udp(udp, shared));
     Ok(RunningSim {
         login_uri,

@@ -13,7 +13,8 @@
 //! `application/llsd+xml`, which is what the body is.
 //!
 //! The capabilities themselves are deliberately minimal: `EventQueueGet` holds the poll and then
-//! answers 502 (OpenSim's and Second Life's "no events" reply, so viewers simply poll again),
+//! answers 502 (OpenSim's and Second Life's "no events" reply, so viewers simply poll again;
+//! an agent holds at most [`super::EVENT_POLLS_PER_AGENT`] polls, a newer one ends the oldest),
 //! `SimulatorFeatures` a small map declaring no mesh support, the agent-information caps an empty
 //! map. URLs have OpenSim's shapes: `/CE/<uuid>` for the event queue, `/<uuid>` for the others.
 

@@ -45,14 +45,6 @@ impl LoginService {
     }
 }
 
-/// Serves `service` on `listener` until the listener fails (the task is normally aborted).
-///
-/// # Errors
-/// The listener's I/O error.
-pub async fn serve(listener: TcpListener, service: Arc<LoginService>) -> io::Result<()> {
-    axum::serve(listener, service.router()).await
-}
-
 /// A listener on `127.0.0.1` with a free port (tests, and `--http 127.0.0.1:0`).
 ///
 /// # Errors
@@ -215,7 +207,16 @@ async fn capabilities(
     }
     match kind {
         CapKind::EventQueueGet => {
-            tokio::time::sleep(service.config.event_poll_hold).await;
+            // Held until the hold ends or a newer poll of the agent beyond the bound ends it;
+            // dropping `poll` (also when the client goes away) unregisters it.
+            let mut poll = service
+                .polls
+                .open(agent, service.config.event_polls_per_agent);
+            tokio::select! {
+                () = tokio::time::sleep(service.config.event_poll_hold) => {}
+                _ = &mut poll.ended => {}
+            }
+            drop(poll);
             (
                 StatusCode::BAD_GATEWAY,
                 [(header::CONTENT_TYPE, "text/plain")],

@@ -17,12 +17,17 @@
 //! fault `-32603` (the handler's cast throws). Everything else is HTTP 200 with a login reply.
 //!
 //! Nothing here panics on input: bodies go through the protocol layer's parsers, locks recover
-//! from poisoning, and axum bounds request bodies (2 MB).
+//! from poisoning, and axum bounds request bodies (2 MB). The transport is bounded too (module
+//! `listen`, [`HttpLimits`]): a header read timeout that is also the idle timeout of kept-alive
+//! connections, a request timeout, and a cap on concurrent connections; and an agent holds at
+//! most [`EVENT_POLLS_PER_AGENT`] event-queue polls (module `polls`).
 
 mod authenticate;
 mod caps;
 mod http;
 mod ids;
+mod listen;
+mod polls;
 mod reply;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -38,8 +43,10 @@ pub use authenticate::{
     INVALID_LLSD_CREDENTIALS, KICK_REASON, LoginAttempt, LoginRefusal, USER_PROBLEM,
 };
 pub use caps::{CapKind, SUPPORTED_CAPS};
-pub use http::{bind_loopback, serve};
+pub use http::bind_loopback;
 pub use ids::{IdError, IdSource};
+pub use listen::{HEADER_READ_TIMEOUT, HttpLimits, MAX_CONNECTIONS, REQUEST_TIMEOUT, serve};
+pub use polls::EVENT_POLLS_PER_AGENT;
 pub use reply::llsd_xml;
 
 /// Where an agent starts when the request names no position in this region: the middle of the
@@ -72,11 +79,16 @@ pub struct LoginConfig {
     pub welcome_message: String,
     /// How long an `EventQueueGet` poll is held (see [`EVENT_POLL_HOLD`]).
     pub event_poll_hold: Duration,
+    /// How many `EventQueueGet` polls one agent may hold (see [`EVENT_POLLS_PER_AGENT`]).
+    pub event_polls_per_agent: usize,
+    /// Timeouts and the connection cap of the HTTP transport (see [`HttpLimits`]).
+    pub http: HttpLimits,
 }
 
 impl LoginConfig {
     /// A configuration with the defaults: grid name `Overlook`, [`DEFAULT_START`],
-    /// [`DEFAULT_LOOK_AT`], [`WELCOME_MESSAGE`] and [`EVENT_POLL_HOLD`].
+    /// [`DEFAULT_LOOK_AT`], [`WELCOME_MESSAGE`], [`EVENT_POLL_HOLD`], [`EVENT_POLLS_PER_AGENT`]
+    /// and the default [`HttpLimits`].
     pub fn new(accounts: Vec<Account>, region: RegionInfo, public_url: &str) -> Self {
         LoginConfig {
             accounts,
@@ -87,6 +99,8 @@ impl LoginConfig {
             default_look_at: DEFAULT_LOOK_AT,
             welcome_message: WELCOME_MESSAGE.to_owned(),
             event_poll_hold: EVENT_POLL_HOLD,
+            event_polls_per_agent: EVENT_POLLS_PER_AGENT,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -99,6 +113,7 @@ pub struct LoginService {
     gate: Arc<dyn RegionGate>,
     ids: IdSource,
     seeds: Mutex<caps::SeedTable>,
+    polls: polls::Polls,
 }
 
 impl core::fmt::Debug for LoginService {
@@ -121,6 +136,7 @@ impl LoginService {
             gate,
             ids: IdSource::new(),
             seeds: Mutex::new(caps::SeedTable::default()),
+            polls: polls::Polls::default(),
         }
     }
 
@@ -186,6 +202,8 @@ impl LoginService {
     }
 }
 
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

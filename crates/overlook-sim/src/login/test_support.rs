@@ -108,7 +108,7 @@ pub(super) fn accounts() -> Vec<Account> {
 pub(super) struct Harness {
     pub(super) addr: SocketAddr,
     pub(super) gate: Arc<MockGate>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
 }
 
 impl Drop for Harness {
@@ -119,10 +119,16 @@ impl Drop for Harness {
 
 impl Harness {
     pub(super) async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`Harness::start`] (a 50 ms event-poll hold), with the configuration adjusted first.
+    pub(super) async fn start_with(adjust: impl FnOnce(&mut LoginConfig)) -> Self {
         let listener = bind_loopback().await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = LoginConfig::new(accounts(), region(), &format!("http://{addr}/"));
         config.event_poll_hold = Duration::from_millis(50);
+        adjust(&mut config);
         let gate = Arc::new(MockGate::default());
         let service = Arc::new(LoginService::new(config, gate.clone()));
         let task = tokio::spawn(serve(listener, service));
