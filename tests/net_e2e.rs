@@ -111,7 +111,28 @@ fn logs_in_streams_the_region_and_logs_out() {
             _ => Vec::new(),
         })
         .collect();
-    assert!(objects.len() >= 20, "{} objects", objects.len());
+    // Exactly the region's scene and our avatar, by distinct local id. The blinker exists 7 s
+    // of every 10 from the region's start, so a login slower than 7 s may miss it.
+    let scene = overlook_sim::server::scene_objects(&SimConfig::loopback()).unwrap();
+    let blinker = scene.iter().find(|o| o.blink.is_some()).unwrap().local_id;
+    let mut expected: BTreeSet<u32> = scene.iter().map(|o| o.local_id).collect();
+    let avatars: BTreeSet<u32> = objects.difference(&expected).copied().collect();
+    assert_eq!(
+        avatars.len(),
+        1,
+        "one avatar besides the scene: {avatars:?}"
+    );
+    expected.extend(&avatars);
+    if !objects.contains(&blinker) {
+        expected.remove(&blinker);
+    }
+    assert_eq!(objects, expected);
+    assert!(
+        objects.len() >= scene.len(),
+        "{} of {}",
+        objects.len(),
+        scene.len()
+    );
     // Datagrams both ways were reported for the packet inspector.
     assert!(events.iter().any(|e| matches!(
         e,

@@ -69,9 +69,12 @@ pub struct Collected {
     pub overview: Option<Frame>,
     /// The scene was not complete within the timeout.
     pub timed_out: bool,
+    /// The replayed recording ended before the scene was complete (captured at once).
+    pub input_ended: Option<String>,
 }
 
-fn shape_name(kind: ShapeKind) -> &'static str {
+/// The report's name of a prim shape (`objects.by_shape`).
+pub fn shape_name(kind: ShapeKind) -> &'static str {
     match kind {
         ShapeKind::Box => "box",
         ShapeKind::Cylinder => "cylinder",
@@ -154,6 +157,11 @@ impl Collected {
             c.frame = frames.get(View::Avatar).cloned();
             c.overview = frames.get(View::Overview).cloned();
             c.timed_out = frames.timed_out;
+            if frames.input_ended {
+                c.input_ended = world
+                    .get_resource::<Session>()
+                    .and_then(|s| s.input_ended.clone());
+            }
         }
         c
     }
@@ -237,6 +245,14 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
         .map(|m| m.missing().collect())
         .unwrap_or_default();
     checks.extend(scene_checks(args, c, circuit, &missing));
+    if let Some(ended) = &c.input_ended
+        && circuit
+        && !missing.is_empty()
+    {
+        warnings.push(format!(
+            "{ended} before the terrain was complete; captured as it was"
+        ));
+    }
     if circuit && c.timed_out {
         warnings.push(format!(
             "the scene was not complete within {:?}; captured as it was",

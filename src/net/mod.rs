@@ -210,6 +210,9 @@ pub enum NetEvent {
     Stats(NetStats),
     /// The session ended (logout, kick, timeout…): the reason, for people.
     Disconnected(String),
+    /// A replayed recording has delivered its last datagram: nothing more will arrive, so
+    /// whoever waits for the scene can stop waiting. The text names the recording.
+    InputEnded(String),
 }
 
 /// The viewer's end of the network thread.

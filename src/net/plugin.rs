@@ -90,6 +90,8 @@ pub struct Session {
     pub warnings: Vec<String>,
     /// Warnings past [`MAX_WARNINGS`], counted only.
     pub warnings_dropped: u64,
+    /// The replayed recording has no more datagrams ([`NetEvent::InputEnded`]): its words.
+    pub input_ended: Option<String>,
 }
 
 impl Session {
@@ -266,6 +268,10 @@ pub fn receive_net_events(
             NetEvent::Disconnected(reason) => {
                 session.note(format!("disconnected: {reason}"));
                 session.state = SessionState::Disconnected(reason);
+            }
+            NetEvent::InputEnded(what) => {
+                session.note(what.clone());
+                session.input_ended = Some(what);
             }
         }
     }

@@ -209,6 +209,14 @@ pub(super) fn run(
             source.udp.display(),
             recording.datagrams.len()
         )));
+    } else {
+        // Past the handshake, the scene is as complete as it will get: `check` captures it now
+        // instead of waiting for its timeout (a truncated recording).
+        send(NetEvent::InputEnded(format!(
+            "the recording {} ended ({} datagrams)",
+            source.udp.display(),
+            recording.datagrams.len()
+        )));
     }
     // The recording is over; stay "connected" (a check is still looking) until shut down.
     while let Some(command) = commands.blocking_recv() {

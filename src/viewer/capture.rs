@@ -141,6 +141,9 @@ pub struct CapturedFrames {
     pub frames: Vec<Frame>,
     /// True when the scene was not complete within the timeout.
     pub timed_out: bool,
+    /// True when the replayed recording ended before the scene was complete by the usual rule:
+    /// nothing more could arrive, so it was captured at once.
+    pub input_ended: bool,
 }
 
 impl CapturedFrames {
@@ -434,7 +437,16 @@ fn drive_capture(
                 );
                 frames.timed_out = true;
             }
-            if ready || frames.timed_out {
+            // A replay that has delivered everything will not complete the scene by waiting:
+            // once what arrived is meshed, it is captured as it is.
+            if !ready
+                && !frames.timed_out
+                && session.input_ended.is_some()
+                && terrain.dirty.is_empty()
+            {
+                frames.input_ended = true;
+            }
+            if ready || frames.timed_out || frames.input_ended {
                 // Both cameras start together, so their pipelines compile side by side (seconds
                 // each on lavapipe) and both shots go in the same frame.
                 for (mut cam, mut projection) in &mut avatar_cam {

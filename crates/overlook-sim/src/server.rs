@@ -22,6 +22,7 @@ use super::scene::{SceneObject, default_scene, scattered_prims};
 use super::terrain::{TerrainError, TerrainSource};
 use super::{Account, ExpectedCircuit, RegionGate, RegionInfo};
 use overlook_protocol::message::object::{CompressedBlock, ObjectData};
+use overlook_protocol::terrain::Heightmap;
 use overlook_protocol::types::{Uuid, f32_from_f64};
 
 /// How to run the region.
@@ -234,17 +235,36 @@ impl RegionGate for Gate {
     }
 }
 
+/// The objects a region started with `cfg` serves: the default scene on its terrain and any
+/// extra prims (what [`start`] builds; tests compare what a viewer saw with it).
+///
+/// # Errors
+/// [`SimError`] when the terrain cannot be loaded.
+pub fn scene_objects(cfg: &SimConfig) -> Result<Vec<SceneObject>, SimError> {
+    Ok(scene_on(&cfg.terrain.load(region_size(cfg))?, cfg))
+}
+
+fn scene_on(map: &Heightmap, cfg: &SimConfig) -> Vec<SceneObject> {
+    let mut objects = default_scene(map, cfg.seed);
+    objects.extend(scattered_prims(map, cfg.seed, &objects, cfg.extra_prims));
+    objects
+}
+
+/// The region size `cfg` asks for; an island is 256 m unless told otherwise.
+fn region_size(cfg: &SimConfig) -> Option<(u32, u32)> {
+    cfg.size.or(match cfg.terrain {
+        TerrainSource::Island { .. } => Some((256, 256)),
+        _ => None,
+    })
+}
+
 /// Starts the region: loads the terrain, builds the scene, binds both sockets and spawns the
 /// HTTP and UDP tasks on the current tokio runtime.
 ///
 /// # Errors
 /// [`SimError`] when the terrain cannot be loaded or a socket cannot be bound.
 pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
-    let size = cfg.size.or(match cfg.terrain {
-        TerrainSource::Island { .. } => Some((256, 256)),
-        _ => None,
-    });
-    let map = cfg.terrain.load(size)?;
+    let map = cfg.terrain.load(region_size(&cfg))?;
     let udp = UdpSocket::bind(cfg.udp)
         .await
         .map_err(|source| SimError::Bind {
@@ -284,9 +304,7 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
         udp: udp_v4,
         water_height: super::terrain::WATER_HEIGHT,
     };
-    let mut objects = default_scene(&map, cfg.seed);
-    objects.extend(scattered_prims(&map, cfg.seed, &objects, cfg.extra_prims));
-    let scene = DefaultScene::new(objects);
+    let scene = DefaultScene::new(scene_on(&map, &cfg));
     let unix_now = web_time::SystemTime::now()
         .duration_since(web_time::UNIX_EPOCH)
         .unwrap_or_default();

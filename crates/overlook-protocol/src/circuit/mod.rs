@@ -400,9 +400,12 @@ impl Circuit {
         if receipt == reliable::Receipt::Duplicate {
             return;
         }
+        // The message is reported before the phases it completes, so whoever stops at a phase
+        // (`ObjectsSettled`, say) has seen the message that reached it.
+        let at = self.events.len();
         self.react(now, &message);
         if !matches!(message, Message::PacketAck(_)) {
-            self.events.push_back(Event::Message(Box::new(message)));
+            self.events.insert(at, Event::Message(Box::new(message)));
         }
     }
 
