@@ -3,6 +3,7 @@
 
 mod compressed;
 mod harness;
+mod measure;
 mod more;
 
 use std::time::Duration;
