@@ -465,7 +465,7 @@ impl Agent {
                     .blocks
                     .first()
                     .filter(|b| b.name == "AgentData")
-                    .map_or(true, |b| {
+                    .is_none_or(|b| {
                         b.fields.iter().all(|(name, v)| match (*name, v) {
                             ("AgentID", generic::FieldValue::Uuid(u)) => *u == c.agent_id,
                             ("SessionID", generic::FieldValue::Uuid(u)) => *u == c.session_id,

@@ -1,6 +1,7 @@
 //! The region against the viewer's own [`Circuit`](overlook_protocol::circuit::Circuit) over an
 //! in-memory link with a fake clock (perfect, and 30 % loss with duplication and reordering).
 
+mod budget;
 mod compressed;
 mod harness;
 mod measure;

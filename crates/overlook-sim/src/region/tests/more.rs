@@ -22,7 +22,7 @@ use overlook_protocol::terrain::decode_layer;
 use overlook_protocol::types::{Uuid, Vec3};
 use overlook_protocol::udp::{self, PacketRepr, flags};
 
-fn datagram<M: MessageRepr>(seq: u32, msg: &M) -> Vec<u8> {
+pub(super) fn datagram<M: MessageRepr>(seq: u32, msg: &M) -> Vec<u8> {
     PacketRepr {
         flags: flags::RELIABLE,
         sequence: seq,
@@ -34,7 +34,7 @@ fn datagram<M: MessageRepr>(seq: u32, msg: &M) -> Vec<u8> {
 }
 
 /// Names of the messages the region sent to a hand-driven client.
-fn drain_names(region: &mut Region) -> Vec<Message> {
+pub(super) fn drain_names(region: &mut Region) -> Vec<Message> {
     std::iter::from_fn(|| region.poll_transmit())
         .map(|(_, d)| {
             let p = udp::decode(&d).unwrap();
@@ -52,7 +52,7 @@ fn boxes(n: u32) -> StaticScene {
 
 /// A region of `boxes` boxes expecting one agent (ids filled with the bytes of `ids`) on circuit
 /// `code`, with the agent's address (loopback host `host`), ids and `UseCircuitCode`.
-fn expecting_one_agent(
+pub(super) fn expecting_one_agent(
     boxes_n: u32,
     code: u32,
     ids: (u8, u8),
