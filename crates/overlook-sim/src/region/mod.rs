@@ -22,7 +22,12 @@
 //! - steady state: `StartPingCheck` every 5 s (answers measure the round trip), pings answered,
 //!   `SimStats` every 3 s, `CoarseLocationUpdate` every second, terse updates for moving objects
 //!   and walking avatars, `KillObject` and re-creation for objects that come and go;
-//! - `LogoutRequest` → `LogoutReply`, the agent leaves; 60 s of silence drops it.
+//! - `LogoutRequest` → `LogoutReply`, the agent leaves; 60 s of silence drops it, and so do
+//!   30 s without acks while reliable packets are pending (`KickUser` first).
+//!
+//! Everything sent to a client goes through its throttle ([`OutboundBudget`]): token buckets per
+//! `AgentThrottle` category under a total bucket; what does not fit waits, and what waits is
+//! capped ([`Region::agent_loads`] shows it).
 //!
 //! Nothing here panics on input: a datagram that does not decode is counted and dropped.
 
