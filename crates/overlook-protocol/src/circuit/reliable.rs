@@ -54,6 +54,8 @@ struct Unacked {
     body: Vec<u8>,
     deadline: Instant,
     resends: u32,
+    /// Length of the datagram as first sent.
+    len: usize,
 }
 
 /// A smoothed round-trip estimate from pings.
@@ -126,6 +128,8 @@ pub struct Reliability {
     cfg: ReliableConfig,
     next_sequence: u32,
     unacked: BTreeMap<u32, Unacked>,
+    /// Sum of the unacked packets' datagram lengths.
+    unacked_bytes: usize,
     owed: Vec<u32>,
     owed_since: Option<Instant>,
     seen: HashSet<u32>,
@@ -141,6 +145,7 @@ impl Reliability {
             cfg,
             next_sequence: 1,
             unacked: BTreeMap::new(),
+            unacked_bytes: 0,
             owed: Vec::new(),
             owed_since: None,
             seen: HashSet::new(),
@@ -184,6 +189,25 @@ impl Reliability {
         self.unacked.len()
     }
 
+    /// Bytes of our reliable packets still unacknowledged (their datagrams as first sent).
+    pub fn unacked_bytes(&self) -> usize {
+        self.unacked_bytes
+    }
+
+    /// The earliest resend deadline and the length of that packet's datagram (what its resend
+    /// will cost, appended acks aside).
+    pub fn next_resend(&self) -> Option<(Instant, usize)> {
+        self.unacked
+            .values()
+            .min_by_key(|u| u.deadline)
+            .map(|u| (u.deadline, u.len))
+    }
+
+    /// When the acks we owe are due as a `PacketAck`.
+    pub fn next_ack_deadline(&self) -> Option<Instant> {
+        self.owed_since.map(|t| t + self.cfg.ack_delay)
+    }
+
     /// True when `sequence` is still waiting for its ack.
     pub fn is_unacked(&self, sequence: u32) -> bool {
         self.unacked.contains_key(&sequence)
@@ -205,7 +229,9 @@ impl Reliability {
         let datagram = self.emit(flags, sequence, message, &body, true);
         if flags & flags::RELIABLE != 0 {
             let deadline = now + self.rtt.rto(&self.cfg);
-            self.unacked.insert(
+            let len = datagram.len();
+            self.unacked_bytes = self.unacked_bytes.saturating_add(len);
+            if let Some(old) = self.unacked.insert(
                 sequence,
                 Unacked {
                     message,
@@ -213,8 +239,12 @@ impl Reliability {
                     body,
                     deadline,
                     resends: 0,
+                    len,
                 },
-            );
+            ) {
+                // Only after 2^32 sends without an ack: forget the old one's bytes.
+                self.unacked_bytes = self.unacked_bytes.saturating_sub(old.len);
+            }
         }
         (sequence, datagram)
     }
@@ -279,7 +309,8 @@ impl Reliability {
 
     /// Marks one of our packets acknowledged (from a `PacketAck` or an appended ack).
     pub fn ack(&mut self, sequence: u32) {
-        if self.unacked.remove(&sequence).is_some() {
+        if let Some(u) = self.unacked.remove(&sequence) {
+            self.unacked_bytes = self.unacked_bytes.saturating_sub(u.len);
             self.stats.acked += 1;
         }
     }
@@ -294,13 +325,30 @@ impl Reliability {
         now: Instant,
         out: &mut VecDeque<Vec<u8>>,
     ) -> Result<(), ResendsExhausted> {
-        let due: Vec<u32> = self
+        self.poll_budgeted(now, out, &mut |_| true)
+    }
+
+    /// [`Self::poll`] under a resend budget: before each resend, `allow` is asked with the
+    /// length of the packet's datagram; the first refusal stops the resends of this poll (the
+    /// refused packet and those after it stay due, in order, for a later poll). Acks are not
+    /// budgeted here.
+    ///
+    /// # Errors
+    /// [`ResendsExhausted`] naming the first packet that used up its resends.
+    pub fn poll_budgeted(
+        &mut self,
+        now: Instant,
+        out: &mut VecDeque<Vec<u8>>,
+        allow: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<(), ResendsExhausted> {
+        let mut due: Vec<(Instant, u32)> = self
             .unacked
             .iter()
             .filter(|(_, u)| u.deadline <= now)
-            .map(|(&s, _)| s)
+            .map(|(&s, u)| (u.deadline, s))
             .collect();
-        for sequence in due {
+        due.sort_unstable();
+        for (_, sequence) in due {
             let Some(u) = self.unacked.get_mut(&sequence) else {
                 continue;
             };
@@ -309,6 +357,9 @@ impl Reliability {
                     sequence,
                     message: u.message,
                 });
+            }
+            if !allow(u.len) {
+                break;
             }
             u.resends += 1;
             // Exponential backoff from the current RTO, capped.
@@ -437,6 +488,40 @@ mod tests {
                 message: MessageId::Low(3)
             })
         );
+    }
+
+    #[test]
+    fn counts_unacked_bytes_and_budgets_resends() {
+        let mut r = Reliability::new(ReliableConfig::default());
+        let now = t0();
+        let (s1, d1) = r.send(now, MessageId::Low(3), flags::RELIABLE, vec![7; 100]);
+        let (s2, d2) = r.send(now, MessageId::Low(3), flags::RELIABLE, vec![7; 200]);
+        r.send(now, MessageId::Low(3), 0, vec![7; 300]);
+        assert_eq!(r.unacked_bytes(), d1.len() + d2.len());
+        assert_eq!(
+            r.next_resend(),
+            Some((now + r.rtt().rto(r.config()), d1.len()))
+        );
+        let mut out = VecDeque::new();
+        let later = now + Duration::from_secs(1);
+        // A budget for the first packet only: the second stays due.
+        let mut budget = d1.len();
+        let mut allow = |len: usize| {
+            let ok = len <= budget;
+            budget = budget.saturating_sub(len);
+            ok
+        };
+        r.poll_budgeted(later, &mut out, &mut allow).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(decode(&out[0]).unwrap().sequence, s1);
+        assert_eq!(r.next_resend(), Some((later, d2.len())));
+        r.poll(later, &mut out).unwrap();
+        assert_eq!(decode(&out[1]).unwrap().sequence, s2);
+        r.ack(s1);
+        assert_eq!(r.unacked_bytes(), d2.len());
+        r.ack(s2);
+        r.ack(s2);
+        assert_eq!(r.unacked_bytes(), 0);
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::time::Duration;
 use web_time::Instant;
 
 use super::agent::{Agent, Stage, ground_at};
-use super::objects::{AvatarLook, avatar_object, pack_compressed, pack_updates};
-use super::terrain_stream::{TerrainStream, land_rate};
+use super::objects::{AvatarLook, avatar_object, pack_updates};
+use super::terrain_stream::TerrainStream;
+use super::throttle::client_rates;
 use super::{LeaveReason, Region, RegionEvent, messages};
 use overlook_protocol::circuit::reliable::Receipt;
 use overlook_protocol::message::object::{KillObject, ObjectData};
@@ -34,6 +35,7 @@ impl Region {
     /// expected circuit code.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         self.stats.received += 1;
+        self.stats.received_bytes += u64::try_from(datagram.len()).unwrap_or(u64::MAX);
         let packet = match udp::decode(datagram) {
             Ok(p) => p,
             Err(e) => {
@@ -49,7 +51,7 @@ impl Region {
             }
             None => self.on_stranger(now, from, &packet),
         }
-        self.drain();
+        self.drain(now);
     }
 
     /// A datagram from an address without a circuit: only `UseCircuitCode` opens one.
@@ -95,9 +97,10 @@ impl Region {
         self.agents.insert(from, a);
     }
 
+    /// A datagram from an agent's address. Only a valid datagram of its circuit (see
+    /// [`Agent::accepts`]) is acked, keeps the circuit alive and is handled: garbage and packets
+    /// for another agent are counted and dropped without touching its timers.
     fn on_agent_packet(&mut self, now: Instant, a: &mut Agent, packet: &PacketRepr<'_>) {
-        a.last_recv = now;
-        let receipt = a.rel.receive(now, packet);
         let message = match Message::parse(packet.message, &packet.body) {
             Ok(m) => m,
             Err(e) => {
@@ -110,10 +113,25 @@ impl Region {
                 return;
             }
         };
+        if !a.accepts(&message) {
+            self.stats.ignored += 1;
+            tracing::debug!(
+                "region: {} from {} not of its circuit",
+                message.name(),
+                a.addr
+            );
+            return;
+        }
+        a.last_recv = now;
+        let pending = a.rel.unacked_len();
+        let receipt = a.rel.receive(now, packet);
         if let Message::PacketAck(ack) = &message {
             for &id in &ack.packets {
                 a.rel.ack(id);
             }
+        }
+        if a.rel.unacked_len() < pending {
+            a.acked_at = now;
         }
         if matches!(message, Message::UseCircuitCode(_)) {
             // A resent UseCircuitCode: our ack was lost; ack again at once.
@@ -141,9 +159,9 @@ impl Region {
             Message::AgentUpdate(u) if a.owns(&u.agent) => self.agent_update(now, a, &u),
             Message::AgentThrottle(t) if a.owns(&t.agent) => {
                 if let ThrottleBlob::Known(rates) = &t.throttles
-                    && let Some(rate) = land_rate(rates)
+                    && let Some(rates) = client_rates(rates)
                 {
-                    a.land_rate = rate;
+                    a.throttle.set_rates(now, rates);
                 }
             }
             Message::StartPingCheck(p) => {
@@ -163,15 +181,12 @@ impl Region {
                 self.leave(now, a, LeaveReason::LoggedOut);
             }
             Message::RequestMultipleObjects(r) if a.owns(&r.agent) && a.ready => {
-                let blocks: Vec<ObjectData> = r
-                    .objects
-                    .iter()
-                    .filter(|o| !self.hidden.contains(&o.id))
-                    .filter_map(|o| self.object_index.get(&o.id))
-                    .filter_map(|&i| self.objects.get(i).cloned())
-                    .collect();
-                for msg in pack_updates(self.info.handle(), blocks, self.cfg.max_object_body) {
-                    a.send(now, &msg, true);
+                // Owed, not sent: the objects are packed as the task budget allows, a repeated
+                // request for an object still owed is coalesced, and the queue is capped.
+                for o in &r.objects {
+                    if self.object_index.contains_key(&o.id) && !self.hidden.contains(&o.id) {
+                        a.owe_object(o.id, false, true);
+                    }
                 }
             }
             _ => {}
@@ -248,18 +263,9 @@ impl Region {
                 other.known.insert(a.local_id);
             }
         }
+        // Terrain: the first round now, released through the land bucket as it allows.
         let mut stream = TerrainStream::new(&self.map, now, &self.cfg.terrain.withheld);
-        let mut layers = Vec::new();
-        stream.poll(
-            now,
-            &self.map,
-            a.viewpoint(),
-            &self.cfg.terrain,
-            &mut layers,
-        );
-        for layer in &layers {
-            a.send(now, layer, true);
-        }
+        stream.round_if_due(now, &self.map, a.viewpoint(), &self.cfg.terrain);
         a.terrain = Some(stream);
         self.events.push_back(RegionEvent::Entered {
             agent: a.circuit.agent_id,
@@ -293,25 +299,27 @@ impl Region {
         for block in &avatars {
             a.known.insert(block.id);
         }
-        // Objects the scene offers compressed go as `ObjectUpdateCompressed`, the rest full.
-        let mut scene: Vec<ObjectData> = Vec::new();
-        let mut compressed = Vec::new();
-        for o in self.objects.iter().filter(|o| !self.hidden.contains(&o.id)) {
-            match self.scene.compressed(o.id) {
-                Some(block) => compressed.push(block),
-                None => scene.push(o.clone()),
-            }
-        }
         let handle = self.info.handle();
         let max = self.cfg.max_object_body;
-        for msg in pack_updates(handle, avatars, max)
-            .into_iter()
-            .chain(pack_updates(handle, scene, max))
-        {
+        for msg in pack_updates(handle, avatars, max) {
             a.send(now, &msg, true);
         }
-        for msg in pack_compressed(handle, compressed, max) {
-            a.send(now, &msg, true);
+        // The scene is owed, object by object, and packed as the task budget allows: those the
+        // scene offers compressed as `ObjectUpdateCompressed` (after the full ones, as before),
+        // the rest full.
+        let (mut full, mut compressed) = (Vec::new(), Vec::new());
+        for o in self.objects.iter().filter(|o| !self.hidden.contains(&o.id)) {
+            if self.scene.compressed(o.id).is_some() {
+                compressed.push(o.id);
+            } else {
+                full.push(o.id);
+            }
+        }
+        for id in full {
+            a.owe_object(id, false, false);
+        }
+        for id in compressed {
+            a.owe_object(id, true, false);
         }
     }
 
@@ -325,6 +333,12 @@ impl Region {
         a.stage = Stage::Closing {
             until: now + self.cfg.closing_linger,
         };
+        // Nothing more but acks and resends: what waited for the budget goes.
+        a.task.clear();
+        a.task_bytes = 0;
+        a.owed.clear();
+        a.owed_set.clear();
+        a.terrain = None;
         if was_root {
             let kill = KillObject {
                 ids: vec![a.local_id],

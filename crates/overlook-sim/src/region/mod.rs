@@ -22,7 +22,12 @@
 //! - steady state: `StartPingCheck` every 5 s (answers measure the round trip), pings answered,
 //!   `SimStats` every 3 s, `CoarseLocationUpdate` every second, terse updates for moving objects
 //!   and walking avatars, `KillObject` and re-creation for objects that come and go;
-//! - `LogoutRequest` → `LogoutReply`, the agent leaves; 60 s of silence drops it.
+//! - `LogoutRequest` → `LogoutReply`, the agent leaves; 60 s of silence drops it, and so do
+//!   30 s without acks while reliable packets are pending (`KickUser` first).
+//!
+//! Everything sent to a client goes through its throttle ([`OutboundBudget`]): token buckets per
+//! `AgentThrottle` category under a total bucket; what does not fit waits, and what waits is
+//! capped ([`Region::agent_loads`] shows it).
 //!
 //! Nothing here panics on input: a datagram that does not decode is counted and dropped.
 
@@ -31,6 +36,7 @@ mod handlers;
 mod messages;
 mod objects;
 mod terrain_stream;
+mod throttle;
 mod tick;
 
 #[cfg(test)]
@@ -47,8 +53,9 @@ pub use objects::{
     AvatarLook, DemoScene, MoverState, SceneSource, StaticScene, avatar_object, prim_box,
 };
 pub use terrain_stream::TerrainPacing;
+pub use throttle::{CLIENT_CAP, Category, DEFAULT_RATES, client_rates};
 
-use self::agent::{Agent, Stage};
+use self::agent::{Agent, Stage, World};
 use crate::{ExpectedCircuit, RegionInfo};
 use overlook_protocol::circuit::ReliableConfig;
 use overlook_protocol::message::object::ObjectData;
@@ -80,8 +87,11 @@ pub struct RegionConfig {
     pub scene_tick: Duration,
     /// Terrain rounds and packing.
     pub terrain: TerrainPacing,
-    /// Land throttle before `AgentThrottle`, bytes/s (OpenSim: 9125).
-    pub default_land_rate: f64,
+    /// Throttle rates before `AgentThrottle`, bytes/s in wire order (OpenSim's
+    /// [`DEFAULT_RATES`]: land 9125, task 18500, …).
+    pub default_rates: [f64; 7],
+    /// Each client's outbound budget and the caps on what waits for it.
+    pub budget: OutboundBudget,
     /// Draw distance before the first `AgentUpdate`, metres.
     pub default_far: f32,
     /// Largest `ObjectUpdate` / terse body before zero-coding.
@@ -113,7 +123,8 @@ impl Default for RegionConfig {
             initial_data_delay: Duration::from_millis(360),
             scene_tick: Duration::from_millis(100),
             terrain: TerrainPacing::default(),
-            default_land_rate: 9125.0,
+            default_rates: DEFAULT_RATES,
+            budget: OutboundBudget::default(),
             default_far: 128.0,
             max_object_body: 1100,
             walk_speed: 3.0,
@@ -122,6 +133,93 @@ impl Default for RegionConfig {
             channel_version: "Overlook sim 0.1".to_owned(),
         }
     }
+}
+
+/// What the region may send each client and how much may wait for it.
+///
+/// Everything the region sends a client goes through its throttle (see `throttle`): `LayerData`
+/// through the land bucket, resends through the resend bucket, everything else (objects,
+/// avatars, the handshake, statistics, kills…) through the task bucket, and all of it through
+/// the client's total bucket. Only the control replies named at `Agent::send` bypass the
+/// category buckets. What does not fit waits: resends in the reliability table, terrain in its
+/// stream, the rest in the task queue, object requests in the object queue.
+#[derive(Debug, Clone)]
+pub struct OutboundBudget {
+    /// How much of its rate a bucket (and the total) may save up: 1 s, so what a client gets on
+    /// entering (handshake, movement, the 4 KiB parcel overlay, its avatar: about 5 KB) fits
+    /// OpenSim's default task rate of 18,500 B/s at once. A bucket holds at least one full
+    /// datagram (1500 bytes) whatever its rate.
+    pub burst: Duration,
+    /// The same for the land bucket: 250 ms, the terrain pacing measured on OpenSim (§8).
+    pub land_burst: Duration,
+    /// Most reliable packets unacknowledged per circuit; reliable sends wait beyond it. 1024:
+    /// about the bytes cap below in full-size packets.
+    pub max_unacked_packets: usize,
+    /// Most bytes of unacknowledged reliable packets per circuit; reliable sends wait beyond it.
+    /// 1 MiB: 1.6 s at the per-client cap of 640,000 B/s, more than a round trip plus OpenSim's
+    /// 500 ms of ack batching, so a client acking normally never meets it; 15 s at OpenSim's
+    /// default 66,750 B/s.
+    pub max_unacked_bytes: usize,
+    /// Most packets in a client's task queue. 256: 64 KiB of typical 250-byte updates, and
+    /// what a default task rate (18,500 B/s) delivers in a few seconds. Beyond it, the oldest
+    /// unreliable packet (a terse update, `SimStats`, `CoarseLocationUpdate`: a newer one
+    /// replaces it) is dropped and counted; when every queued packet is reliable the client
+    /// is dropped as [`LeaveReason::Unresponsive`] at the next tick (its viewer cannot be
+    /// kept consistent without them).
+    pub max_queued_packets: usize,
+    /// Most bytes in a client's task queue (256 KiB), as `max_queued_packets`.
+    pub max_queued_bytes: usize,
+    /// Most objects a client's `RequestMultipleObjects` may have waiting (4096: sixteen full
+    /// requests). An object already waiting is not queued again; requests beyond the cap are
+    /// dropped and counted. The scene sent on entering is not capped (one entry per object).
+    pub max_object_requests: usize,
+    /// A client that acknowledges nothing for this long while reliable packets are pending is
+    /// dropped as [`LeaveReason::Unresponsive`] (`KickUser`, then the circuit closes).
+    pub ack_timeout: Duration,
+}
+
+impl Default for OutboundBudget {
+    fn default() -> Self {
+        OutboundBudget {
+            burst: Duration::from_secs(1),
+            land_burst: Duration::from_millis(250),
+            max_unacked_packets: 1024,
+            max_unacked_bytes: 1 << 20,
+            max_queued_packets: 256,
+            max_queued_bytes: 256 << 10,
+            max_object_requests: 4096,
+            ack_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One circuit's load, as [`Region::agent_loads`] reports it: what waits for its acks and what
+/// waits for its budget. Cheap to take (counters, no copies).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgentLoad {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// Reliable packets sent and not yet acknowledged (≤ [`OutboundBudget::max_unacked_packets`]).
+    pub unacked_packets: usize,
+    /// Their bytes (≤ [`OutboundBudget::max_unacked_bytes`] plus one packet).
+    pub unacked_bytes: usize,
+    /// Packets waiting for the budget: the task queue and packed terrain.
+    pub queued_packets: usize,
+    /// Their bytes.
+    pub queued_bytes: usize,
+    /// Objects requested and waiting to be packed (≤ [`OutboundBudget::max_object_requests`],
+    /// plus the scene on entering).
+    pub queued_objects: usize,
+    /// Object requests dropped because the object queue was full.
+    pub dropped_requests: u64,
+    /// Object requests for objects already waiting (coalesced).
+    pub coalesced_requests: u64,
+    /// Unreliable packets dropped from a full task queue.
+    pub dropped_packets: u64,
+    /// The client's total rate, bytes/s, and the most its total bucket may send above it.
+    pub total_rate: f64,
+    /// See `total_rate`.
+    pub total_burst: f64,
 }
 
 /// Why a region could not be built or an agent not expected.
@@ -161,6 +259,9 @@ pub enum LeaveReason {
     NoAck,
     /// [`Region::kick`].
     Kicked(String),
+    /// It acknowledged nothing for [`OutboundBudget::ack_timeout`] while reliable packets were
+    /// pending, or its task queue overflowed with reliable packets.
+    Unresponsive,
 }
 
 /// What happened, for logs.
@@ -232,6 +333,10 @@ pub struct RegionStats {
     pub ignored: u64,
     /// Datagrams sent.
     pub sent: u64,
+    /// Bytes received (every datagram).
+    pub received_bytes: u64,
+    /// Bytes sent.
+    pub sent_bytes: u64,
 }
 
 /// The region.
@@ -449,7 +554,7 @@ impl Region {
             self.agents.insert(addr, a);
             found = true;
         }
-        self.drain();
+        self.drain(now);
         found
     }
 
@@ -513,14 +618,30 @@ impl Region {
         now.saturating_duration_since(self.origin).as_secs_f64()
     }
 
-    /// Moves every agent's queued datagrams to the transmit queue.
-    fn drain(&mut self) {
+    /// Releases what each agent's budget allows and moves its datagrams to the transmit queue.
+    fn drain(&mut self, now: Instant) {
+        let world = World {
+            objects: &self.objects,
+            index: &self.object_index,
+            hidden: &self.hidden,
+            scene: self.scene.as_ref(),
+            handle: self.info.handle(),
+            max_body: self.cfg.max_object_body,
+        };
         for a in self.agents.values_mut() {
+            a.pump(now, &world);
             while let Some(d) = a.out.pop_front() {
                 self.stats.sent += 1;
+                self.stats.sent_bytes += u64::try_from(d.len()).unwrap_or(u64::MAX);
                 self.transmit.push_back((a.addr, d));
             }
         }
+    }
+
+    /// Each circuit's load (closing ones included): cheap counters for tests and fuzzing. The
+    /// caps they stay under are [`RegionConfig::budget`]'s.
+    pub fn agent_loads(&self) -> Vec<AgentLoad> {
+        self.agents.values().map(Agent::load).collect()
     }
 
     /// A fresh local id for an avatar, clear of the scene's.

@@ -1,8 +1,8 @@
 //! Streaming one agent's terrain the way OpenSim 0.9.2.2 does (PROTOCOL §8): in rounds every
 //! ~0.36 s, each round taking every not-yet-sent patch within the agent's draw distance (`Far`)
 //! and at most 128 beyond it, nearest first; the round's patches are packed several to a
-//! `LayerData` (up to ~1000 bytes of bitstream) and released through a token bucket filled at the
-//! agent's land throttle.
+//! `LayerData` (up to ~1000 bytes of bitstream) and released through the agent's land bucket
+//! (see `throttle`), filled at its land throttle.
 //!
 //! Patches are packed by [`layer_data_packets`] (legacy `L` for 256 m regions, extended `M` when
 //! a side is larger). The stream only produces `LayerData` bodies; the agent's circuit sends them.
@@ -28,8 +28,6 @@ pub struct TerrainPacing {
     pub beyond_far_per_round: usize,
     /// Most bytes of bitstream in one `LayerData`.
     pub max_layer_bytes: usize,
-    /// Seconds of land throttle the bucket may save up (at least one packet's worth).
-    pub burst: Duration,
     /// Patches `(x, y)` never sent: a region with holes in its terrain, for testing viewers
     /// (`overlook check` must name them). Empty in OpenSim.
     pub withheld: Vec<(u32, u32)>,
@@ -41,18 +39,16 @@ impl Default for TerrainPacing {
             round_interval: Duration::from_millis(360),
             beyond_far_per_round: 128,
             max_layer_bytes: 1000,
-            burst: Duration::from_millis(250),
             withheld: Vec::new(),
         }
     }
 }
 
-/// Where the agent stands, how far it sees and its land throttle (bytes/s).
+/// Where the agent stands and how far it sees.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Viewpoint {
     pub at: Vec3,
     pub far: f32,
-    pub rate: f64,
 }
 
 /// One agent's terrain transfer.
@@ -63,18 +59,17 @@ pub(super) struct TerrainStream {
     /// Per patch (row-major, south row first): already packed into a packet.
     taken: Vec<bool>,
     remaining: usize,
-    /// `LayerData` bodies waiting for the bucket.
+    /// `LayerData` bodies waiting for the land bucket.
     queue: VecDeque<LayerData>,
-    tokens: f64,
-    refilled: Instant,
     next_round: Instant,
     /// Patches and packets released so far.
     pub(super) patches_sent: usize,
     pub(super) packets_sent: usize,
 }
 
-/// The cost of one packet in bucket bytes: its bitstream plus the headers around it.
-fn cost(layer: &LayerData) -> f64 {
+/// The cost of one packet in bucket bytes: its bitstream plus the headers around it (the
+/// datagram's 10 bytes and the block's 3).
+pub(super) fn cost(layer: &LayerData) -> f64 {
     f64::from(u32::try_from(layer.data.len() + 13).unwrap_or(u32::MAX))
 }
 
@@ -89,8 +84,6 @@ impl TerrainStream {
             taken: vec![false; total],
             remaining: total,
             queue: VecDeque::new(),
-            tokens: f64::MAX,
-            refilled: now,
             next_round: now,
             patches_sent: 0,
             packets_sent: 0,
@@ -112,49 +105,69 @@ impl TerrainStream {
         self.remaining == 0 && self.queue.is_empty()
     }
 
-    /// Runs a round if one is due, then releases what the bucket allows at the view's rate.
+    /// Runs a round if one is due: its patches are packed and queued for the land bucket.
+    pub(super) fn round_if_due(
+        &mut self,
+        now: Instant,
+        map: &Heightmap,
+        view: Viewpoint,
+        pacing: &TerrainPacing,
+    ) {
+        if self.remaining > 0 && now >= self.next_round {
+            self.round(map, view.at, view.far, pacing);
+            self.next_round = now + pacing.round_interval;
+        }
+    }
+
+    /// The cost of the next packet waiting for the land bucket.
+    pub(super) fn front_cost(&self) -> Option<f64> {
+        self.queue.front().map(cost)
+    }
+
+    /// Takes the next packet (the land bucket let it pass).
+    pub(super) fn pop_front(&mut self) -> Option<LayerData> {
+        let layer = self.queue.pop_front()?;
+        self.packets_sent += 1;
+        Some(layer)
+    }
+
+    /// Packets packed and waiting, and their bytes.
+    pub(super) fn queued(&self) -> (usize, usize) {
+        let bytes = self.queue.iter().map(|l| l.data.len() + 13).sum();
+        (self.queue.len(), bytes)
+    }
+
+    /// When the next round is due, while patches remain.
+    pub(super) fn next_round(&self) -> Option<Instant> {
+        (self.remaining > 0).then_some(self.next_round)
+    }
+
+    /// Runs a round if one is due, then releases what `bucket` allows (the agent does the same
+    /// with its land bucket and its other limits).
+    #[cfg(test)]
     pub(super) fn poll(
         &mut self,
         now: Instant,
         map: &Heightmap,
         view: Viewpoint,
         pacing: &TerrainPacing,
+        bucket: &mut super::throttle::TokenBucket,
         out: &mut Vec<LayerData>,
     ) {
-        let Viewpoint { at, far, rate } = view;
-        if self.remaining > 0 && now >= self.next_round {
-            self.round(map, at, far, pacing);
-            self.next_round = now + pacing.round_interval;
-        }
-        let max_packet = f64::from(u32::try_from(pacing.max_layer_bytes + 13).unwrap_or(0));
-        let cap = (rate * pacing.burst.as_secs_f64()).max(max_packet);
-        let dt = now.saturating_duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens.min(cap) + dt * rate).min(cap);
-        self.refilled = now;
-        while let Some(front) = self.queue.front() {
-            let c = cost(front);
-            // A hair short counts as enough: float dust must not stall the stream.
-            if self.tokens + 1e-6 < c {
+        self.round_if_due(now, map, view, pacing);
+        while let Some(c) = self.front_cost() {
+            if !bucket.try_take(now, c) {
                 break;
             }
-            self.tokens -= c;
-            if let Some(layer) = self.queue.pop_front() {
-                self.packets_sent += 1;
-                out.push(layer);
-            }
+            out.extend(self.pop_front());
         }
     }
 
-    /// When [`Self::poll`] next has something to do at `rate` bytes/s.
-    pub(super) fn next_deadline(&self, rate: f64) -> Option<Instant> {
-        let release = self.queue.front().map(|front| {
-            let missing = (cost(front) - self.tokens).max(0.0);
-            let wait = if rate > 0.0 { missing / rate } else { 1.0 };
-            // At least a millisecond, so a deadline is never the instant just polled.
-            self.refilled + Duration::from_secs_f64(wait.clamp(0.001, 1.0))
-        });
-        let round = (self.remaining > 0).then_some(self.next_round);
-        match (release, round) {
+    /// When [`Self::poll`] next has something to do with `bucket`.
+    #[cfg(test)]
+    pub(super) fn next_deadline(&self, bucket: &super::throttle::TokenBucket) -> Option<Instant> {
+        let release = self.front_cost().map(|c| bucket.ready_at(c));
+        match (release, self.next_round()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -214,22 +227,9 @@ impl TerrainStream {
     }
 }
 
-/// The land rate in bytes/s for an `AgentThrottle`'s rates (bits/s), as OpenSim applies them:
-/// each category at least 1000 B/s, everything scaled down when the total exceeds the
-/// per-client cap of 640,000 B/s.
+/// The land rate in bytes/s for an `AgentThrottle`'s rates (bits/s), as OpenSim applies them
+/// (see [`super::throttle::client_rates`]).
+#[cfg(test)]
 pub(super) fn land_rate(throttles: &overlook_protocol::message::Throttles) -> Option<f64> {
-    let rates = throttles.to_array().map(|r| f64::from(r) / 8.0);
-    if rates.iter().any(|r| !r.is_finite()) {
-        return None;
-    }
-    let floors = [1000.0, 1000.0, 50.0, 50.0, 1000.0, 1000.0, 1000.0];
-    let clamped: Vec<f64> = rates.iter().zip(floors).map(|(r, f)| r.max(f)).collect();
-    let total: f64 = clamped.iter().sum();
-    let land = clamped.get(1).copied()?;
-    const CAP: f64 = 640_000.0;
-    Some(if total > CAP {
-        land * CAP / total
-    } else {
-        land
-    })
+    super::throttle::client_rates(throttles).and_then(|r| r.get(1).copied())
 }

@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use web_time::Instant;
 
 use super::agent::{Agent, Stage, ground_at};
-use super::objects::{pack_terse, pack_updates, terse_block};
+use super::objects::{pack_terse, terse_block};
 use super::{LeaveReason, Region, messages};
 use overlook_protocol::message::StartPingCheck;
-use overlook_protocol::message::object::{KillObject, ObjectData, TerseObject};
+use overlook_protocol::message::object::{KillObject, TerseObject};
 use overlook_protocol::types::{Uuid, Vec3};
 
 impl Region {
@@ -35,6 +35,7 @@ impl Region {
                 // Forgotten: what it still had queued goes out now.
                 while let Some(d) = a.out.pop_front() {
                     self.stats.sent += 1;
+                    self.stats.sent_bytes += u64::try_from(d.len()).unwrap_or(u64::MAX);
                     self.transmit.push_back((addr, d));
                 }
             }
@@ -45,12 +46,12 @@ impl Region {
             }
             self.next_scene_tick = now + self.cfg.scene_tick;
         }
-        self.drain();
+        self.drain(now);
     }
 
     /// One agent's timers; false when its circuit is to be forgotten.
     fn agent_timeout(&mut self, now: Instant, a: &mut Agent, positions: &[(Uuid, Vec3)]) -> bool {
-        if let Err(e) = a.rel.poll(now, &mut a.out) {
+        if let Err(e) = a.poll_resends(now) {
             tracing::info!("region: no ack for {} #{}", e.message, e.sequence);
             if matches!(a.stage, Stage::Closing { .. }) {
                 return false;
@@ -67,6 +68,21 @@ impl Region {
         let silent = now.saturating_duration_since(a.last_recv);
         if silent >= self.cfg.inactivity_timeout {
             self.leave(now, a, LeaveReason::TimedOut(silent));
+            return true;
+        }
+        let unacked_for = now.saturating_duration_since(a.acked_at);
+        if a.overflowed || (a.rel.unacked_len() > 0 && unacked_for >= a.limits.ack_timeout) {
+            // A client that stopped acking (or whose reliable backlog overflowed): told, then
+            // dropped, as one that went silent.
+            tracing::info!(
+                "region: {} {} unresponsive: {} reliable packets unacked for {unacked_for:?}",
+                a.circuit.first,
+                a.circuit.last,
+                a.rel.unacked_len()
+            );
+            let msg = messages::kick_user(a.ids(), a.addr, "Unresponsive: no acks");
+            a.send(now, &msg, true);
+            self.leave(now, a, LeaveReason::Unresponsive);
             return true;
         }
         if !a.is_root() {
@@ -100,11 +116,7 @@ impl Region {
         }
         let view = a.viewpoint();
         if let Some(stream) = a.terrain.as_mut() {
-            let mut layers = Vec::new();
-            stream.poll(now, &self.map, view, &self.cfg.terrain, &mut layers);
-            for layer in &layers {
-                a.send(now, layer, true);
-            }
+            stream.round_if_due(now, &self.map, view, &self.cfg.terrain);
         }
         true
     }
@@ -169,24 +181,19 @@ impl Region {
             .filter(|id| self.object_index.contains_key(id))
             .collect();
         let vanished: Vec<u32> = hidden.difference(&self.hidden).copied().collect();
-        let returned: Vec<ObjectData> = self
-            .hidden
-            .difference(&hidden)
-            .filter_map(|id| self.object_index.get(id))
-            .filter_map(|&i| self.objects.get(i).cloned())
-            .collect();
+        let returned: Vec<u32> = self.hidden.difference(&hidden).copied().collect();
         self.hidden = hidden;
         if vanished.is_empty() && returned.is_empty() {
             return;
         }
-        let updates = pack_updates(handle, returned, max);
         for a in self.agents.values_mut().filter(|a| a.ready && a.is_root()) {
             for ids in vanished.chunks(200) {
                 let kill = KillObject { ids: ids.to_vec() };
                 a.send(now, &kill, true);
             }
-            for msg in &updates {
-                a.send(now, msg, true);
+            // Owed, so packed after the kills ahead of them and coalesced with requests.
+            for &id in &returned {
+                a.owe_object(id, false, false);
             }
         }
     }

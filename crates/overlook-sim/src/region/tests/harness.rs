@@ -1,6 +1,7 @@
 //! Viewers (the protocol's [`Circuit`]) and a [`Region`] over an in-memory link with a fake
 //! clock that can drop, duplicate and reorder datagrams.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -84,6 +85,20 @@ impl Viewer {
     }
 }
 
+/// Bytes between the region and one address, as the wire carried them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Traffic {
+    /// Datagrams and bytes delivered to the region from the address.
+    pub in_datagrams: u64,
+    pub in_bytes: u64,
+    /// Datagrams and bytes the region sent to the address.
+    pub out_datagrams: u64,
+    pub out_bytes: u64,
+    /// Of those, first sends of reliable packets, and resends.
+    pub out_reliable_bytes: u64,
+    pub out_resent_bytes: u64,
+}
+
 /// Where a datagram in flight goes.
 #[derive(Clone, Copy)]
 pub enum To {
@@ -97,6 +112,11 @@ pub struct Net {
     pub region: Region,
     pub viewers: Vec<Viewer>,
     pub wire: Wire<To>,
+    /// Traffic per viewer address (injected datagrams included).
+    pub traffic: HashMap<SocketAddr, Traffic>,
+    /// Viewers that receive nothing (a client that never acks): the region's datagrams to them
+    /// are counted and dropped.
+    pub deaf: HashSet<usize>,
     stuck: u64,
 }
 
@@ -128,6 +148,8 @@ impl Net {
             region,
             viewers: Vec::new(),
             wire: Wire::new(link, seed.max(1)),
+            traffic: HashMap::new(),
+            deaf: HashSet::new(),
             stuck: 0,
         }
     }
@@ -217,6 +239,21 @@ impl Net {
             }
         }
         while let Some((addr, d)) = self.region.poll_transmit() {
+            let t = self.traffic.entry(addr).or_default();
+            t.out_datagrams += 1;
+            t.out_bytes += d.len() as u64;
+            if let Ok(p) = overlook_protocol::udp::decode(&d) {
+                if p.is_resent() {
+                    t.out_resent_bytes += d.len() as u64;
+                } else if p.is_reliable() {
+                    t.out_reliable_bytes += d.len() as u64;
+                }
+            }
+            if let Some(i) = self.viewers.iter().position(|v| v.addr == addr)
+                && self.deaf.contains(&i)
+            {
+                continue;
+            }
             if let Some(i) = self.viewers.iter().position(|v| v.addr == addr) {
                 self.put_on_wire(To::Viewer(i), d);
             }
@@ -255,7 +292,12 @@ impl Net {
         while let Some((to, d)) = self.wire.receive(self.now) {
             match to {
                 To::Viewer(i) => self.viewers[i].circuit.handle_datagram(self.now, &d),
-                To::Region(from) => self.region.handle_datagram(self.now, from, &d),
+                To::Region(from) => {
+                    let t = self.traffic.entry(from).or_default();
+                    t.in_datagrams += 1;
+                    t.in_bytes += d.len() as u64;
+                    self.region.handle_datagram(self.now, from, &d)
+                }
             }
         }
         for v in &mut self.viewers {

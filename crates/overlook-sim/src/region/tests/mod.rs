@@ -1,8 +1,10 @@
 //! The region against the viewer's own [`Circuit`](overlook_protocol::circuit::Circuit) over an
 //! in-memory link with a fake clock (perfect, and 30 % loss with duplication and reordering).
 
+mod budget;
 mod compressed;
 mod harness;
+mod measure;
 mod more;
 
 use std::time::Duration;

@@ -10,6 +10,7 @@ use super::harness::{Net, PERFECT, UNIX_START, info, smooth_map};
 use super::{STORY, settled};
 use crate::ExpectedCircuit;
 use crate::region::terrain_stream::{TerrainPacing, TerrainStream, Viewpoint, land_rate};
+use crate::region::throttle::{MIN_BUCKET, TokenBucket};
 use crate::region::{DemoScene, LeaveReason, Region, RegionEvent, StaticScene};
 use overlook_protocol::message::agent::control_flags;
 use overlook_protocol::message::object::{PCode, TerseData};
@@ -21,7 +22,7 @@ use overlook_protocol::terrain::decode_layer;
 use overlook_protocol::types::{Uuid, Vec3};
 use overlook_protocol::udp::{self, PacketRepr, flags};
 
-fn datagram<M: MessageRepr>(seq: u32, msg: &M) -> Vec<u8> {
+pub(super) fn datagram<M: MessageRepr>(seq: u32, msg: &M) -> Vec<u8> {
     PacketRepr {
         flags: flags::RELIABLE,
         sequence: seq,
@@ -33,7 +34,7 @@ fn datagram<M: MessageRepr>(seq: u32, msg: &M) -> Vec<u8> {
 }
 
 /// Names of the messages the region sent to a hand-driven client.
-fn drain_names(region: &mut Region) -> Vec<Message> {
+pub(super) fn drain_names(region: &mut Region) -> Vec<Message> {
     std::iter::from_fn(|| region.poll_transmit())
         .map(|(_, d)| {
             let p = udp::decode(&d).unwrap();
@@ -51,7 +52,7 @@ fn boxes(n: u32) -> StaticScene {
 
 /// A region of `boxes` boxes expecting one agent (ids filled with the bytes of `ids`) on circuit
 /// `code`, with the agent's address (loopback host `host`), ids and `UseCircuitCode`.
-fn expecting_one_agent(
+pub(super) fn expecting_one_agent(
     boxes_n: u32,
     code: u32,
     ids: (u8, u8),
@@ -303,9 +304,14 @@ fn movers_and_the_kill_cycle_reach_the_viewer() {
 
 #[test]
 fn silence_drops_the_agent_after_a_minute() {
-    let mut net = Net::demo(PERFECT, 14);
+    // A scene that stays put: nothing reliable is pending while the client is silent (with
+    // pending reliable data it goes after 30 s: `budget::a_client_that_stops_acking_is_dropped`).
+    let mut net = Net::new(256, 256, Box::new(boxes(5)), PERFECT, 14);
     let v = net.login(1, true);
     assert!(net.run_until(Duration::from_secs(5), |n| settled(n, v)));
+    // The acks of the last objects arrive; then nothing is pending.
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.region.agent_loads()[0].unacked_packets, 0);
     while net.region.poll_event().is_some() {}
     net.wire.link.drop = 1.0;
     net.run_for(Duration::from_secs(59));
@@ -334,8 +340,13 @@ fn kick_sends_kick_user() {
     assert!(!net.region.kick(net.now, agent, "again"));
 }
 
-fn view(at: Vec3, far: f32, rate: f64) -> Viewpoint {
-    Viewpoint { at, far, rate }
+fn view(at: Vec3, far: f32) -> Viewpoint {
+    Viewpoint { at, far }
+}
+
+/// A land bucket at `rate` bytes/s as the region gives each agent (250 ms of burst).
+fn land(rate: f64, now: Instant) -> TokenBucket {
+    TokenBucket::new(rate, Duration::from_millis(250), MIN_BUCKET, now)
 }
 
 #[test]
@@ -346,8 +357,9 @@ fn terrain_rounds_go_nearest_first_and_cover_the_region() {
     let pacing = TerrainPacing::default();
     let at = Vec3::new(100.0, 300.0, 25.0);
     let mut out = Vec::new();
+    let mut bucket = land(1e9, t0);
     // Far 64 m: the first round takes the ~50 patches within it plus 128 beyond.
-    s.poll(t0, &map, view(at, 64.0, 1e9), &pacing, &mut out);
+    s.poll(t0, &map, view(at, 64.0), &pacing, &mut bucket, &mut out);
     let first: Vec<(u32, u32)> = out
         .iter()
         .flat_map(|l| decode_layer(&l.data, 512, 512).unwrap().patches)
@@ -366,7 +378,7 @@ fn terrain_rounds_go_nearest_first_and_cover_the_region() {
     let mut t = t0;
     while !s.is_done() {
         t += pacing.round_interval;
-        s.poll(t, &map, view(at, 64.0, 1e9), &pacing, &mut out);
+        s.poll(t, &map, view(at, 64.0), &pacing, &mut bucket, &mut out);
         assert!(t < t0 + Duration::from_secs(10));
     }
     assert_eq!(s.patches_sent, 1024);
@@ -384,8 +396,9 @@ fn withheld_terrain_patches_are_never_sent() {
     let pacing = TerrainPacing::default();
     let at = Vec3::new(128.0, 128.0, 25.0);
     let (mut out, mut t) = (Vec::new(), t0);
+    let mut bucket = land(1e9, t0);
     while !s.is_done() {
-        s.poll(t, &map, view(at, 512.0, 1e9), &pacing, &mut out);
+        s.poll(t, &map, view(at, 512.0), &pacing, &mut bucket, &mut out);
         t += pacing.round_interval;
         assert!(
             t < t0 + Duration::from_secs(10),
@@ -403,7 +416,14 @@ fn withheld_terrain_patches_are_never_sent() {
     let all: Vec<(u32, u32)> = (0..16).flat_map(|y| (0..16).map(move |x| (x, y))).collect();
     let mut s = TerrainStream::new(&map, t0, &all);
     let mut out = Vec::new();
-    s.poll(t0, &map, view(at, 512.0, 1e9), &pacing, &mut out);
+    s.poll(
+        t0,
+        &map,
+        view(at, 512.0),
+        &pacing,
+        &mut land(1e9, t0),
+        &mut out,
+    );
     assert!(s.is_done() && out.is_empty());
 }
 
@@ -415,10 +435,11 @@ fn terrain_is_paced_by_the_land_throttle() {
     let pacing = TerrainPacing::default();
     let at = Vec3::new(128.0, 128.0, 25.0);
     let (mut out, mut t) = (Vec::new(), t0);
+    let mut bucket = land(9125.0, t0);
     while !s.is_done() {
-        s.poll(t, &map, view(at, 512.0, 9125.0), &pacing, &mut out);
+        s.poll(t, &map, view(at, 512.0), &pacing, &mut bucket, &mut out);
         t = s
-            .next_deadline(9125.0)
+            .next_deadline(&bucket)
             .unwrap_or(t)
             .max(t + Duration::from_millis(1));
     }
