@@ -117,7 +117,7 @@ fn check_passes_on_the_embedded_region_and_writes_every_file() {
     let blinker_present = total == scene.len() + 1;
     let mut by_pcode = serde_json::Map::new();
     let mut by_shape = serde_json::Map::new();
-    let mut count = |map: &mut serde_json::Map<String, Value>, key: String| {
+    let count = |map: &mut serde_json::Map<String, Value>, key: String| {
         let n = map.entry(key).or_insert(Value::from(0u64));
         *n = Value::from(n.as_u64().unwrap() + 1);
     };
