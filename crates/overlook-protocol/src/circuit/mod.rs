@@ -402,7 +402,15 @@ impl Circuit {
         }
         self.react(now, &message);
         if !matches!(message, Message::PacketAck(_)) {
-            self.events.push_back(Event::Message(Box::new(message)));
+            let event = Event::Message(Box::new(message));
+            if self.state == State::Closed {
+                // The message closed the circuit (`LogoutReply`, `KickUser`, `DisableSimulator`):
+                // it is reported before `Disconnected`, after which nothing is.
+                let at = self.events.len().saturating_sub(1);
+                self.events.insert(at, event);
+            } else {
+                self.events.push_back(event);
+            }
         }
     }
 
