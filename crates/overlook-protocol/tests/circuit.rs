@@ -475,3 +475,71 @@ fn drops_malformed_datagrams_and_keeps_going() {
     pair.run_for(Duration::from_secs(5));
     assert!(pair.phase(Phase::TerrainComplete).is_some());
 }
+
+/// The message that closes the circuit is reported before `Disconnected`, after which nothing
+/// is: a viewer that stops reading at `Disconnected` (as the app's session does) still sees the
+/// `KickUser` or `LogoutReply`. Found by the `circuit_session` fuzz target, where it came after.
+#[test]
+fn reports_the_closing_message_before_disconnected() {
+    use overlook_protocol::capture::decode_hex;
+    use overlook_protocol::message::{
+        AgentIds, DisableSimulator, KickUser, LogoutReply, MessageRepr,
+    };
+    use overlook_protocol::udp::PacketRepr;
+
+    fn datagram<M: MessageRepr>(sequence: u32, m: &M) -> Vec<u8> {
+        PacketRepr {
+            flags: flags::RELIABLE,
+            sequence,
+            message: M::ID,
+            body: m.to_bytes().unwrap().into(),
+            acks: vec![],
+        }
+        .to_vec()
+    }
+    let ids = AgentIds {
+        agent_id: agent(),
+        session_id: session(),
+    };
+    let kick = datagram(
+        2,
+        &KickUser {
+            target_ip: std::net::Ipv4Addr::LOCALHOST,
+            target_port: 0,
+            agent: ids,
+            reason: "bye".into(),
+        },
+    );
+    let reply = datagram(
+        2,
+        &LogoutReply {
+            agent: ids,
+            item_ids: vec![],
+        },
+    );
+    let disable = datagram(2, &DisableSimulator);
+    for (closing, logout, name) in [
+        (kick, false, "KickUser"),
+        (reply, true, "LogoutReply"),
+        (disable, false, "DisableSimulator"),
+    ] {
+        let t0 = Instant::now();
+        let mut c = Circuit::new(CircuitConfig::new(agent(), session(), CIRCUIT_CODE), t0, t0);
+        // OpenSim's ack of UseCircuitCode opens the circuit.
+        c.handle_datagram(t0, &decode_hex("000000000000fffffffb0101000000").unwrap());
+        if logout {
+            c.logout(t0);
+        }
+        c.handle_datagram(t0, &closing);
+        let events: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+        assert!(
+            matches!(events.last(), Some(Event::Disconnected(_))),
+            "{name}: {events:?}"
+        );
+        let at = events.len() - 2;
+        assert!(
+            matches!(&events[at], Event::Message(m) if m.name() == name),
+            "{name}: {events:?}"
+        );
+    }
+}

@@ -400,8 +400,9 @@ impl Circuit {
         if receipt == reliable::Receipt::Duplicate {
             return;
         }
-        // The message is reported before the phases it completes, so whoever stops at a phase
-        // (`ObjectsSettled`, say) has seen the message that reached it.
+        // The message is reported before the phases it completes and before `Disconnected`
+        // when it closed the circuit (`LogoutReply`, `KickUser`, `DisableSimulator`), so whoever
+        // stops at a phase (`ObjectsSettled`, say) or at the end has seen the message.
         let at = self.events.len();
         self.react(now, &message);
         if !matches!(message, Message::PacketAck(_)) {
