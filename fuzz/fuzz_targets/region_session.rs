@@ -33,7 +33,7 @@ use overlook_protocol::message::{Message, MessageRepr};
 use overlook_protocol::terrain::Heightmap;
 use overlook_protocol::types::{Quat, Uuid, Vec3};
 use overlook_protocol::udp::{self, MessageId, PacketRepr, choose_zerocoding, flags};
-use overlook_sim::region::{DemoScene, Region};
+use overlook_sim::region::{DemoScene, Region, RegionConfig};
 use overlook_sim::{ExpectedCircuit, RegionInfo};
 use web_time::Instant;
 
@@ -42,6 +42,8 @@ const SESSION: Uuid = Uuid([0xDE; 16]);
 const CODE: u32 = 0x0BAD_C0DE;
 /// The demo scene's prims (local ids 1..=N).
 const PRIMS: u32 = 4;
+/// The most bytes a datagram can carry (the protocol's expanded limit).
+const MAX_DATAGRAM: usize = 8192;
 const MAX_OPS: usize = 256;
 const MAX_WAKES: usize = 2_000;
 /// Datagrams one step may drain. The region's content is finite: 256 land patches (OpenSim
@@ -528,11 +530,8 @@ impl Harness {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The region's invariants, in one place.
-//
-// When the region gains its read-only load view (per agent: unacked packets and bytes, queued
-// packets and bytes, and their caps), assert here for every agent that each figure stays within
-// its cap; the harness's drain bounds above are the model-free stand-in until then.
+// The region's invariants, in one place: besides the harness's drain bounds above, every
+// circuit's load (`Region::agent_loads`) within the caps of `OutboundBudget`.
 // ---------------------------------------------------------------------------------------------
 
 /// Checks what the region exposes after a step at `now`; `after_timeout` when the step was
@@ -574,6 +573,34 @@ fn check_region_invariants(region: &Region, now: Instant, after_timeout: bool) {
     }
     let s = region.stats();
     assert!(s.malformed + s.ignored <= s.received, "{s:?}");
+    let caps = RegionConfig::default().budget;
+    for load in region.agent_loads() {
+        assert!(load.unacked_packets <= caps.max_unacked_packets, "{load:?}");
+        // The cap is checked before a send: the last packet may cross it.
+        assert!(
+            load.unacked_bytes <= caps.max_unacked_bytes + MAX_DATAGRAM,
+            "{load:?}"
+        );
+        // Requested objects are a set: at most the cap, plus the scene and the avatars owed on
+        // entering.
+        assert!(
+            load.queued_objects <= caps.max_object_requests + PRIMS as usize + 8,
+            "{load:?}"
+        );
+        if after_timeout {
+            // Beyond its caps, a task queue drops its oldest unreliable packet or, all of them
+            // reliable, the client at the tick; packed terrain (at most a round of the
+            // region's 256 patches) waits beside it.
+            assert!(
+                load.queued_packets <= caps.max_queued_packets + 256,
+                "{load:?}"
+            );
+            assert!(
+                load.queued_bytes <= caps.max_queued_bytes + 256 * MAX_DATAGRAM,
+                "{load:?}"
+            );
+        }
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
