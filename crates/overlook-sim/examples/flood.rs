@@ -44,7 +44,12 @@ type BoxError = Box<dyn std::error::Error>;
 /// Ids per request: the most one `RequestMultipleObjects` block count holds.
 const IDS_PER_REQUEST: usize = 255;
 /// The capabilities asked of the seed (as the viewer does).
-const SEED_CAPS: [&str; 4] = ["EventQueueGet", "SimulatorFeatures", "GetTexture", "GetMesh"];
+const SEED_CAPS: [&str; 4] = [
+    "EventQueueGet",
+    "SimulatorFeatures",
+    "GetTexture",
+    "GetMesh",
+];
 
 #[derive(Debug)]
 struct Args {
@@ -80,7 +85,10 @@ fn parse_args() -> Result<Args, BoxError> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+        };
         match flag.as_str() {
             "--login" => a.login = value()?,
             "--first" => a.first = value()?,
@@ -124,7 +132,7 @@ fn memory(pid: Option<u32>) -> Option<(u64, u64)> {
 
 fn memory_text(pid: Option<u32>) -> String {
     match memory(pid) {
-        Some((rss, hwm)) => format!("VmRSS {} MiB, VmHWM {} MiB", rss / 1024, hwm / 1024),
+        Some((rss, hwm)) => format!("VmRSS {rss} KiB, VmHWM {hwm} KiB"),
         None => "unreadable".to_owned(),
     }
 }
@@ -138,12 +146,14 @@ fn http_post(url: &str, content_type: &str, body: &str) -> Result<Vec<u8>, BoxEr
     let mut stream = TcpStream::connect(host)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     stream.set_write_timeout(Some(Duration::from_secs(60)))?;
-    write!(
-        stream,
+    // One write: OpenSim's HTTP server answers "400 invalid request line" to a request line
+    // that arrives in pieces.
+    let request = format!(
         "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )?;
+    );
+    stream.write_all(request.as_bytes())?;
     let mut reply = Vec::new();
     stream.take(16 * 1024 * 1024).read_to_end(&mut reply)?;
     let split = reply
@@ -306,8 +316,12 @@ impl Client {
                 u.objects.len()
             }
             Message::ObjectUpdateCompressed(u) => {
-                self.objects
-                    .extend(u.objects.iter().filter_map(|b| b.object().ok()).map(|o| o.local_id));
+                self.objects.extend(
+                    u.objects
+                        .iter()
+                        .filter_map(|b| b.object().ok())
+                        .map(|o| o.local_id),
+                );
                 u.objects.len()
             }
             Message::ObjectUpdateCached(u) => {
@@ -570,7 +584,10 @@ fn run(args: &Args, login_uri: &str, sim: Option<&RunningSim>) -> Result<(), Box
     println!(
         "whole flood window: amplification {:.1}x (flood + drain: {:.1}x)",
         ratio(flood.out_bytes, flood.in_bytes),
-        ratio(flood.out_bytes + drain.out_bytes, flood.in_bytes + drain.in_bytes)
+        ratio(
+            flood.out_bytes + drain.out_bytes,
+            flood.in_bytes + drain.in_bytes
+        )
     );
     Ok(())
 }
@@ -583,10 +600,7 @@ fn main() -> Result<(), BoxError> {
             .enable_all()
             .build()?;
         let sim = runtime.block_on(overlook_sim::server::start(SimConfig::loopback()))?;
-        println!(
-            "embedded region at {}, login {}",
-            sim.udp, sim.login_uri
-        );
+        println!("embedded region at {}, login {}", sim.udp, sim.login_uri);
         let login = sim.login_uri.clone();
         let result = run(&args, &login, Some(&sim));
         sim.shutdown();
