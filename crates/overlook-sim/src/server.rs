@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use web_time::Instant;
 
 use super::login::{LoginConfig, LoginService};
-use super::region::{MoverState, Region, RegionConfig, SceneSource};
+use super::region::{AgentLoad, MoverState, Region, RegionConfig, SceneSource};
 use super::scene::{SceneObject, default_scene, scattered_prims};
 use super::terrain::{TerrainError, TerrainSource};
 use super::{Account, ExpectedCircuit, RegionGate, RegionInfo};
@@ -122,9 +122,16 @@ pub struct RunningSim {
     pub info: RegionInfo,
     http_task: JoinHandle<()>,
     udp_task: JoinHandle<()>,
+    shared: Arc<Shared>,
 }
 
 impl RunningSim {
+    /// Each circuit's load now ([`Region::agent_loads`]): what the region holds for its
+    /// clients, for load tests over real sockets (`examples/flood.rs`).
+    pub fn agent_loads(&self) -> Vec<AgentLoad> {
+        self.shared.lock().agent_loads()
+    }
+
     /// Stops both tasks.
     pub fn shutdown(self) {
         self.http_task.abort();
@@ -198,6 +205,12 @@ impl SceneSource for DefaultScene {
 struct Shared {
     region: Mutex<Region>,
     wake: Notify,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -330,7 +343,7 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
     ));
     let login_uri = login.login_uri();
     let http_task = tokio::spawn(super::login::serve(listener, login));
-    let udp_task = tokio::spawn(run_udp(udp, shared));
+    let udp_task = tokio::spawn(run_udp(udp, shared.clone()));
     Ok(RunningSim {
         login_uri,
         udp: udp_addr,
@@ -338,6 +351,7 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
         info,
         http_task,
         udp_task,
+        shared,
     })
 }
 
