@@ -9,8 +9,9 @@ use super::{ChatLog, FrameRate, LoginForm, PacketLog, UiPanels};
 use crate::camera::ChaseCamera;
 use crate::net::plugin::{Outgoing, Session, SessionState};
 use crate::net::{Direction, NetCommand};
-use crate::objects::plugin::AvatarName;
+use crate::objects::plugin::{AvatarName, ObjectIndex};
 use crate::scene::{RegionInfo, SceneCounts};
+use crate::terrain::Terrain;
 use overlook_protocol::circuit::Phase;
 
 /// Everything the panels read and write.
@@ -28,6 +29,55 @@ pub struct UiState<'w, 's> {
     fps: Res<'w, FrameRate>,
     panels: ResMut<'w, UiPanels>,
     outgoing: MessageWriter<'w, Outgoing>,
+    objects: Option<Res<'w, ObjectIndex>>,
+    terrain: Option<Res<'w, Terrain>>,
+}
+
+/// What the region sent that could not be real, counted: objects with an impossible place,
+/// rotation or size (not drawn), objects in parent cycles (shown as roots), terrain patches
+/// with impossible heights, and ignored region values (an impossible `AgentMovementComplete`
+/// or water height). `None` when there is nothing to say.
+pub fn problem_summary(
+    invalid_objects: usize,
+    cycles: usize,
+    impossible_patches: usize,
+    region_values: usize,
+) -> Option<String> {
+    let parts: Vec<String> = [
+        (invalid_objects, "impossible objects"),
+        (cycles, "parent cycles"),
+        (impossible_patches, "impossible terrain patches"),
+        (region_values, "impossible region values"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+impl UiState<'_, '_> {
+    fn problem_summary(&self) -> Option<String> {
+        problem_summary(
+            self.objects.as_ref().map_or(0, |o| o.invalid_count()),
+            self.objects.as_ref().map_or(0, |o| o.cycles.len()),
+            self.terrain.as_ref().map_or(0, |t| t.impossible.len()),
+            self.region.problems.len(),
+        )
+    }
+
+    /// The newest problem lines (terrain, objects, region), newest last.
+    fn problem_lines(&self) -> Vec<&str> {
+        let mut lines: Vec<&str> = Vec::new();
+        if let Some(t) = &self.terrain {
+            lines.extend(t.problems.iter().map(String::as_str));
+        }
+        if let Some(o) = &self.objects {
+            lines.extend(o.problems.iter().map(String::as_str));
+        }
+        lines.extend(self.region.problems.iter().map(String::as_str));
+        lines
+    }
 }
 
 /// Draws the status bar, the side panel and, when not connected, the login dialog.
@@ -171,6 +221,14 @@ fn status_bar(root: &mut egui::Ui, ui: &mut UiState) {
             bar.separator();
             bar.label(format!("objects {}", ui.counts.objects));
             bar.separator();
+            if let Some(problems) = ui.problem_summary() {
+                bar.colored_label(
+                    egui::Color32::from_rgb(230, 80, 60),
+                    format!("⚠ {problems}"),
+                )
+                .on_hover_text("impossible data the region sent: not drawn, see Problems");
+                bar.separator();
+            }
             bar.label(format!("{:.0} fps", ui.fps.0));
             bar.separator();
             let label = if ui.panels.side {
@@ -196,6 +254,16 @@ fn side_panel(root: &mut egui::Ui, ui: &mut UiState) {
                 egui::CollapsingHeader::new("Region")
                     .default_open(true)
                     .show(panel, |p| region_info(p, &ui.region, &ui.session));
+                if let Some(summary) = ui.problem_summary() {
+                    egui::CollapsingHeader::new("Problems")
+                        .default_open(true)
+                        .show(panel, |p| {
+                            p.label(summary);
+                            for line in ui.problem_lines().iter().rev().take(50) {
+                                p.weak(*line);
+                            }
+                        });
+                }
                 egui::CollapsingHeader::new("Chat")
                     .default_open(true)
                     .show(panel, |p| chat(p, ui));
@@ -399,5 +467,18 @@ mod tests {
         let none = egui::Rect::from_min_max(egui::pos2(500.0, 0.0), egui::pos2(500.0, 720.0));
         assert!(free_viewport(none, 1.0, UVec2::new(1280, 720)).is_none());
         assert!(free_viewport(free, 1.0, UVec2::ZERO).is_none());
+    }
+
+    #[test]
+    fn the_problem_summary_names_what_is_there_and_only_that() {
+        assert_eq!(problem_summary(0, 0, 0, 0), None);
+        assert_eq!(
+            problem_summary(3, 0, 2, 0).as_deref(),
+            Some("3 impossible objects, 2 impossible terrain patches")
+        );
+        assert_eq!(
+            problem_summary(0, 1, 0, 1).as_deref(),
+            Some("1 parent cycles, 1 impossible region values")
+        );
     }
 }
