@@ -9,7 +9,7 @@
 //! are built once per distinct shape and materials once per distinct face look.
 //!
 //! Impossible data is reported, never drawn: a full update whose place, rotation or size cannot
-//! be real ([`impossible_placement`](super::state::impossible_placement)) removes the object
+//! be real ([`impossible_placement`]) removes the object
 //! (with its linked children) instead of drawing it; a terse update that would move an object
 //! somewhere impossible is ignored, so the object (our own avatar, and the camera with it) stays
 //! at its last good place. Either way the object is counted in [`ObjectIndex::invalid`] and
