@@ -558,7 +558,14 @@ async fn texture_caps_serve_the_shipped_textures_like_opensim() {
             assert!(r.body.is_empty(), "{query}: {:?}", r.body);
             assert_ne!(r.header("content-type"), Some(J2C_CONTENT_TYPE));
         }
-        // Only GET (and HEAD) are served.
+        // Only GET and HEAD are served; HEAD has the headers and no body.
+        let head = request_with(h.addr, "HEAD", &format!("{cap}/?{q}"), "").await;
+        assert_eq!((head.status, head.body.len()), (200, 0));
+        assert_eq!(head.header("content-type"), Some(J2C_CONTENT_TYPE));
+        assert_eq!(
+            head.header("content-length"),
+            Some(len.to_string().as_str())
+        );
         let post = h.post(&format!("{cap}/?{q}"), "text/plain", b"").await;
         assert_eq!(post.status, 404);
     }
