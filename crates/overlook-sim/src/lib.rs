@@ -2,7 +2,8 @@
 //! default target when no grid is given and the peer most tests run against (issue 4).
 //!
 //! Layers, mirroring the viewer side:
-//! - `terrain` and `scene` build what the region serves (pure functions, no I/O);
+//! - `terrain` and `scene` build what the region serves (pure functions, no I/O), `textures` holds
+//!   the textures it serves and references;
 //! - `region` is the UDP region as a sans-IO state machine (`handle_*` / `poll_*`, injected
 //!   clock), one [`overlook_protocol::circuit::Reliability`] per connected agent;
 //! - `login` is the HTTP login service (XML-RPC `login_to_simulator`, the seed capability,
@@ -18,6 +19,7 @@ pub mod region;
 pub mod scene;
 pub mod server;
 pub mod terrain;
+pub mod textures;
 
 use overlook_protocol::types::{Uuid, Vec3};
 

@@ -31,7 +31,8 @@ use layout::{BLINKER, Entry, Kind, LINK_CHILD, MOVER, layout};
 /// Give avatars and anything else ids outside `SCENE_FIRST_ID..SCENE_FIRST_ID + 4096`.
 pub const SCENE_FIRST_ID: u32 = 0x2000_0000;
 
-/// OpenSim's default plywood texture, on every face of a new prim.
+/// OpenSim's default plywood texture, on every face of a new prim (and of the captures' prims;
+/// this region's prims wear its own [`crate::textures::ORIENTED`] instead).
 pub const PLYWOOD: Uuid = Uuid([
     0x89, 0x55, 0x67, 0x47, 0x24, 0xcb, 0x43, 0xed, 0x92, 0x0b, 0x47, 0xca, 0xed, 0x15, 0x46, 0x5f,
 ]);

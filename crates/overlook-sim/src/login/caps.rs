@@ -16,7 +16,9 @@
 //! answers 502 (OpenSim's and Second Life's "no events" reply, so viewers simply poll again;
 //! an agent holds at most [`super::EVENT_POLLS_PER_AGENT`] polls, a newer one ends the oldest),
 //! `SimulatorFeatures` a small map declaring no mesh support, the agent-information caps an empty
-//! map. URLs have OpenSim's shapes: `/CE/<uuid>` for the event queue, `/<uuid>` for the others.
+//! map, and `GetTexture` / `ViewerAsset` serve the region's own textures (module `assets`). URLs
+//! have OpenSim's shapes: `/CE/<uuid>` for the event queue, `/<uuid>` for the others; each is
+//! drawn from the OS CSPRNG per session, and is the capability's only credential.
 
 use std::collections::HashMap;
 
@@ -25,11 +27,13 @@ use overlook_protocol::types::Uuid;
 use super::reply::escape;
 
 /// The capabilities this region grants when asked for them.
-pub const SUPPORTED_CAPS: [&str; 4] = [
+pub const SUPPORTED_CAPS: [&str; 6] = [
     "EventQueueGet",
     "SimulatorFeatures",
     "UpdateAgentInformation",
     "UpdateAgentLanguage",
+    "GetTexture",
+    "ViewerAsset",
 ];
 
 /// What a capability URL does.
@@ -41,6 +45,8 @@ pub enum CapKind {
     SimulatorFeatures,
     /// `UpdateAgentInformation` / `UpdateAgentLanguage`: an empty LLSD map.
     Acknowledge,
+    /// `GetTexture` / `ViewerAsset`: `GET <cap>/?texture_id=<uuid>` (see module `assets`).
+    Assets,
 }
 
 impl CapKind {
@@ -50,6 +56,7 @@ impl CapKind {
             "EventQueueGet" => Some(CapKind::EventQueueGet),
             "SimulatorFeatures" => Some(CapKind::SimulatorFeatures),
             "UpdateAgentInformation" | "UpdateAgentLanguage" => Some(CapKind::Acknowledge),
+            "GetTexture" | "ViewerAsset" => Some(CapKind::Assets),
             _ => None,
         }
     }
@@ -202,7 +209,7 @@ mod tests {
         assert!(segment.ends_with("0000") && segment.len() == 40);
         assert_eq!(table.agent_of(&segment), Some(agent));
         let names: Vec<String> = [
-            "GetTexture",
+            "GetMesh",
             "EventQueueGet",
             "SimulatorFeatures",
             "EventQueueGet",
@@ -253,6 +260,13 @@ mod tests {
         assert!(!is_llsd_xml(Some("application/llsd+xml2")));
         assert!(!is_llsd_xml(None));
         assert!(simulator_features_xml("A&B").contains("<string>A&amp;B</string>"));
-        assert_eq!(CapKind::for_name("GetTexture"), None);
+        assert_eq!(CapKind::for_name("GetMesh"), None);
+        assert_eq!(CapKind::for_name("GetTexture"), Some(CapKind::Assets));
+        assert_eq!(CapKind::for_name("ViewerAsset"), Some(CapKind::Assets));
+        assert!(
+            SUPPORTED_CAPS
+                .iter()
+                .all(|n| CapKind::for_name(n).is_some())
+        );
     }
 }

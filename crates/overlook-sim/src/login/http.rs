@@ -21,9 +21,11 @@ use overlook_protocol::login::{
 };
 
 use super::LoginService;
+use super::assets::{self, AssetAnswer};
 use super::authenticate::{LoginAttempt, LoginRefusal};
 use super::caps::{CapKind, is_llsd_xml, seed_path_segment, simulator_features_xml};
 use super::reply::llsd_xml;
+use crate::textures::J2C_CONTENT_TYPE;
 
 /// XML-RPC fault code for an unknown method (xmlrpc-epi, as OpenSim uses it).
 const FAULT_METHOD_NOT_FOUND: i64 = -32601;
@@ -226,6 +228,43 @@ async fn capabilities(
         }
         CapKind::SimulatorFeatures => llsd_reply(simulator_features_xml(&service.config.grid_name)),
         CapKind::Acknowledge => llsd_reply("<llsd><map></map></llsd>".to_owned()),
+        CapKind::Assets => asset(&method, &uri, &headers),
+    }
+}
+
+/// `GetTexture` / `ViewerAsset` (see module `assets`): `GET` (or `HEAD`) only, else 404 like an
+/// unknown path. Error answers have empty bodies, as OpenSim's.
+fn asset(method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+    if *method != Method::GET && *method != Method::HEAD {
+        return not_found();
+    }
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    match assets::answer(uri.query(), range) {
+        AssetAnswer::Whole(texture) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, J2C_CONTENT_TYPE)],
+            texture.bytes,
+        )
+            .into_response(),
+        AssetAnswer::Partial {
+            texture,
+            start,
+            end,
+        } => {
+            let range = format!("bytes {start}-{end}/{}", texture.bytes.len());
+            let body = texture.bytes.get(start..=end).unwrap_or_default();
+            (
+                StatusCode::PARTIAL_CONTENT,
+                [
+                    (header::CONTENT_TYPE, J2C_CONTENT_TYPE.to_owned()),
+                    (header::CONTENT_RANGE, range),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        AssetAnswer::BadRequest => StatusCode::BAD_REQUEST.into_response(),
+        AssetAnswer::NotFound => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

@@ -5,7 +5,8 @@
 //!   OpenSim's refusal texts, see [`LoginRefusal`]); with `Content-Type: application/llsd+xml`
 //!   the same login as LLSD, as OpenSim's `HandleLLSDLogin` answers it.
 //! - `POST /CAPS/<uuid>0000/`: the seed capability (module `caps`), and the few capabilities it
-//!   grants ([`SUPPORTED_CAPS`]).
+//!   grants ([`SUPPORTED_CAPS`]), among them `GetTexture` and `ViewerAsset`, which serve the
+//!   region's textures ([`crate::textures`]) like OpenSim (module `assets`).
 //! - `GET /get_grid_info`: the grid's self-description (PROTOCOL §11); `GET /welcome`: a tiny
 //!   splash page for the `welcome` URL it names.
 //!
@@ -22,6 +23,7 @@
 //! connections, a request timeout, and a cap on concurrent connections; and an agent holds at
 //! most [`EVENT_POLLS_PER_AGENT`] event-queue polls (module `polls`).
 
+mod assets;
 mod authenticate;
 mod caps;
 mod http;

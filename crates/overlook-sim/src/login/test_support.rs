@@ -179,6 +179,16 @@ pub(super) async fn request(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Reply {
+    let extra = content_type.map_or(String::new(), |ct| format!("Content-Type: {ct}\r\n"));
+    exchange(addr, method, path, &extra, body).await
+}
+
+/// A request without a body, with `extra` header lines (each ending in `\r\n`).
+pub(super) async fn request_with(addr: SocketAddr, method: &str, path: &str, extra: &str) -> Reply {
+    exchange(addr, method, path, extra, b"").await
+}
+
+async fn exchange(addr: SocketAddr, method: &str, path: &str, extra: &str, body: &[u8]) -> Reply {
     let exchange = async {
         let stream = TcpStream::connect(addr).await.unwrap();
         let mut out = format!(
@@ -187,9 +197,7 @@ pub(super) async fn request(
             body.len()
         )
         .into_bytes();
-        if let Some(ct) = content_type {
-            out.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
-        }
+        out.extend_from_slice(extra.as_bytes());
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
         let mut rest = out.as_slice();

@@ -12,6 +12,8 @@ use overlook_protocol::login::{
 };
 use overlook_testdata::{SESSIONS, read_bytes as capture};
 
+use crate::textures::{J2C_CONTENT_TYPE, MISSING, TEXTURES};
+
 #[tokio::test]
 async fn successful_login_round_trips_and_the_region_expects_the_same_circuit() {
     let h = Harness::start().await;
@@ -262,9 +264,11 @@ async fn seed_capability_follows_opensims_rules() {
         keys,
         [
             "EventQueueGet",
+            "GetTexture",
             "SimulatorFeatures",
             "UpdateAgentInformation",
-            "UpdateAgentLanguage"
+            "UpdateAgentLanguage",
+            "ViewerAsset"
         ]
     );
     assert!(caps["EventQueueGet"].starts_with(&format!("{}/CE/", h.base())));
@@ -463,4 +467,119 @@ fn urls_follow_the_public_base() {
             format!("{}CAPS/abababab-abab-abab-abab-abababababab0000/", login)
         );
     }
+}
+
+/// Logs in and asks the seed for the captured names: the `GetTexture` and `ViewerAsset` paths.
+async fn texture_caps(h: &Harness) -> [String; 2] {
+    let s = success(h.login_as("Test", "User", "test").await);
+    let seed = seed_path(h, &s);
+    let reply = h
+        .post(
+            &seed,
+            "application/llsd+xml",
+            &capture("test-region.seed-request.xml"),
+        )
+        .await;
+    let caps = parse_seed_response(&reply.body).unwrap();
+    ["GetTexture", "ViewerAsset"].map(|name| {
+        let path = caps[name].strip_prefix(&h.base()).unwrap().to_owned();
+        // OpenSim's shape: `/<uuid>`, fresh per session.
+        assert!(path[1..].parse::<Uuid>().is_ok(), "{path}");
+        path
+    })
+}
+
+/// `GET <cap>/?<query>` with optional extra header lines.
+async fn get(h: &Harness, cap: &str, query: &str, extra: &str) -> Reply {
+    request_with(h.addr, "GET", &format!("{cap}/?{query}"), extra).await
+}
+
+#[tokio::test]
+async fn texture_caps_serve_the_shipped_textures_like_opensim() {
+    let h = Harness::start().await;
+    let caps = texture_caps(&h).await;
+    assert_ne!(caps[0], caps[1], "each capability has its own URL");
+    for cap in &caps {
+        for t in &TEXTURES {
+            let q = format!("texture_id={}", t.id);
+            let whole = get(&h, cap, &q, "").await;
+            assert_eq!(whole.status, 200, "{}", t.name);
+            assert_eq!(whole.header("content-type"), Some(J2C_CONTENT_TYPE));
+            assert_eq!(whole.body, t.bytes, "{} byte-exact", t.name);
+            assert_eq!(whole.header("content-range"), None);
+            // Without the trailing slash too (`<cap>?texture_id=`).
+            let bare = request_with(h.addr, "GET", &format!("{cap}?{q}"), "").await;
+            assert_eq!((bare.status, bare.body.len()), (200, t.bytes.len()));
+        }
+        let t = &TEXTURES[4];
+        let len = t.bytes.len();
+        let q = format!("texture_id={}", t.id);
+        // Ranges as the viewers send them: a prefix, a later slice, open-ended, and a suffix.
+        for (range, start, end) in [
+            ("bytes=0-599", 0, 599),
+            ("bytes=600-2047", 600, 2047),
+            ("bytes=0-", 0, len - 1),
+            ("bytes=1000-", 1000, len - 1),
+            ("bytes=-100", len - 100, len - 1),
+            ("bytes=2048-99999999", 2048, len - 1),
+        ] {
+            let r = get(&h, cap, &q, &format!("Range: {range}\r\n")).await;
+            assert_eq!(r.status, 206, "{range}");
+            assert_eq!(r.header("content-type"), Some(J2C_CONTENT_TYPE));
+            assert_eq!(
+                r.header("content-range"),
+                Some(format!("bytes {start}-{end}/{len}").as_str()),
+                "{range}"
+            );
+            assert_eq!(r.body, &t.bytes[start..=end], "{range}");
+        }
+        // A start past the end: the whole texture with 200, as OpenSim (not 416); a range
+        // that does not parse is ignored.
+        for range in [
+            format!("bytes={len}-"),
+            "bytes=9-3".to_owned(),
+            "pages=1-2".to_owned(),
+        ] {
+            let r = get(&h, cap, &q, &format!("Range: {range}\r\n")).await;
+            assert_eq!((r.status, r.body.as_slice()), (200, t.bytes), "{range}");
+        }
+        // Unknown and deliberately missing ids: 404, empty; malformed: 400, empty.
+        for (query, status) in [
+            (format!("texture_id={}", Uuid([7; 16])), 404),
+            (format!("texture_id={MISSING}"), 404),
+            (format!("mesh_id={}", t.id), 404),
+            (format!("mesh_id={}", Uuid([7; 16])), 404),
+            ("texture_id=garbage".to_owned(), 400),
+            ("texture_id=".to_owned(), 400),
+            (String::new(), 400),
+        ] {
+            let r = get(&h, cap, &query, "").await;
+            assert_eq!(r.status, status, "{query}");
+            assert!(r.body.is_empty(), "{query}: {:?}", r.body);
+            assert_ne!(r.header("content-type"), Some(J2C_CONTENT_TYPE));
+        }
+        // Only GET and HEAD are served; HEAD has the headers and no body.
+        let head = request_with(h.addr, "HEAD", &format!("{cap}/?{q}"), "").await;
+        assert_eq!((head.status, head.body.len()), (200, 0));
+        assert_eq!(head.header("content-type"), Some(J2C_CONTENT_TYPE));
+        assert_eq!(
+            head.header("content-length"),
+            Some(len.to_string().as_str())
+        );
+        let post = h.post(&format!("{cap}/?{q}"), "text/plain", b"").await;
+        assert_eq!(post.status, 404);
+    }
+    // Another session's texture capability is not this one's, and a guessed one is not found.
+    let guessed = format!("/{}/?texture_id={}", Uuid([1; 16]), TEXTURES[0].id);
+    assert_eq!(request_with(h.addr, "GET", &guessed, "").await.status, 404);
+}
+
+#[tokio::test]
+async fn texture_caps_end_with_the_agent() {
+    let h = Harness::start().await;
+    let [cap, _] = texture_caps(&h).await;
+    let q = format!("texture_id={}", TEXTURES[0].id);
+    assert_eq!(get(&h, &cap, &q, "").await.status, 200);
+    h.gate.present.lock().unwrap().clear();
+    assert_eq!(get(&h, &cap, &q, "").await.status, 404);
 }

@@ -2,6 +2,7 @@
 //! (taken from the `test-region` capture where the protocol leaves them open).
 
 use crate::RegionInfo;
+use crate::textures::TERRAIN_DETAIL;
 use overlook_protocol::message::region::{RegionInfo4, sim_access, stat_id};
 use overlook_protocol::message::{
     AgentIds, AgentMovementComplete, CoarseLocation, CoarseLocationUpdate, KickUser, LogoutReply,
@@ -16,27 +17,8 @@ pub const REGION_FLAGS: u32 = 0x1410_8026;
 /// `RegionProtocols`: more than six baked textures (bit 63), as OpenSim 0.9.2.2.
 const REGION_PROTOCOLS: u64 = 1 << 63;
 
-/// OpenSim's default terrain detail textures (`RegionSettings.DEFAULT_TERRAIN_TEXTURE_1..4`).
-const TERRAIN_DETAIL: [[u8; 16]; 4] = [
-    [
-        0xb8, 0xd3, 0x96, 0x5a, 0xad, 0x78, 0xbf, 0x43, 0x69, 0x9b, 0xbf, 0xf8, 0xec, 0xa6, 0xc9,
-        0x75,
-    ],
-    [
-        0xab, 0xb7, 0x83, 0xe6, 0x3e, 0x93, 0x26, 0xc0, 0x24, 0x8a, 0x24, 0x76, 0x66, 0x85, 0x5d,
-        0xa3,
-    ],
-    [
-        0x17, 0x9c, 0xda, 0xbd, 0x39, 0x8a, 0x9b, 0x6b, 0x13, 0x91, 0x4d, 0xc3, 0x33, 0xba, 0x32,
-        0x1f,
-    ],
-    [
-        0xbe, 0xb1, 0x69, 0xc7, 0x11, 0xea, 0xff, 0xf2, 0xef, 0xe5, 0x0f, 0x24, 0xdc, 0x88, 0x1d,
-        0xf2,
-    ],
-];
-
-/// `RegionHandshake` for `info`: name, water height, OpenSim's default terrain textures and
+/// `RegionHandshake` for `info`: name, water height, the region's own terrain textures
+/// ([`TERRAIN_DETAIL`]: dirt, grass, rock, snow, served over `GetTexture`) and OpenSim's default
 /// start heights (10 m) and ranges (60 m) at the four corners.
 pub(super) fn region_handshake(info: &RegionInfo) -> RegionHandshake {
     RegionHandshake {
@@ -49,7 +31,7 @@ pub(super) fn region_handshake(info: &RegionInfo) -> RegionHandshake {
         billable_factor: 1.0,
         cache_id: info.region_id,
         terrain_base: [Uuid::NIL; 4],
-        terrain_detail: TERRAIN_DETAIL.map(Uuid),
+        terrain_detail: TERRAIN_DETAIL,
         terrain_start_height: [10.0; 4],
         terrain_height_range: [60.0; 4],
         region_id: info.region_id,

@@ -2,12 +2,14 @@
 //!
 //! The first 33 entries are the objects of the OpenSim 0.9.2.2 captures (README "Scene
 //! content"): names, offsets from (128, 128), scales, rotations, shape parameters and texture
-//! entries exactly as OpenSim sent them; the last two are the orbiting sphere and the blinking
-//! box.
+//! entries as OpenSim sent them — colours, alpha, fullbright and glow exactly — except the
+//! textures: where OpenSim's prims wear its plywood, ours wear the region's own oriented texture
+//! ([`ORIENTED`]), and a few faces show the other textures the region serves (see
+//! [`textured_faces`]). The last two entries are the orbiting sphere and the blinking box.
 
-use super::PLYWOOD;
+use crate::textures::{CHECKER, LEAF_ALPHA, MISSING, ORIENTED};
 use overlook_protocol::message::object::{PCode, PrimShape, TeField, TextureEntry, te_material};
-use overlook_protocol::types::Vec3;
+use overlook_protocol::types::{Uuid, Vec3};
 
 /// What one entry is.
 pub(super) enum Kind {
@@ -66,11 +68,12 @@ fn tapered(profile: u8, scale: u8) -> PrimShape {
     }
 }
 
-/// A plywood TextureEntry with the given colours (RGBA): a default and per-face exceptions.
+/// A TextureEntry of the oriented texture with the given colours (RGBA): a default and per-face
+/// exceptions.
 fn te(default: [u8; 4], faces: &[(u64, [u8; 4])]) -> TextureEntry {
     let wire = |[r, g, b, a]: [u8; 4]| [255 - r, 255 - g, 255 - b, 255 - a];
     TextureEntry {
-        textures: TeField::new(PLYWOOD),
+        textures: TeField::new(ORIENTED),
         colors: TeField {
             default: wire(default),
             exceptions: faces.iter().map(|&(bits, c)| (bits, wire(c))).collect(),
@@ -90,9 +93,72 @@ fn prim(name: &'static str, dx: f32, dy: f32, shape: PrimShape, te: TextureEntry
     }
 }
 
-/// A plain plywood prim entry.
+/// A plain white prim entry, or one of [`textured_faces`] when it names `name`.
 fn plain(name: &'static str, dx: f32, dy: f32, shape: PrimShape) -> Entry {
-    prim(name, dx, dy, shape, te(WHITE, &[]))
+    let te = textured_faces(name).unwrap_or_else(|| te(WHITE, &[]));
+    prim(name, dx, dy, shape, te)
+}
+
+/// 45° in TextureEntry rotation units (32768 a full turn).
+const EIGHTH_TURN: i16 = 4096;
+/// TextureEntry offsets 0.25 and 0.5 (× 32767, rounded).
+const OFFSET_QUARTER: i16 = 8192;
+const OFFSET_HALF: i16 = 16384;
+
+/// The white prims whose faces show the region's other textures (by name; all else white and
+/// oriented):
+/// - the platform's top (face 0) the checker repeated 4 × 4 (one cell pair per metre);
+/// - the profile-cut box: face 1 the checker with offsets (0.25, 0.5) and a 45° rotation,
+///   face 2 the checker repeated 2 × 1;
+/// - the 50 % hollow box wears the leaf (alpha) on every face;
+/// - the right-triangle prism's face 0 names [`MISSING`], a texture the region never serves.
+pub(super) fn textured_faces(name: &str) -> Option<TextureEntry> {
+    let white = te(WHITE, &[]);
+    let with_textures = |faces: Vec<(u64, Uuid)>| TextureEntry {
+        textures: TeField {
+            default: ORIENTED,
+            exceptions: faces,
+        },
+        ..te(WHITE, &[])
+    };
+    Some(match name {
+        "platform 4x4x0.2 rotated 30 deg" => TextureEntry {
+            repeats_u: TeField {
+                default: 1.0,
+                exceptions: vec![(1, 4.0)],
+            },
+            repeats_v: TeField {
+                default: 1.0,
+                exceptions: vec![(1, 4.0)],
+            },
+            ..with_textures(vec![(1, CHECKER)])
+        },
+        "box profile cut 0.25-0.75" => TextureEntry {
+            repeats_u: TeField {
+                default: 1.0,
+                exceptions: vec![(1 << 2, 2.0)],
+            },
+            offsets_u: TeField {
+                default: 0,
+                exceptions: vec![(1 << 1, OFFSET_QUARTER)],
+            },
+            offsets_v: TeField {
+                default: 0,
+                exceptions: vec![(1 << 1, OFFSET_HALF)],
+            },
+            rotations: TeField {
+                default: 0,
+                exceptions: vec![(1 << 1, EIGHTH_TURN)],
+            },
+            ..with_textures(vec![(1 << 1 | 1 << 2, CHECKER)])
+        },
+        "box hollow 50%" => TextureEntry {
+            textures: TeField::new(LEAF_ALPHA),
+            ..white
+        },
+        "right-triangle prism" => with_textures(vec![(1, MISSING)]),
+        _ => return None,
+    })
 }
 
 /// `entry` with another scale.

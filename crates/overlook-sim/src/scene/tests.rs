@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::encode::TIME_DILATION;
 use super::*;
 use crate::terrain::{WATER_HEIGHT, island};
+use crate::textures::{CHECKER, LEAF_ALPHA, MISSING, ORIENTED};
 use overlook_protocol::capture::{inbound_messages, read_udp_jsonl};
 use overlook_protocol::message::object::{
-    CompressedObject, ObjectData, ObjectUpdate, ObjectUpdateCompressed, ShapeKind, TerseData,
-    TextureEntry,
+    CompressedObject, ObjectData, ObjectUpdate, ObjectUpdateCompressed, ShapeKind, TeField,
+    TerseData, TextureEntry,
 };
 use overlook_protocol::message::{MessageRepr, generic};
 
@@ -19,6 +20,21 @@ fn scene() -> (Heightmap, Vec<SceneObject>) {
     let map = island(256, 256, 11).unwrap();
     let objects = default_scene(&map, 11);
     (map, objects)
+}
+
+/// `te` as OpenSim's captured prims wore it: plywood on every face, no repeats, offsets or
+/// rotations — ours differ from the captures only in those (the region's own textures).
+fn as_plywood(te: &[u8]) -> Vec<u8> {
+    TextureEntry {
+        textures: TeField::new(PLYWOOD),
+        repeats_u: TeField::new(1.0),
+        repeats_v: TeField::new(1.0),
+        offsets_u: TeField::new(0),
+        offsets_v: TeField::new(0),
+        rotations: TeField::new(0),
+        ..TextureEntry::parse(te).unwrap()
+    }
+    .to_bytes()
 }
 
 fn by_name<'a>(objects: &'a [SceneObject], name: &str) -> &'a SceneObject {
@@ -154,14 +170,21 @@ fn compressed_objects_parse_to_exact_length_like_opensims() {
         let parsed = CompressedObject::parse(&block.data).unwrap();
         assert_eq!(parsed, o.to_compressed(0.0));
         assert_eq!(parsed.parent(), o.parent_id);
-        // The sizes OpenSim produced for the same objects (captures, `test-region`).
-        let want = match o.name.as_str() {
-            "box" => 191,
-            "cylinder" => 178,
-            "linkset child sphere" => 180,
-            _ if o.is_plant() => 113,
-            _ => 176,
+        // The sizes OpenSim produced for the same objects (captures, `test-region`), plus the
+        // bytes of our per-face texture settings (a few faces wear other textures).
+        let te_extra = if o.is_plant() {
+            0
+        } else {
+            o.texture_entry.len() - as_plywood(&o.texture_entry).len()
         };
+        let want = te_extra
+            + match o.name.as_str() {
+                "box" => 191,
+                "cylinder" => 178,
+                "linkset child sphere" => 180,
+                _ if o.is_plant() => 113,
+                _ => 176,
+            };
         assert_eq!(block.data.len(), want, "{}", o.name);
         blocks.push(block);
     }
@@ -211,13 +234,22 @@ fn scene_matches_the_captured_opensim_objects() {
             "{mp:?} vs {cp:?}"
         );
         assert!((mp.rotation.z - cp.rotation.z).abs() < 1e-5);
-        // Everything else but the identity is what OpenSim sent.
+        // Everything else but the identity and the textures is what OpenSim sent (its prims
+        // wear plywood everywhere, ours the region's own textures).
+        if !c.texture_entry.is_empty() {
+            assert_eq!(as_plywood(&c.texture_entry), c.texture_entry);
+        }
         let same = ObjectData {
             id: c.id,
             full_id: c.full_id,
             crc: c.crc,
             parent_id: c.parent_id,
             object_data: c.object_data.clone(),
+            texture_entry: if mine.texture_entry.is_empty() {
+                Vec::new()
+            } else {
+                as_plywood(&mine.texture_entry)
+            },
             ..mine
         };
         assert_eq!(&same, c, "{}", mine_of(c).name);
@@ -327,7 +359,55 @@ fn coloured_faces_are_distinct() {
     assert!(te("cylinder").fullbright(0) && !te("cylinder").fullbright(1));
     assert_eq!(te("orbiting sphere").default_color(), [0, 255, 255, 255]);
     assert_eq!(te("blinking box").default_color(), [255, 0, 255, 255]);
-    assert_eq!(te("prism").texture(0), PLYWOOD);
+    assert_eq!(te("prism").texture(0), ORIENTED);
+}
+
+#[test]
+fn a_few_faces_show_the_other_served_textures() {
+    let (_, objects) = scene();
+    let te = |name: &str| TextureEntry::parse(&by_name(&objects, name).texture_entry).unwrap();
+    let platform = te("platform 4x4x0.2 rotated 30 deg");
+    assert_eq!(platform.texture(0), CHECKER);
+    assert_eq!(platform.repeats(0), (4.0, 4.0));
+    assert_eq!(
+        (platform.texture(1), platform.repeats(1)),
+        (ORIENTED, (1.0, 1.0))
+    );
+    let cut = te("box profile cut 0.25-0.75");
+    assert_eq!((cut.texture(1), cut.texture(2)), (CHECKER, CHECKER));
+    let (u, v) = cut.offset(1);
+    assert!(
+        (u - 0.25).abs() < 1e-3 && (v - 0.5).abs() < 1e-3,
+        "{u}, {v}"
+    );
+    assert!((cut.rotation(1) - core::f32::consts::FRAC_PI_4).abs() < 1e-3);
+    assert_eq!(cut.repeats(2), (2.0, 1.0));
+    assert_eq!(
+        (cut.texture(0), cut.offset(2), cut.rotation(2)),
+        (ORIENTED, (0.0, 0.0), 0.0)
+    );
+    let hollow = te("box hollow 50%");
+    assert!((0..8).all(|f| hollow.texture(f) == LEAF_ALPHA));
+    let prism = te("right-triangle prism");
+    assert_eq!((prism.texture(0), prism.texture(1)), (MISSING, ORIENTED));
+    // Colours stay white on all of them.
+    for t in [platform, cut, hollow, prism] {
+        assert_eq!(t.default_color(), [255; 4]);
+        assert!(t.colors.exceptions.is_empty());
+    }
+    // Every other prim wears the oriented texture on every face.
+    let special = [
+        "platform 4x4x0.2 rotated 30 deg",
+        "box profile cut 0.25-0.75",
+        "box hollow 50%",
+        "right-triangle prism",
+    ];
+    for o in objects.iter().filter(|o| !o.texture_entry.is_empty()) {
+        if !special.contains(&o.name.as_str()) {
+            let t = TextureEntry::parse(&o.texture_entry).unwrap();
+            assert!((0..8).all(|f| t.texture(f) == ORIENTED), "{}", o.name);
+        }
+    }
 }
 
 #[test]

@@ -90,3 +90,49 @@ fn lossy_link_still_delivers_every_object() {
     let union: BTreeSet<u32> = full.union(&compressed).copied().collect();
     assert_eq!(union, all);
 }
+
+#[test]
+fn the_handshake_and_the_scene_name_only_served_textures_or_the_missing_one() {
+    use crate::textures::{CHECKER, LEAF_ALPHA, MISSING, ORIENTED, TERRAIN_DETAIL, texture};
+    use overlook_protocol::message::object::TextureEntry;
+    use overlook_protocol::types::Uuid;
+
+    let (mut net, _, _) = default_net(PERFECT);
+    let v = net.login(1, true);
+    assert!(net.run_until(Duration::from_secs(5), |n| settled(n, v)));
+    let viewer = &net.viewers[v];
+    let handshake = viewer
+        .messages()
+        .find_map(|m| match m {
+            Message::RegionHandshake(h) => Some(h.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(handshake.terrain_detail, TERRAIN_DETAIL);
+    // Every TextureEntry the viewer received, full and compressed: each texture id it names.
+    let mut entries: Vec<Vec<u8>> = viewer
+        .object_blocks()
+        .into_iter()
+        .map(|b| b.texture_entry.clone())
+        .collect();
+    for m in viewer.messages() {
+        if let Message::ObjectUpdateCompressed(u) = m {
+            entries.extend(u.objects.iter().map(|b| b.object().unwrap().texture_entry));
+        }
+    }
+    let mut named = BTreeSet::new();
+    for bytes in entries.iter().filter(|b| !b.is_empty()) {
+        let te = TextureEntry::parse(bytes).unwrap();
+        named.insert(te.textures.default);
+        named.extend(te.textures.exceptions.iter().map(|&(_, id)| id));
+    }
+    named.remove(&Uuid::NIL); // the avatar's: no texture
+    assert_eq!(
+        named,
+        BTreeSet::from([ORIENTED, CHECKER, LEAF_ALPHA, MISSING])
+    );
+    for id in named.iter().chain(&handshake.terrain_detail) {
+        assert!(texture(*id).is_some() || *id == MISSING, "{id} not served");
+    }
+    assert!(texture(MISSING).is_none());
+}
