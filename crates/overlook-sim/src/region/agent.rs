@@ -348,28 +348,16 @@ impl Agent {
         result
     }
 
-    /// Releases what the budget allows: packed terrain through the land bucket, then the task
-    /// queue (refilled from the owed objects whenever it runs empty) through the task bucket;
-    /// reliable packets only while the unacked caps allow.
+    /// Releases what the budget allows: the task queue (refilled from the owed objects whenever
+    /// it runs empty) through the task bucket, then packed terrain through the land bucket;
+    /// reliable packets only while the unacked caps allow. The task queue goes first so the
+    /// story keeps OpenSim's order: `RegionHandshake` and `AgentMovementComplete` before the
+    /// first `LayerData` queued beside them (PROTOCOL §5).
     pub(super) fn pump(&mut self, now: Instant, world: &World<'_>) {
         if matches!(self.stage, Stage::Closing { .. }) {
             return;
         }
         self.throttle.refill(now);
-        if let Some(mut stream) = self.terrain.take() {
-            while let Some(c) = stream.front_cost() {
-                if !self.room(c) || !self.throttle.has(Category::Land, c) {
-                    break;
-                }
-                let Some(layer) = stream.pop_front() else {
-                    break;
-                };
-                if let Some((id, f, body)) = encode(&layer, true) {
-                    self.transmit(now, id, f, body, Some(Category::Land));
-                }
-            }
-            self.terrain = Some(stream);
-        }
         loop {
             if self.task.is_empty() {
                 self.feed(now, world);
@@ -386,6 +374,20 @@ impl Agent {
             };
             self.task_bytes = self.task_bytes.saturating_sub(p.body.len());
             self.transmit(now, p.id, p.flags, p.body, Some(Category::Task));
+        }
+        if let Some(mut stream) = self.terrain.take() {
+            while let Some(c) = stream.front_cost() {
+                if !self.room(c) || !self.throttle.has(Category::Land, c) {
+                    break;
+                }
+                let Some(layer) = stream.pop_front() else {
+                    break;
+                };
+                if let Some((id, f, body)) = encode(&layer, true) {
+                    self.transmit(now, id, f, body, Some(Category::Land));
+                }
+            }
+            self.terrain = Some(stream);
         }
     }
 

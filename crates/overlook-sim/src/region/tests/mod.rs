@@ -43,6 +43,15 @@ fn perfect_link_plays_the_whole_story() {
     assert!(net.terrain_error(v) <= 0.25, "{}", net.terrain_error(v));
     assert_eq!(viewer.count("RegionHandshake"), 1);
     assert_eq!(viewer.count("AgentMovementComplete"), 1);
+    // OpenSim's order (PROTOCOL §5): the handshake, the movement, then the terrain.
+    let names: Vec<&str> = viewer.messages().map(Message::name).collect();
+    let first = |name: &str| names.iter().position(|n| *n == name).unwrap();
+    assert!(first("RegionHandshake") < first("AgentMovementComplete"));
+    assert!(
+        first("AgentMovementComplete") < first("LayerData"),
+        "{:?}",
+        &names[..names.len().min(8)]
+    );
     // Several patches per packet, every packet a legacy land layer under ~1000 bytes.
     let layers: Vec<_> = viewer
         .messages()
