@@ -16,6 +16,7 @@
 //! - [`viewer`]: the app and its headless capture; [`check`]: `overlook check`; [`replay`]:
 //!   `overlook replay --print`.
 
+pub mod assets;
 pub mod camera;
 pub mod check;
 pub mod net;

@@ -96,6 +96,9 @@ struct CheckCli {
     /// Fail when fewer objects than this are present at the end.
     #[arg(long, default_value_t = 0)]
     min_objects: usize,
+    /// Fail (`check.textures`) when a texture the region references could not be fetched.
+    #[arg(long)]
+    require_textures: bool,
     /// Record every datagram to `NAME.udp.jsonl` (the captures' format) and the login reply
     /// beside it as `NAME.login-response.xml`.
     #[arg(long, value_name = "NAME.udp.jsonl")]
@@ -115,6 +118,7 @@ fn run_check(cli: CheckCli) -> ExitCode {
         .unwrap_or(std::time::Duration::from_secs(60));
     args.settle = std::time::Duration::from_millis(cli.settle_ms);
     args.min_objects = cli.min_objects;
+    args.require_textures = cli.require_textures;
     args.record = cli.record;
     args.replay = cli.replay;
     if let Some(grid) = cli.target.grid {

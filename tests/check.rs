@@ -140,6 +140,30 @@ fn check_passes_on_the_embedded_region_and_writes_every_file() {
     assert_eq!(r["objects"]["invalid"], 0);
     assert_eq!(r["objects"]["parent_cycles"], 0);
     assert_eq!(r["terrain"]["patches_impossible"], serde_json::json!([]));
+    // Its textures: every one it serves fetched byte for byte once, the one it never serves
+    // failed with 404 (fetched over real loopback sockets, through ViewerAsset).
+    let textures = &r["assets"]["textures"];
+    let served = &overlook_sim::textures::TEXTURES;
+    assert_eq!(textures["referenced"], served.len() + 1);
+    assert_eq!(textures["fetched"], served.len());
+    assert_eq!(textures["pending"], 0);
+    assert_eq!(
+        textures["bytes"],
+        served.iter().map(|t| t.bytes.len()).sum::<usize>()
+    );
+    assert_eq!(
+        textures["failed"],
+        serde_json::json!([{
+            "uuid": overlook_sim::textures::MISSING.to_string(),
+            "reason": "HTTP 404",
+        }])
+    );
+    assert!(
+        strings(&r["warnings"])
+            .iter()
+            .any(|w| w.contains(&overlook_sim::textures::MISSING.to_string())),
+        "the missing texture is a warning"
+    );
     // The region's frames: the avatar's view and the overview show terrain, water and objects.
     assert!(r["frames"]["frame_region_share"].as_f64().unwrap() > 0.2);
     assert!(r["frames"]["overview_region_share"].as_f64().unwrap() > 0.99);

@@ -43,6 +43,8 @@ pub struct CheckArgs {
     pub settle: Duration,
     /// Fewer objects than this at the end fail the check.
     pub min_objects: usize,
+    /// A texture that could not be fetched fails the check (`check.textures`).
+    pub require_textures: bool,
     /// The embedded region's configuration (used when `grid` is `None`).
     pub embedded: SimConfig,
     /// Record the session to this `NAME.udp.jsonl` (`--record`).
@@ -63,6 +65,7 @@ impl std::fmt::Debug for CheckArgs {
             .field("timeout", &self.timeout)
             .field("settle", &self.settle)
             .field("min_objects", &self.min_objects)
+            .field("require_textures", &self.require_textures)
             .field("embedded", &self.embedded)
             .field("record", &self.record)
             .field("replay", &self.replay)
@@ -83,6 +86,7 @@ impl CheckArgs {
             timeout: Duration::from_secs(60),
             settle: Duration::from_millis(1000),
             min_objects: 0,
+            require_textures: false,
             embedded: SimConfig::loopback(),
             record: None,
             replay: None,

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::CheckArgs;
 use super::plugin::CheckProgress;
+use crate::assets::RegionTextures;
 use crate::net::NetStats;
 use crate::net::plugin::{Session, SessionState};
 use crate::objects::plugin::{ObjectIndex, SlObject};
@@ -51,6 +52,8 @@ pub struct Collected {
     pub parent_cycles: usize,
     /// Patches whose heights are impossible, `(px, py)`.
     pub terrain_impossible: Vec<(u32, u32)>,
+    /// The region's textures, as fetched.
+    pub textures: TextureSummary,
     /// Objects by PCode.
     pub by_pcode: BTreeMap<u8, usize>,
     /// Objects by shape (`box`, `sphere`, … `other`).
@@ -153,6 +156,20 @@ impl Collected {
         if let Some(region) = world.get_resource::<RegionInfo>() {
             c.problems.extend(region.problems.iter().cloned());
         }
+        if let Some(t) = world.get_resource::<RegionTextures>() {
+            c.textures = TextureSummary {
+                referenced: t.referenced.len(),
+                fetched: t.fetched(),
+                pending: t.pending(),
+                failed: t
+                    .failures()
+                    .into_iter()
+                    .map(|(id, why)| (id, why.to_string()))
+                    .collect(),
+                bytes: t.bytes,
+                unavailable: t.unavailable.clone(),
+            };
+        }
         if let Some(frames) = world.get_resource::<CapturedFrames>() {
             c.frame = frames.get(View::Avatar).cloned();
             c.overview = frames.get(View::Overview).cloned();
@@ -165,6 +182,23 @@ impl Collected {
         }
         c
     }
+}
+
+/// The region's textures at the end of a check.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TextureSummary {
+    /// Distinct textures the terrain and the objects reference (blank and null excluded).
+    pub referenced: usize,
+    /// Fetched.
+    pub fetched: usize,
+    /// Still waiting for an answer.
+    pub pending: usize,
+    /// Could not be fetched: the id and why (`HTTP 404`, …).
+    pub failed: Vec<(overlook_protocol::types::Uuid, String)>,
+    /// Bytes fetched.
+    pub bytes: u64,
+    /// Textures could not be fetched at all (a replay): why.
+    pub unavailable: Option<String>,
 }
 
 /// One check, one JUnit test case.
@@ -252,6 +286,17 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
         warnings.push(format!(
             "{ended} before the terrain was complete; captured as it was"
         ));
+    }
+    if circuit && !args.require_textures {
+        for (id, why) in c.textures.failed.iter().take(20) {
+            warnings.push(format!("texture {id} could not be fetched: {why}"));
+        }
+        if c.textures.failed.len() > 20 {
+            warnings.push(format!(
+                "… and {} more textures could not be fetched",
+                c.textures.failed.len() - 20
+            ));
+        }
     }
     if circuit && c.timed_out {
         warnings.push(format!(
@@ -385,6 +430,52 @@ fn scene_checks(
             (!frames_ok).then(|| frame_problems.join("; ")),
         ),
     ];
+    // Textures: failures are warnings, or a failing check with `--require-textures`.
+    let t = &c.textures;
+    let texture_problem = if let Some(why) = &t.unavailable {
+        Some(format!("textures not checked: {why}"))
+    } else if !t.failed.is_empty() || t.pending > 0 {
+        let mut parts = Vec::new();
+        if !t.failed.is_empty() {
+            let named: Vec<String> = t
+                .failed
+                .iter()
+                .take(8)
+                .map(|(id, why)| format!("{id} ({why})"))
+                .collect();
+            let more = t.failed.len().saturating_sub(named.len());
+            parts.push(format!(
+                "{} of {} textures could not be fetched: {}{}",
+                t.failed.len(),
+                t.referenced,
+                named.join(", "),
+                if more > 0 {
+                    format!(" … and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if t.pending > 0 {
+            parts.push(format!("{} textures never answered", t.pending));
+        }
+        Some(parts.join("; "))
+    } else {
+        None
+    };
+    let mut textures = Check::new(
+        "check.textures",
+        texture_problem.is_none() || !args.require_textures,
+        texture_problem.clone(),
+    );
+    if !args.require_textures {
+        textures.skipped = true;
+        textures.message = Some(texture_problem.map_or_else(
+            || "not required (--require-textures); every texture fetched".to_owned(),
+            |p| format!("not required (--require-textures): {p}"),
+        ));
+    }
+    checks.push(textures);
     if !circuit {
         // Nothing to judge the scene by: those checks are skipped, not failed.
         for ch in &mut checks {
@@ -549,6 +640,19 @@ fn build_report(
             "malformed": c.stats.malformed,
         },
         "rtt_ms": c.stats.rtt.map(|d| d.as_secs_f64() * 1000.0),
+        "assets": {
+            "textures": {
+                "referenced": c.textures.referenced,
+                "fetched": c.textures.fetched,
+                "pending": c.textures.pending,
+                "failed": c.textures.failed.iter().map(|(id, why)| json!({
+                    "uuid": id.to_string(),
+                    "reason": why,
+                })).collect::<Vec<_>>(),
+                "bytes": c.textures.bytes,
+                "unavailable": c.textures.unavailable,
+            },
+        },
         "frames": {
             "frame_region_share": shares.0,
             "overview_region_share": shares.1,

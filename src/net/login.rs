@@ -41,9 +41,10 @@ impl From<LoginError> for LoginFailure {
 }
 
 /// Capabilities a viewer asks the seed for (the region answers those it has).
-const SEED_CAPS: [&str; 4] = [
+const SEED_CAPS: [&str; 5] = [
     "EventQueueGet",
     "SimulatorFeatures",
+    "ViewerAsset",
     "GetTexture",
     "GetMesh",
 ];
@@ -176,7 +177,7 @@ pub(super) async fn request_seed(
     client: &reqwest::Client,
     settings: &NetSettings,
     seed: &str,
-) -> Result<usize, LoginFailure> {
+) -> Result<std::collections::BTreeMap<String, String>, LoginFailure> {
     let response = client
         .post(seed)
         .header(reqwest::header::CONTENT_TYPE, "application/llsd+xml")
@@ -186,5 +187,5 @@ pub(super) async fn request_seed(
         .and_then(reqwest::Response::error_for_status)
         .map_err(|e| failure(&e, settings.login_timeout))?;
     let body = read_capped(response, "seed reply", seed, settings.login_timeout).await?;
-    Ok(parse_seed_response(&body)?.len())
+    Ok(parse_seed_response(&body)?)
 }

@@ -17,6 +17,7 @@ mod login;
 pub mod record;
 pub mod replay;
 mod session;
+pub mod textures;
 
 pub mod embedded;
 pub mod plugin;
@@ -124,6 +125,9 @@ pub enum NetCommand {
     Logout,
     /// Log out if connected, then end the thread.
     Shutdown,
+    /// Fetch these textures (most important first; each once per session): each ends in a
+    /// [`NetEvent::TextureFetched`], or one [`NetEvent::TexturesUnavailable`] when none can be.
+    FetchTextures(Vec<overlook_protocol::types::Uuid>),
 }
 
 /// Counters of the open circuit, reported every [`NetSettings::stats_interval`].
@@ -210,6 +214,10 @@ pub enum NetEvent {
     Stats(NetStats),
     /// The session ended (logout, kick, timeout…): the reason, for people.
     Disconnected(String),
+    /// A texture was fetched, or could not be ([`textures`]).
+    TextureFetched(textures::TextureFetched),
+    /// Textures cannot be fetched at all in this session (a replay): the reason.
+    TexturesUnavailable(String),
     /// A replayed recording has delivered its last datagram: nothing more will arrive, so
     /// whoever waits for the scene can stop waiting. The text names the recording.
     InputEnded(String),
@@ -322,7 +330,10 @@ async fn run(
                 }
             }
             NetCommand::Shutdown => return,
-            NetCommand::Chat(_) | NetCommand::Controls(_) | NetCommand::Logout => {
+            NetCommand::Chat(_)
+            | NetCommand::Controls(_)
+            | NetCommand::Logout
+            | NetCommand::FetchTextures(_) => {
                 let _ = events.send(NetEvent::Warning("not connected".into()));
             }
         }

@@ -140,6 +140,15 @@ pub struct PhaseReached {
 #[derive(Message, Debug, Clone)]
 pub struct SessionStarted(pub Box<LoginSuccess>);
 
+/// What the network thread says about textures.
+#[derive(Message, Debug, Clone)]
+pub enum TextureNews {
+    /// One texture fetched, or failed.
+    Fetched(crate::net::textures::TextureFetched),
+    /// None can be fetched in this session: why.
+    Unavailable(String),
+}
+
 /// Connects the viewer to the network thread.
 #[derive(Debug, Default)]
 pub struct NetPlugin {
@@ -177,6 +186,7 @@ impl Plugin for NetPlugin {
             .add_message::<PhaseReached>()
             .add_message::<SessionStarted>()
             .add_message::<Outgoing>()
+            .add_message::<TextureNews>()
             .add_systems(PreUpdate, receive_net_events.in_set(NetSystems::Receive))
             .add_systems(
                 Last,
@@ -196,6 +206,7 @@ pub fn receive_net_events(
     mut datagrams: MessageWriter<DatagramLogged>,
     mut phases: MessageWriter<PhaseReached>,
     mut started: MessageWriter<SessionStarted>,
+    mut textures: MessageWriter<TextureNews>,
 ) {
     let Some(net) = net else { return };
     for event in net.0.events().try_iter().take(EVENTS_PER_FRAME) {
@@ -269,6 +280,15 @@ pub fn receive_net_events(
                 session.note(format!("disconnected: {reason}"));
                 session.state = SessionState::Disconnected(reason);
             }
+            NetEvent::TextureFetched(t) => {
+                if let Err(why) = &t.result {
+                    session.note(format!("texture {} could not be fetched: {why}", t.id));
+                }
+                textures.write(TextureNews::Fetched(t));
+            }
+            NetEvent::TexturesUnavailable(why) => {
+                textures.write(TextureNews::Unavailable(why));
+            }
             NetEvent::InputEnded(what) => {
                 session.note(what.clone());
                 session.input_ended = Some(what);
@@ -325,6 +345,7 @@ pub(crate) fn plugin_test_app() -> App {
     .add_message::<RegionMessage>()
     .add_message::<SessionStarted>()
     .add_message::<Outgoing>()
+    .add_message::<TextureNews>()
     .configure_sets(PreUpdate, NetSystems::Receive);
     app
 }

@@ -163,10 +163,10 @@ pub(super) fn run(
     let mut circuit = Circuit::new(cfg, origin, origin);
     let started = std::time::Instant::now();
     for d in &recording.datagrams {
-        if let Ok(Some(NetCommand::Shutdown)) | Err(mpsc::error::TryRecvError::Disconnected) =
-            commands.try_recv().map(Some)
-        {
-            return;
+        match commands.try_recv() {
+            Ok(NetCommand::Shutdown) | Err(mpsc::error::TryRecvError::Disconnected) => return,
+            Ok(NetCommand::FetchTextures(_)) => send(no_textures()),
+            _ => {}
         }
         let at = Duration::try_from_secs_f64(d.t.max(0.0)).unwrap_or_default();
         if let Some(speed) = source.speed.filter(|s| *s > 0.0) {
@@ -220,10 +220,17 @@ pub(super) fn run(
     }
     // The recording is over; stay "connected" (a check is still looking) until shut down.
     while let Some(command) = commands.blocking_recv() {
-        if matches!(command, NetCommand::Shutdown) {
-            return;
+        match command {
+            NetCommand::Shutdown => return,
+            NetCommand::FetchTextures(_) => send(no_textures()),
+            _ => {}
         }
     }
+}
+
+/// A replay has no capabilities to fetch from.
+fn no_textures() -> NetEvent {
+    NetEvent::TexturesUnavailable("a recording is replayed: textures are not fetched".into())
 }
 
 /// Passes the circuit's events on as the network thread would; the replayed circuit closing is

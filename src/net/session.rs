@@ -10,6 +10,7 @@ use web_time::Instant;
 
 use super::login::{LoginFailure, post_login, request_seed, resolve_login_uri};
 use super::record::Recorder;
+use super::textures::TextureFetcher;
 use super::{Direction, LoginParams, NetCommand, NetEvent, NetSettings, NetStats, sim_address};
 use overlook_protocol::circuit::{Circuit, CircuitConfig, Event};
 use overlook_protocol::login::{LoginReply, LoginRequest, LoginSuccess};
@@ -181,6 +182,7 @@ async fn pump(
     };
     tokio::pin!(seed);
     let mut seed_pending = true;
+    let mut textures = TextureFetcher::new();
     let mut open = OpenCircuit {
         settings,
         success,
@@ -203,6 +205,10 @@ async fn pump(
         if let Some(outcome) = open.report_events() {
             return outcome;
         }
+        for mut failed in textures.start(client) {
+            failed.ms = report.ms(Instant::now());
+            report.send(NetEvent::TextureFetched(failed));
+        }
         let deadline = open
             .circuit
             .poll_timeout()
@@ -217,12 +223,25 @@ async fn pump(
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                 open.circuit.handle_timeout(Instant::now());
             }
-            command = commands.recv() => open.command(command),
+            command = commands.recv() => match command {
+                Some(NetCommand::FetchTextures(ids)) => textures.request(ids),
+                other => open.command(other),
+            },
+            Some(mut done) = textures.next() => {
+                done.ms = report.ms(Instant::now());
+                report.send(NetEvent::TextureFetched(done));
+            }
             seed_reply = &mut seed, if seed_pending => {
                 seed_pending = false;
                 match seed_reply {
-                    Ok(n) => report.send(NetEvent::SeedGranted(n)),
-                    Err(e) => report.send(NetEvent::Warning(format!("seed capability: {e}"))),
+                    Ok(caps) => {
+                        textures.set_caps(Some(&caps));
+                        report.send(NetEvent::SeedGranted(caps.len()));
+                    }
+                    Err(e) => {
+                        textures.set_caps(None);
+                        report.send(NetEvent::Warning(format!("seed capability: {e}")));
+                    }
                 }
             }
         }
@@ -336,6 +355,8 @@ impl OpenCircuit<'_> {
                 self.shutting_down = true;
                 self.circuit.logout(now);
             }
+            // Taken by the pump before it gets here.
+            Some(NetCommand::FetchTextures(_)) => {}
             Some(NetCommand::Login(_)) => {
                 self.report
                     .send(NetEvent::Warning("already logged in; log out first".into()));

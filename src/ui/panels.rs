@@ -31,6 +31,7 @@ pub struct UiState<'w, 's> {
     outgoing: MessageWriter<'w, Outgoing>,
     objects: Option<Res<'w, ObjectIndex>>,
     terrain: Option<Res<'w, Terrain>>,
+    textures: Option<Res<'w, crate::assets::RegionTextures>>,
 }
 
 /// What the region sent that could not be real, counted: objects with an impossible place,
@@ -221,6 +222,17 @@ fn status_bar(root: &mut egui::Ui, ui: &mut UiState) {
             bar.separator();
             bar.label(format!("objects {}", ui.counts.objects));
             bar.separator();
+            if let Some(t) = ui.textures.as_ref().filter(|t| !t.referenced.is_empty()) {
+                let failed = t.failures().len();
+                let label = format!("textures {}/{}", t.fetched(), t.referenced.len());
+                if failed > 0 {
+                    bar.label(format!("{label} ({failed} failed)"))
+                        .on_hover_text("see the log for which and why");
+                } else {
+                    bar.label(label);
+                }
+                bar.separator();
+            }
             if let Some(problems) = ui.problem_summary() {
                 bar.colored_label(
                     egui::Color32::from_rgb(230, 80, 60),

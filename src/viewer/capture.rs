@@ -21,6 +21,7 @@ use bevy::window::ExitCondition;
 use bevy::winit::WinitPlugin;
 
 use super::{ScenePlugin, ViewerOptions};
+use crate::assets::RegionTextures;
 use crate::camera::{CameraPlugin, ChaseCamera};
 use crate::net::plugin::Session;
 use crate::objects::plugin::{ObjectIndex, ObjectsPlugin};
@@ -304,6 +305,7 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
         RegionPlugin,
         TerrainPlugin,
         ObjectsPlugin,
+        crate::assets::AssetsPlugin,
         CameraPlugin,
         ScenePlugin {
             spawn_camera: false,
@@ -374,13 +376,15 @@ fn spawn_capture_cameras(
 }
 
 /// Whether the story has run far enough to take the pictures: the terrain complete and meshed,
-/// the objects settled (by the circuit's rule, or by `settle`'s when given).
+/// the objects settled (by the circuit's rule, or by `settle`'s when given), and every texture
+/// referenced fetched or failed.
 fn scene_ready(
     session: &Session,
     counts: &SceneCounts,
     terrain: &Terrain,
     quiet: &ObjectsQuiet,
     settle: Option<Duration>,
+    textures: Option<&RegionTextures>,
 ) -> bool {
     let settled = match settle {
         Some(settle) => quiet.settled(settle, std::time::Instant::now()),
@@ -391,6 +395,7 @@ fn scene_ready(
         && counts.patches_total > 0
         && counts.patches_received == counts.patches_total
         && terrain.dirty.is_empty()
+        && textures.is_none_or(RegionTextures::settled)
 }
 
 /// The overview's size in pixels for a region: `longest` on its longer side, the other side in
@@ -423,13 +428,21 @@ fn drive_capture(
     pending: Res<PipelinesPending>,
     quiet: Res<ObjectsQuiet>,
     mut images: ResMut<Assets<Image>>,
+    textures: Option<Res<RegionTextures>>,
 ) {
     let Some(mut capture) = capture else { return };
     let started = *capture.started.get_or_insert_with(std::time::Instant::now);
     let capture = &mut *capture;
     match capture.stage {
         Stage::Waiting => {
-            let ready = scene_ready(&session, &counts, &terrain, &quiet, capture.settings.settle);
+            let ready = scene_ready(
+                &session,
+                &counts,
+                &terrain,
+                &quiet,
+                capture.settings.settle,
+                textures.as_deref(),
+            );
             if !ready && started.elapsed() >= capture.settings.timeout {
                 warn!(
                     "the scene was not complete within {:?}; capturing it as it is",

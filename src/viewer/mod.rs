@@ -62,6 +62,7 @@ impl PluginGroup for ViewerPlugins {
             .add(RegionPlugin)
             .add(TerrainPlugin)
             .add(ObjectsPlugin)
+            .add(crate::assets::AssetsPlugin)
             .add(CameraPlugin)
             .add(ScenePlugin { spawn_camera: true })
             .add(UiPlugin {

@@ -147,9 +147,8 @@ struct Seen {
 impl Seen {
     /// Every phase of the story through `objects_settled` and the whole heightmap.
     fn settled(&self) -> bool {
-        Phase::ALL
+        Phase::CIRCUIT_STORY
             .into_iter()
-            .filter(|&p| p != Phase::Logout)
             .all(|p| self.phases.get(p).is_some())
             && self.map.is_complete()
     }
@@ -238,7 +237,7 @@ async fn settle(sim: &RunningSim, via: Option<SocketAddr>, limit: Duration) -> S
 
 /// Asserts the whole story and the seed-1 island (within the codec's error).
 fn assert_whole_region(sim: &RunningSim, seen: &Seen) {
-    for p in Phase::ALL.into_iter().filter(|&p| p != Phase::Logout) {
+    for p in Phase::CIRCUIT_STORY {
         assert!(
             seen.phases.get(p).is_some(),
             "phase {p} not reached: {:?}",

@@ -24,13 +24,16 @@ pub enum Phase {
     FirstObject,
     /// The scene objects stopped arriving (all the region reports, or a quiet spell).
     ObjectsSettled,
+    /// Every texture referenced once the objects settled was fetched or failed. The viewer
+    /// reaches it (textures come over HTTP); the circuit never does.
+    TexturesSettled,
     /// The circuit was closed after `LogoutRequest`.
     Logout,
 }
 
 impl Phase {
     /// Every phase in story order.
-    pub const ALL: [Phase; 10] = [
+    pub const ALL: [Phase; 11] = [
         Phase::LoginSent,
         Phase::LoginReplied,
         Phase::CircuitAcked,
@@ -40,7 +43,23 @@ impl Phase {
         Phase::TerrainComplete,
         Phase::FirstObject,
         Phase::ObjectsSettled,
+        Phase::TexturesSettled,
         Phase::Logout,
+    ];
+
+    /// The phases the circuit itself reaches on a whole story, `login_sent` to
+    /// `objects_settled` (not `textures_settled`, which the viewer reaches over HTTP, nor
+    /// `logout`).
+    pub const CIRCUIT_STORY: [Phase; 9] = [
+        Phase::LoginSent,
+        Phase::LoginReplied,
+        Phase::CircuitAcked,
+        Phase::RegionHandshake,
+        Phase::MovementComplete,
+        Phase::FirstTerrain,
+        Phase::TerrainComplete,
+        Phase::FirstObject,
+        Phase::ObjectsSettled,
     ];
 
     /// The stable id used in reports and JUnit case names.
@@ -55,6 +74,7 @@ impl Phase {
             Phase::TerrainComplete => "terrain_complete",
             Phase::FirstObject => "first_object",
             Phase::ObjectsSettled => "objects_settled",
+            Phase::TexturesSettled => "textures_settled",
             Phase::Logout => "logout",
         }
     }
@@ -78,7 +98,7 @@ impl fmt::Display for Phase {
 /// When each phase was reached, in milliseconds since `login_sent`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PhaseTimes {
-    ms: [Option<u64>; 10],
+    ms: [Option<u64>; Phase::ALL.len()],
 }
 
 impl PhaseTimes {
@@ -117,6 +137,21 @@ mod tests {
         }
         assert_eq!(Phase::LoginSent.id(), "login_sent");
         assert_eq!(Phase::Logout.id(), "logout");
+    }
+
+    #[test]
+    fn every_phase_can_be_recorded_once() {
+        let mut times = PhaseTimes::default();
+        for (ms, p) in (0u64..).zip(Phase::ALL) {
+            assert!(times.record(p, ms), "{p}");
+            assert!(!times.record(p, ms + 100), "{p} twice");
+        }
+        assert!(
+            Phase::ALL
+                .into_iter()
+                .zip(0u64..)
+                .all(|(p, ms)| times.get(p) == Some(ms))
+        );
     }
 
     #[test]

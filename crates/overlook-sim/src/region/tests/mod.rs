@@ -17,11 +17,8 @@ use overlook_protocol::message::Message;
 use overlook_protocol::message::layer_data::layer_type;
 use overlook_protocol::message::object::PCode;
 
-/// The story up to `objects_settled`: every phase but `logout`.
-const STORY: [Phase; 9] = {
-    let [story @ .., _logout] = Phase::ALL;
-    story
-};
+/// The story up to `objects_settled`: what the circuit reaches.
+const STORY: [Phase; 9] = Phase::CIRCUIT_STORY;
 
 /// Every phase of the story up to `objects_settled` reached.
 fn settled(net: &Net, i: usize) -> bool {

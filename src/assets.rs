@@ -1,0 +1,338 @@
+//! `AssetsPlugin`: the region's textures. Every texture the region references — the four
+//! terrain detail textures of `RegionHandshake` (asked first) and every face texture of the
+//! objects' TextureEntries, as they arrive — is asked of the network thread once per session
+//! ([`NetCommand::FetchTextures`]); what comes back is kept in [`RegionTextures`]. The blank
+//! texture and the null id mean "no texture" and are not fetched (PROTOCOL §12).
+//!
+//! `textures_settled` is reached once the objects have settled and every texture referenced so
+//! far was fetched or failed; its time is the later of `objects_settled` and the last answer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bevy::prelude::*;
+
+use crate::net::NetCommand;
+use crate::net::plugin::{
+    NetSystems, Outgoing, PhaseReached, RegionMessage, Session, SessionStarted, TextureNews,
+};
+use crate::net::textures::TextureFailure;
+use crate::scene::RegionSystems;
+use overlook_protocol::circuit::Phase;
+use overlook_protocol::message::Message;
+use overlook_protocol::message::object::TextureEntry;
+use overlook_protocol::types::Uuid;
+
+/// SL's "Blank Texture" (white): a face wearing it is untextured.
+pub const BLANK_TEXTURE: Uuid = Uuid([
+    0x57, 0x48, 0xde, 0xcc, 0xf6, 0x29, 0x46, 0x1c, 0x9a, 0x36, 0xa3, 0x5a, 0x22, 0x1f, 0xe2, 0x1f,
+]);
+
+/// Where one texture stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextureState {
+    /// Asked for; no answer yet.
+    Fetching,
+    /// The codestream arrived.
+    Fetched(Arc<[u8]>),
+    /// It could not be fetched.
+    Failed(TextureFailure),
+}
+
+/// The textures of the region, in the order first referenced.
+#[derive(Resource, Debug, Default)]
+pub struct RegionTextures {
+    /// Every texture referenced this session, in order (terrain details first).
+    pub referenced: Vec<Uuid>,
+    /// Each one's state.
+    pub states: HashMap<Uuid, TextureState>,
+    /// Textures cannot be fetched in this session (a replay): why.
+    pub unavailable: Option<String>,
+    /// Bytes fetched.
+    pub bytes: u64,
+    /// The latest answer, ms since the login request.
+    last_ms: u64,
+}
+
+impl RegionTextures {
+    /// Textures whose codestream arrived.
+    pub fn fetched(&self) -> usize {
+        self.count(|s| matches!(s, TextureState::Fetched(_)))
+    }
+
+    /// Textures still waiting for an answer.
+    pub fn pending(&self) -> usize {
+        self.count(|s| matches!(s, TextureState::Fetching))
+    }
+
+    /// The failures, in the order referenced.
+    pub fn failures(&self) -> Vec<(Uuid, &TextureFailure)> {
+        self.referenced
+            .iter()
+            .filter_map(|id| match self.states.get(id) {
+                Some(TextureState::Failed(f)) => Some((*id, f)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Nothing is waiting: every texture referenced was fetched or failed, or none can be.
+    pub fn settled(&self) -> bool {
+        self.unavailable.is_some() || self.pending() == 0
+    }
+
+    fn count(&self, f: impl Fn(&TextureState) -> bool) -> usize {
+        self.states.values().filter(|s| f(s)).count()
+    }
+
+    /// Adds the ids not referenced before; returns them.
+    fn reference(&mut self, ids: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
+        let mut new = Vec::new();
+        for id in ids {
+            if id == Uuid::NIL || id == BLANK_TEXTURE || self.states.contains_key(&id) {
+                continue;
+            }
+            self.referenced.push(id);
+            self.states.insert(id, TextureState::Fetching);
+            new.push(id);
+        }
+        new
+    }
+}
+
+/// The texture ids of a TextureEntry: its default and every face exception.
+pub fn texture_ids(te: &TextureEntry) -> impl Iterator<Item = Uuid> + '_ {
+    std::iter::once(te.textures.default).chain(te.textures.exceptions.iter().map(|(_, id)| *id))
+}
+
+/// The textures a region message references, in order.
+fn referenced_by(message: &Message) -> Vec<Uuid> {
+    match message {
+        Message::RegionHandshake(h) => h.terrain_detail.to_vec(),
+        Message::ObjectUpdate(u) => u
+            .objects
+            .iter()
+            .filter_map(|o| o.texture_entry().ok())
+            .flat_map(|te| texture_ids(&te).collect::<Vec<_>>())
+            .collect(),
+        Message::ObjectUpdateCompressed(u) => u
+            .objects
+            .iter()
+            .filter_map(|b| b.object().ok())
+            .filter_map(|o| o.texture_entry().ok())
+            .flat_map(|te| texture_ids(&te).collect::<Vec<_>>())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// System sets of the assets plugin.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AssetsSystems {
+    /// `PreUpdate`, after `NetSystems::Receive`: references found, answers applied.
+    Apply,
+}
+
+/// Texture fetching for the region's objects and terrain.
+#[derive(Debug, Default)]
+pub struct AssetsPlugin;
+
+impl Plugin for AssetsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<RegionTextures>().add_systems(
+            PreUpdate,
+            (
+                reference_textures,
+                apply_texture_news,
+                reach_textures_settled,
+            )
+                .chain()
+                .in_set(AssetsSystems::Apply)
+                .after(NetSystems::Receive)
+                .after(RegionSystems::Apply),
+        );
+    }
+}
+
+/// Finds new texture references and asks for them.
+fn reference_textures(
+    mut started: MessageReader<SessionStarted>,
+    mut messages: MessageReader<RegionMessage>,
+    mut textures: ResMut<RegionTextures>,
+    mut outgoing: MessageWriter<Outgoing>,
+) {
+    if started.read().last().is_some() {
+        *textures = RegionTextures::default();
+    }
+    let mut new = Vec::new();
+    for RegionMessage(message) in messages.read() {
+        new.extend(textures.reference(referenced_by(message)));
+    }
+    if !new.is_empty() && textures.unavailable.is_none() {
+        outgoing.write(Outgoing(NetCommand::FetchTextures(new)));
+    }
+}
+
+/// Applies what the network thread said.
+fn apply_texture_news(mut news: MessageReader<TextureNews>, mut textures: ResMut<RegionTextures>) {
+    for n in news.read() {
+        match n {
+            TextureNews::Fetched(t) => {
+                // An answer for an id of an earlier session is ignored.
+                let Some(state) = textures.states.get_mut(&t.id) else {
+                    continue;
+                };
+                *state = match &t.result {
+                    Ok(bytes) => TextureState::Fetched(bytes.clone()),
+                    Err(e) => TextureState::Failed(e.clone()),
+                };
+                if let Ok(bytes) = &t.result {
+                    textures.bytes += bytes.len() as u64;
+                }
+                textures.last_ms = textures.last_ms.max(t.ms);
+            }
+            TextureNews::Unavailable(why) => textures.unavailable = Some(why.clone()),
+        }
+    }
+}
+
+/// Records `textures_settled` once the objects settled and nothing is waiting.
+fn reach_textures_settled(
+    textures: Res<RegionTextures>,
+    mut session: ResMut<Session>,
+    mut phases: MessageWriter<PhaseReached>,
+) {
+    if session.reached(Phase::TexturesSettled)
+        || textures.unavailable.is_some()
+        || textures.referenced.is_empty()
+        || !textures.settled()
+    {
+        return;
+    }
+    let Some(objects) = session.phases.get(Phase::ObjectsSettled) else {
+        return;
+    };
+    let ms = objects.max(textures.last_ms);
+    session.phases.record(Phase::TexturesSettled, ms);
+    phases.write(PhaseReached {
+        phase: Phase::TexturesSettled,
+        ms,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::textures::TextureFetched;
+    use std::time::Duration;
+
+    fn app() -> App {
+        let mut app = crate::net::plugin::plugin_test_app();
+        app.add_plugins(AssetsPlugin)
+            .init_resource::<Session>()
+            .add_message::<PhaseReached>();
+        app
+    }
+
+    /// The texture requests written since `cursor` last read.
+    fn asked(
+        app: &App,
+        cursor: &mut bevy::ecs::message::MessageCursor<Outgoing>,
+    ) -> Vec<Vec<Uuid>> {
+        let messages = app.world().resource::<Messages<Outgoing>>();
+        cursor
+            .read(messages)
+            .filter_map(|Outgoing(c)| match c {
+                NetCommand::FetchTextures(ids) => Some(ids.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn captured_references_are_asked_once_terrain_first_and_settle_after_the_objects() {
+        let mut app = app();
+        let datagrams = overlook_protocol::capture::read_udp_jsonl(
+            &overlook_testdata::session_udp("test-region"),
+        )
+        .unwrap();
+        for (id, body) in overlook_protocol::capture::inbound_bodies(&datagrams).unwrap() {
+            let m = Message::parse(id, &body).unwrap();
+            app.world_mut().write_message(RegionMessage(Box::new(m)));
+        }
+        app.update();
+        let mut cursor = bevy::ecs::message::MessageCursor::<Outgoing>::default();
+        let requests = asked(&app, &mut cursor);
+        assert_eq!(requests.len(), 1, "one request for the frame's references");
+        let ids = &requests[0];
+        // OpenSim's four terrain textures, then the plywood every prim wears (PROTOCOL §12).
+        let plywood: Uuid = "89556747-24cb-43ed-920b-47caed15465f".parse().unwrap();
+        let dirt: Uuid = "b8d3965a-ad78-bf43-699b-bff8eca6c975".parse().unwrap();
+        assert_eq!(ids[0], dirt);
+        assert_eq!(ids.len(), 5, "{ids:?}");
+        assert_eq!(ids[4], plywood);
+        let textures = app.world().resource::<RegionTextures>();
+        assert_eq!(textures.pending(), 5);
+        assert!(!textures.settled());
+        // Answers: four fetched, one 404; the objects settle at 300 ms.
+        for (i, id) in ids.iter().enumerate() {
+            let result = if i == 2 {
+                Err(TextureFailure::Status(404))
+            } else {
+                Ok(Arc::from(vec![0xFF, 0x4F, 0xFF, 0x51]))
+            };
+            app.world_mut()
+                .write_message(TextureNews::Fetched(TextureFetched {
+                    id: *id,
+                    result,
+                    attempts: 1,
+                    elapsed: Duration::from_millis(5),
+                    ms: 200 + i as u64,
+                }));
+        }
+        app.update();
+        assert!(
+            !app.world()
+                .resource::<Session>()
+                .reached(Phase::TexturesSettled)
+        );
+        app.world_mut()
+            .resource_mut::<Session>()
+            .phases
+            .record(Phase::ObjectsSettled, 300);
+        app.update();
+        let textures = app.world().resource::<RegionTextures>();
+        assert_eq!((textures.fetched(), textures.pending()), (4, 0));
+        assert_eq!(textures.bytes, 16);
+        assert_eq!(
+            textures.failures(),
+            vec![(ids[2], &TextureFailure::Status(404))]
+        );
+        assert_eq!(
+            app.world()
+                .resource::<Session>()
+                .phases
+                .get(Phase::TexturesSettled),
+            Some(300)
+        );
+        // The same references again: nothing new is asked.
+        for (id, body) in overlook_protocol::capture::inbound_bodies(&datagrams).unwrap() {
+            let m = Message::parse(id, &body).unwrap();
+            app.world_mut().write_message(RegionMessage(Box::new(m)));
+        }
+        app.update();
+        let again = asked(&app, &mut cursor);
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn a_replay_makes_textures_unavailable_and_nothing_is_asked_after() {
+        let mut app = app();
+        app.world_mut()
+            .write_message(TextureNews::Unavailable("replay".into()));
+        app.update();
+        let textures = app.world().resource::<RegionTextures>();
+        assert!(textures.settled());
+        assert_eq!(textures.unavailable.as_deref(), Some("replay"));
+    }
+}
