@@ -1,13 +1,15 @@
 //! JPEG 2000 codestreams: `J2cInfo::parse` and `decode` at reduce 0..=3 never panic on any
 //! bytes, and a decoded texture holds width × height RGBA pixels of the header's component count.
 //! Headers above `MAX_PIXELS` are refused by the crate itself (cheaply: that path is fuzzed too);
-//! for throughput this target skips decoding headers between 1024 × 1024 pixels and that limit.
+//! for throughput this target skips decoding headers between 128 × 128 pixels and that limit (a
+//! 512 × 512 seed decoded four times ran at ~13 inputs/s; the code paths are the same at 128 × 128,
+//! 32 × 32 and 8 × 512, which the seeds also hold).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use overlook_texture::{DecodeOptions, J2cInfo, MAX_PIXELS, decode};
 
-const FUZZ_PIXELS: u64 = 1024 * 1024;
+const FUZZ_PIXELS: u64 = 128 * 128;
 
 fuzz_target!(|data: &[u8]| {
     let info = J2cInfo::parse(data);
