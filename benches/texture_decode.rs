@@ -130,6 +130,21 @@ fn openjpeg_decode(bytes: &[u8], reduce: u32, copy: bool) -> Option<OpjImage> {
     }
 }
 
+/// hayro-jpeg2000 alone, as `overlook_texture::decode` calls it, stopping at its planes; returns
+/// the samples of the first plane.
+fn hayro_planes(bytes: &[u8], reduce: u8) -> usize {
+    let info = overlook_texture::J2cInfo::parse(bytes).expect("a header");
+    let r = info.clamp_reduce(reduce);
+    let settings = hayro_jpeg2000::DecodeSettings {
+        target_resolution: (r > 0).then_some(((info.width >> r).max(1), (info.height >> r).max(1))),
+        ..hayro_jpeg2000::DecodeSettings::default()
+    };
+    let image = hayro_jpeg2000::Image::new(bytes, &settings).expect("parses");
+    let mut ctx = hayro_jpeg2000::DecoderContext::default();
+    let decoded = image.decode(&mut ctx).expect("decodes");
+    decoded.components()[0].samples().len()
+}
+
 /// Prints the largest per-channel difference between the two decoders, and how many images are
 /// equal, for reduce 0, 1 and 2.
 fn compare(corpus: &[(String, Vec<u8>)]) {
@@ -196,6 +211,15 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 for (_, bytes) in files.iter() {
                     black_box(openjpeg_decode(black_box(bytes), u32::from(reduce), false));
+                }
+            });
+        });
+        // The decoder alone, to its f32 planes (no 8-bit conversion or RGBA expansion): what
+        // OpenJPEG's figure above times.
+        group.bench_function("hayro_planes", |b| {
+            b.iter(|| {
+                for (_, bytes) in files.iter() {
+                    black_box(hayro_planes(black_box(bytes), reduce));
                 }
             });
         });
