@@ -410,18 +410,14 @@ pub fn decode(bytes: &[u8], options: DecodeOptions) -> Result<DecodedTexture, Te
             "the decoder returned fewer samples than the image has".into(),
         ));
     }
-    let mut rgba = Vec::with_capacity(pixels * 4);
-    for px in interleaved.chunks_exact(n) {
-        match *px {
-            [g] => rgba.extend_from_slice(&[g, g, g, 255]),
-            [g, a] => rgba.extend_from_slice(&[g, g, g, a]),
-            [r, g, b] => rgba.extend_from_slice(&[r, g, b, 255]),
-            [r, g, b, a] => rgba.extend_from_slice(&[r, g, b, a]),
-            _ => {}
-        }
-    }
+    // Four components are RGBA already.
+    let rgba = if components == 4 {
+        interleaved
+    } else {
+        expand_to_rgba(&interleaved, components, pixels)
+    };
     let has_alpha =
-        matches!(components, 2 | 4) && rgba.chunks_exact(4).any(|p| p.get(3) != Some(&255));
+        matches!(components, 2 | 4) && rgba.as_chunks::<4>().0.iter().any(|&[_, _, _, a]| a != 255);
     Ok(DecodedTexture {
         width,
         height,
@@ -429,6 +425,25 @@ pub fn decode(bytes: &[u8], options: DecodeOptions) -> Result<DecodedTexture, Te
         rgba,
         has_alpha,
     })
+}
+
+/// Interleaved 8-bit samples of `components` channels to RGBA8 (`pixels` of them).
+fn expand_to_rgba(interleaved: &[u8], components: u8, pixels: usize) -> Vec<u8> {
+    let mut rgba = vec![255u8; pixels * 4];
+    let out = rgba.as_chunks_mut::<4>().0.iter_mut();
+    match components {
+        1 => out.zip(interleaved).for_each(|(o, &g)| *o = [g, g, g, 255]),
+        2 => out
+            .zip(interleaved.as_chunks::<2>().0)
+            .for_each(|(o, &[g, a])| *o = [g, g, g, a]),
+        3 => out
+            .zip(interleaved.as_chunks::<3>().0)
+            .for_each(|(o, &[r, g, b])| *o = [r, g, b, 255]),
+        _ => out
+            .zip(interleaved.as_chunks::<4>().0)
+            .for_each(|(o, p)| *o = *p),
+    }
+    rgba
 }
 
 #[cfg(test)]
