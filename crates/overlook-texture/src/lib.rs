@@ -327,9 +327,15 @@ impl J2cInfo {
         )
     }
 
-    /// `reduce` clamped to the levels the stream can discard (resolution levels − 1).
+    /// `reduce` clamped to the levels the stream can discard (resolution levels − 1) and to
+    /// the image's shorter side (down to 1 pixel: `floor(log2(min(width, height)))`), as
+    /// [`decode`] applies it.
     pub fn clamp_reduce(&self, reduce: u8) -> u8 {
-        reduce.min(self.resolution_levels.saturating_sub(1)).min(31)
+        let side = self.width.min(self.height).max(1).ilog2();
+        let side = u8::try_from(side).unwrap_or(u8::MAX);
+        reduce
+            .min(self.resolution_levels.saturating_sub(1))
+            .min(side)
     }
 }
 
@@ -337,7 +343,8 @@ impl J2cInfo {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DecodeOptions {
     /// Resolution levels to discard: 0 full size, 1 half (rounded up), 2 a quarter, ... Clamped
-    /// to what the stream has (resolution levels − 1). Discarded levels are not decoded at all.
+    /// to what the stream has (resolution levels − 1) and to the shorter side
+    /// ([`J2cInfo::clamp_reduce`]). Discarded levels are not decoded at all.
     pub reduce: u8,
 }
 
@@ -380,7 +387,8 @@ pub fn decode(bytes: &[u8], options: DecodeOptions) -> Result<DecodedTexture, Te
     };
     let reduce = info.clamp_reduce(options.reduce);
     // hayro-jpeg2000 discards floor(log2(size / target)) levels (the fewer of both axes);
-    // `size >> reduce` (at least 1) gives exactly `reduce` for every size of at least 2^reduce.
+    // `size >> reduce` (at least 1) gives exactly `reduce` for every size of at least 2^reduce,
+    // which `clamp_reduce` ensures.
     let target = (
         (info.width >> reduce).max(1),
         (info.height >> reduce).max(1),

@@ -203,6 +203,25 @@ fn reduced_decodes_have_halved_sizes_and_stay_close_to_the_reference() {
 /// by tens.
 const MAX_MEAN_DIFF: [f64; 3] = [0.0, 8.0, 12.0];
 
+#[test]
+fn every_reduce_gives_the_size_j2c_info_predicts() {
+    for path in corpus() {
+        let bytes = std::fs::read(&path).unwrap();
+        let info = J2cInfo::parse(&bytes).unwrap();
+        // Up to 6: beyond the 5 levels these streams can discard, and beyond log2 of the
+        // 8 × 512 bakes' and the 32² textures' shorter side.
+        for reduce in 0..=6u8 {
+            let tex = decode(&bytes, DecodeOptions { reduce }).unwrap();
+            assert_eq!(
+                (tex.width, tex.height),
+                info.reduced_size(reduce),
+                "{} reduce {reduce}",
+                name(&path)
+            );
+        }
+    }
+}
+
 /// Every prefix of `bytes` in `lengths` returns Ok or Err; returns how many decoded.
 fn prefixes(bytes: &[u8], lengths: impl Iterator<Item = usize>) -> (usize, usize) {
     let (mut ok, mut total) = (0, 0);
