@@ -405,10 +405,11 @@ pub fn decode(bytes: &[u8], options: DecodeOptions) -> Result<DecodedTexture, Te
     let planes = decoded.components();
     let pixels = usize::try_from(u64::from(width) * u64::from(height))
         .map_err(|_| TextureError::Decode("image too large for this platform".into()))?;
-    if planes.len() != usize::from(components) || planes.iter().any(|p| p.samples().len() < pixels)
+    // `data_u8` slices every plane to the first one's length: all must hold exactly the image.
+    if planes.len() != usize::from(components) || planes.iter().any(|p| p.samples().len() != pixels)
     {
         return Err(TextureError::Decode(
-            "the decoder returned fewer samples than the image has".into(),
+            "the decoder returned planes of another size than the image".into(),
         ));
     }
     let interleaved = decoded.data_u8();
