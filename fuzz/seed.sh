@@ -2,7 +2,8 @@
 # Seeds corpus/<target> from the real OpenSim captures in ../tests/data (idempotent).
 # Datagram targets get every captured datagram; `login` gets the captured XML bodies; the stateful
 # `*_session` targets read their input as a sequence of operations, which no capture holds (they
-# replay the capture's handshake themselves), so their corpus starts empty and libFuzzer grows it.
+# replay the capture's handshake themselves), so their corpus starts empty and libFuzzer grows it;
+# `j2c_decode` gets the texture corpus (tests/data/opensim-0.9.2.2/assets/).
 set -euo pipefail
 cd "$(dirname "$0")"
 target="$1"
@@ -13,6 +14,16 @@ case "$target" in
         for f in "$captures"/*.xml; do cp "$f" "corpus/$target/$(basename "$f")"; done
         ;;
     *_session)
+        ;;
+    j2c_decode)
+        # Every codestream OpenSim served or ships (assets/README.md), whole and as the first
+        # 600 and 2,048 bytes a range request returns.
+        for f in "$captures"/assets/served/*.j2c "$captures"/assets/library/*.j2[ck]; do
+            b=$(basename "$f")
+            cp "$f" "corpus/$target/$b"
+            head -c 600 "$f" >"corpus/$target/$b-600"
+            head -c 2048 "$f" >"corpus/$target/$b-2048"
+        done
         ;;
     *)
         python3 - "$captures" "corpus/$target" <<'PY'

@@ -77,6 +77,125 @@ enum Command {
         #[arg(long)]
         summary: bool,
     },
+    /// Work with assets (textures) offline.
+    Asset {
+        #[command(subcommand)]
+        command: AssetCommand,
+    },
+}
+
+/// `overlook asset` subcommands.
+#[derive(Debug, Subcommand)]
+enum AssetCommand {
+    /// Decode a JPEG 2000 texture (a raw `.j2c`/`.j2k` codestream, as grids serve them): print
+    /// its header and the decode time, and optionally write it as a PNG (RGBA when it has an
+    /// alpha component, else RGB).
+    Decode {
+        /// The codestream.
+        file: PathBuf,
+        /// Write the decoded image here.
+        #[arg(long, value_name = "OUT.png")]
+        png: Option<PathBuf>,
+        /// Resolution levels to discard: 0 full size, 1 half, 2 a quarter, ...
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        level: u8,
+    },
+}
+
+/// `overlook asset decode`: header, decode time, optional PNG.
+fn run_asset_decode(
+    file: &std::path::Path,
+    png_out: Option<&std::path::Path>,
+    level: u8,
+) -> ExitCode {
+    use overlook_texture::{DecodeOptions, J2cInfo, decode};
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("overlook asset decode: {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let info = match J2cInfo::parse(&bytes) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("overlook asset decode: {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "file:              {} ({} bytes)",
+        file.display(),
+        bytes.len()
+    );
+    println!("size:              {} x {}", info.width, info.height);
+    println!(
+        "components:        {} ({}-bit)",
+        info.components, info.bit_depth
+    );
+    println!("resolution levels: {}", info.resolution_levels);
+    println!("quality layers:    {}", info.quality_layers);
+    println!("progression:       {}", info.progression);
+    println!(
+        "wavelet:           {}",
+        if info.reversible {
+            "5/3 reversible"
+        } else {
+            "9/7 irreversible"
+        }
+    );
+    println!("tiles:             {}", info.tiles);
+    let start = std::time::Instant::now();
+    let tex = match decode(&bytes, DecodeOptions { reduce: level }) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("overlook asset decode: {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let elapsed = start.elapsed();
+    println!(
+        "decoded:           {} x {} (reduce {}), alpha below 255: {}, in {:.2} ms",
+        tex.width,
+        tex.height,
+        info.clamp_reduce(level),
+        if tex.has_alpha { "yes" } else { "no" },
+        elapsed.as_secs_f64() * 1e3
+    );
+    if let Some(out) = png_out {
+        if let Err(e) = write_png(out, &tex) {
+            eprintln!("overlook asset decode: {}: {e}", out.display());
+            return ExitCode::FAILURE;
+        }
+        println!("wrote:             {}", out.display());
+    }
+    ExitCode::SUCCESS
+}
+
+/// Writes a decoded texture as an 8-bit RGBA PNG when it has an alpha component (2 or 4
+/// components), else RGB: the layout OpenJPEG's `opj_decompress` writes for RGB and RGBA.
+fn write_png(out: &std::path::Path, tex: &overlook_texture::DecodedTexture) -> std::io::Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let mut encoder = png::Encoder::new(file, tex.width, tex.height);
+    encoder.set_depth(png::BitDepth::Eight);
+    let rgb: Vec<u8>;
+    let data = if matches!(tex.components, 2 | 4) {
+        encoder.set_color(png::ColorType::Rgba);
+        &tex.rgba
+    } else {
+        encoder.set_color(png::ColorType::Rgb);
+        rgb = tex
+            .rgba
+            .chunks_exact(4)
+            .flat_map(|p| p.iter().take(3).copied())
+            .collect();
+        &rgb
+    };
+    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+    writer
+        .write_image_data(data)
+        .map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)
 }
 
 /// `overlook check` options.
@@ -326,6 +445,9 @@ fn main() -> ExitCode {
         Command::View(args) => run_viewer(args),
         Command::Check(args) => run_check(args),
         Command::Sim(args) => run_sim(args),
+        Command::Asset {
+            command: AssetCommand::Decode { file, png, level },
+        } => run_asset_decode(&file, png.as_deref(), level),
         Command::Replay {
             file,
             speed,
