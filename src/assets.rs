@@ -4,19 +4,23 @@
 //! ([`NetCommand::FetchTextures`]); what comes back is kept in [`RegionTextures`]. The blank
 //! texture and the null id mean "no texture" and are not fetched (PROTOCOL §12).
 //!
+//! A fetched codestream is decoded off the main thread ([`overlook_texture::decode`], on Bevy's
+//! async compute pool): the proof that the grid serves a usable texture. Only what it decoded to
+//! is kept for now (size, components, alpha); faces are not textured yet.
+//!
 //! `textures_settled` is reached once the objects have settled and every texture referenced so
-//! far was fetched or failed; its time is the later of `objects_settled` and the last answer.
+//! far was decoded or failed; its time is the later of `objects_settled` and the last answer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use bevy::prelude::*;
+use bevy::tasks::{AsyncComputeTaskPool, Task, block_on, poll_once};
 
 use crate::net::NetCommand;
 use crate::net::plugin::{
     NetSystems, Outgoing, PhaseReached, RegionMessage, Session, SessionStarted, TextureNews,
 };
-use crate::net::textures::TextureFailure;
 use crate::scene::RegionSystems;
 use overlook_protocol::circuit::Phase;
 use overlook_protocol::message::Message;
@@ -28,15 +32,30 @@ pub const BLANK_TEXTURE: Uuid = Uuid([
     0x57, 0x48, 0xde, 0xcc, 0xf6, 0x29, 0x46, 0x1c, 0x9a, 0x36, 0xa3, 0x5a, 0x22, 0x1f, 0xe2, 0x1f,
 ]);
 
+/// What a texture decoded to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodedInfo {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Components: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA.
+    pub components: u8,
+    /// Some pixel's alpha is below 255.
+    pub has_alpha: bool,
+}
+
 /// Where one texture stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TextureState {
     /// Asked for; no answer yet.
     Fetching,
-    /// The codestream arrived.
-    Fetched(Arc<[u8]>),
-    /// It could not be fetched.
-    Failed(TextureFailure),
+    /// The codestream arrived and is being decoded.
+    Decoding(Arc<[u8]>),
+    /// The codestream arrived and decoded.
+    Decoded(Arc<[u8]>, DecodedInfo),
+    /// It could not be fetched or decoded: why (`HTTP 404`, `decode: …`).
+    Failed(String),
 }
 
 /// The textures of the region, in the order first referenced.
@@ -50,27 +69,37 @@ pub struct RegionTextures {
     pub unavailable: Option<String>,
     /// Bytes fetched.
     pub bytes: u64,
+    fetched_count: usize,
     /// The latest answer, ms since the login request.
     last_ms: u64,
 }
 
+/// Decodes in flight.
+#[derive(Resource, Default)]
+struct Decoding(Vec<(Uuid, Task<Result<DecodedInfo, String>>)>);
+
 impl RegionTextures {
-    /// Textures whose codestream arrived.
+    /// Textures whose codestream arrived (decoded, being decoded, or failing to decode).
     pub fn fetched(&self) -> usize {
-        self.count(|s| matches!(s, TextureState::Fetched(_)))
+        self.fetched_count
     }
 
-    /// Textures still waiting for an answer.
+    /// Textures that decoded.
+    pub fn decoded(&self) -> usize {
+        self.count(|s| matches!(s, TextureState::Decoded(..)))
+    }
+
+    /// Textures still waiting for an answer or a decode.
     pub fn pending(&self) -> usize {
-        self.count(|s| matches!(s, TextureState::Fetching))
+        self.count(|s| matches!(s, TextureState::Fetching | TextureState::Decoding(_)))
     }
 
     /// The failures, in the order referenced.
-    pub fn failures(&self) -> Vec<(Uuid, &TextureFailure)> {
+    pub fn failures(&self) -> Vec<(Uuid, &str)> {
         self.referenced
             .iter()
             .filter_map(|id| match self.states.get(id) {
-                Some(TextureState::Failed(f)) => Some((*id, f)),
+                Some(TextureState::Failed(f)) => Some((*id, f.as_str())),
                 _ => None,
             })
             .collect()
@@ -139,18 +168,21 @@ pub struct AssetsPlugin;
 
 impl Plugin for AssetsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<RegionTextures>().add_systems(
-            PreUpdate,
-            (
-                reference_textures,
-                apply_texture_news,
-                reach_textures_settled,
-            )
-                .chain()
-                .in_set(AssetsSystems::Apply)
-                .after(NetSystems::Receive)
-                .after(RegionSystems::Apply),
-        );
+        app.init_resource::<RegionTextures>()
+            .init_resource::<Decoding>()
+            .add_systems(
+                PreUpdate,
+                (
+                    reference_textures,
+                    apply_texture_news,
+                    finish_decodes,
+                    reach_textures_settled,
+                )
+                    .chain()
+                    .in_set(AssetsSystems::Apply)
+                    .after(NetSystems::Receive)
+                    .after(RegionSystems::Apply),
+            );
     }
 }
 
@@ -173,8 +205,12 @@ fn reference_textures(
     }
 }
 
-/// Applies what the network thread said.
-fn apply_texture_news(mut news: MessageReader<TextureNews>, mut textures: ResMut<RegionTextures>) {
+/// Applies what the network thread said; a fetched codestream goes to be decoded.
+fn apply_texture_news(
+    mut news: MessageReader<TextureNews>,
+    mut textures: ResMut<RegionTextures>,
+    mut decoding: ResMut<Decoding>,
+) {
     for n in news.read() {
         match n {
             TextureNews::Fetched(t) => {
@@ -183,17 +219,53 @@ fn apply_texture_news(mut news: MessageReader<TextureNews>, mut textures: ResMut
                     continue;
                 };
                 *state = match &t.result {
-                    Ok(bytes) => TextureState::Fetched(bytes.clone()),
-                    Err(e) => TextureState::Failed(e.clone()),
+                    Ok(bytes) => {
+                        let codestream = bytes.clone();
+                        let task = AsyncComputeTaskPool::get().spawn(async move {
+                            overlook_texture::decode(
+                                &codestream,
+                                overlook_texture::DecodeOptions::default(),
+                            )
+                            .map(|d| DecodedInfo {
+                                width: d.width,
+                                height: d.height,
+                                components: d.components,
+                                has_alpha: d.has_alpha,
+                            })
+                            .map_err(|e| format!("decode: {e}"))
+                        });
+                        decoding.0.push((t.id, task));
+                        TextureState::Decoding(bytes.clone())
+                    }
+                    Err(e) => TextureState::Failed(e.to_string()),
                 };
                 if let Ok(bytes) = &t.result {
                     textures.bytes += bytes.len() as u64;
+                    textures.fetched_count += 1;
                 }
                 textures.last_ms = textures.last_ms.max(t.ms);
             }
             TextureNews::Unavailable(why) => textures.unavailable = Some(why.clone()),
         }
     }
+}
+
+/// Takes the decodes that finished.
+fn finish_decodes(mut decoding: ResMut<Decoding>, mut textures: ResMut<RegionTextures>) {
+    decoding.0.retain_mut(|(id, task)| {
+        let Some(result) = block_on(poll_once(task)) else {
+            return true;
+        };
+        if let Some(state) = textures.states.get_mut(id)
+            && let TextureState::Decoding(bytes) = state
+        {
+            *state = match result {
+                Ok(info) => TextureState::Decoded(bytes.clone(), info),
+                Err(why) => TextureState::Failed(why),
+            };
+        }
+        false
+    });
 }
 
 /// Records `textures_settled` once the objects settled and nothing is waiting.
@@ -223,7 +295,7 @@ fn reach_textures_settled(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::textures::TextureFetched;
+    use crate::net::textures::{TextureFailure, TextureFetched};
     use std::time::Duration;
 
     fn app() -> App {
@@ -274,12 +346,18 @@ mod tests {
         let textures = app.world().resource::<RegionTextures>();
         assert_eq!(textures.pending(), 5);
         assert!(!textures.settled());
-        // Answers: four fetched, one 404; the objects settle at 300 ms.
+        // Answers: OpenSim's own codestreams (as it served them) for three, one 404, and one
+        // that is not a codestream; the objects settle at 300 ms.
+        let mut served_bytes = 0;
         for (i, id) in ids.iter().enumerate() {
-            let result = if i == 2 {
-                Err(TextureFailure::Status(404))
-            } else {
-                Ok(Arc::from(vec![0xFF, 0x4F, 0xFF, 0x51]))
+            let result = match i {
+                2 => Err(TextureFailure::Status(404)),
+                3 => Ok(Arc::from(vec![0xFF, 0x4F, 0xFF, 0x51])),
+                _ => {
+                    let bytes = overlook_testdata::read_bytes(&format!("assets/served/{id}.j2c"));
+                    served_bytes += bytes.len() as u64;
+                    Ok(Arc::from(bytes))
+                }
             };
             app.world_mut()
                 .write_message(TextureNews::Fetched(TextureFetched {
@@ -296,17 +374,44 @@ mod tests {
                 .resource::<Session>()
                 .reached(Phase::TexturesSettled)
         );
+        // Decodes run on the compute pool: wait for them (bounded).
+        for _ in 0..500 {
+            if app.world().resource::<RegionTextures>().pending() == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            app.update();
+        }
         app.world_mut()
             .resource_mut::<Session>()
             .phases
             .record(Phase::ObjectsSettled, 300);
         app.update();
         let textures = app.world().resource::<RegionTextures>();
-        assert_eq!((textures.fetched(), textures.pending()), (4, 0));
-        assert_eq!(textures.bytes, 16);
         assert_eq!(
-            textures.failures(),
-            vec![(ids[2], &TextureFailure::Status(404))]
+            (textures.fetched(), textures.decoded(), textures.pending()),
+            (4, 3, 0)
+        );
+        assert_eq!(textures.bytes, served_bytes + 4);
+        let failures = textures.failures();
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert_eq!(failures[0], (ids[2], "HTTP 404"));
+        assert_eq!(failures[1].0, ids[3]);
+        assert!(failures[1].1.starts_with("decode: "), "{failures:?}");
+        // The plywood decoded to what its SIZ says (PROTOCOL §12: 512 × 512 RGB).
+        assert_eq!(
+            textures.states[&plywood],
+            TextureState::Decoded(
+                Arc::from(overlook_testdata::read_bytes(&format!(
+                    "assets/served/{plywood}.j2c"
+                ))),
+                DecodedInfo {
+                    width: 512,
+                    height: 512,
+                    components: 3,
+                    has_alpha: false
+                }
+            )
         );
         assert_eq!(
             app.world()

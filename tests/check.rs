@@ -146,6 +146,7 @@ fn check_passes_on_the_embedded_region_and_writes_every_file() {
     let served = &overlook_sim::textures::TEXTURES;
     assert_eq!(textures["referenced"], served.len() + 1);
     assert_eq!(textures["fetched"], served.len());
+    assert_eq!(textures["decoded"], served.len());
     assert_eq!(textures["pending"], 0);
     assert_eq!(
         textures["bytes"],

@@ -160,11 +160,12 @@ impl Collected {
             c.textures = TextureSummary {
                 referenced: t.referenced.len(),
                 fetched: t.fetched(),
+                decoded: t.decoded(),
                 pending: t.pending(),
                 failed: t
                     .failures()
                     .into_iter()
-                    .map(|(id, why)| (id, why.to_string()))
+                    .map(|(id, why)| (id, why.to_owned()))
                     .collect(),
                 bytes: t.bytes,
                 unavailable: t.unavailable.clone(),
@@ -191,6 +192,8 @@ pub struct TextureSummary {
     pub referenced: usize,
     /// Fetched.
     pub fetched: usize,
+    /// Fetched and decoded.
+    pub decoded: usize,
     /// Still waiting for an answer.
     pub pending: usize,
     /// Could not be fetched: the id and why (`HTTP 404`, …).
@@ -289,11 +292,11 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
     }
     if circuit && !args.require_textures {
         for (id, why) in c.textures.failed.iter().take(20) {
-            warnings.push(format!("texture {id} could not be fetched: {why}"));
+            warnings.push(format!("texture {id} could not be fetched or decoded: {why}"));
         }
         if c.textures.failed.len() > 20 {
             warnings.push(format!(
-                "… and {} more textures could not be fetched",
+                "… and {} more textures could not be fetched or decoded",
                 c.textures.failed.len() - 20
             ));
         }
@@ -445,7 +448,7 @@ fn scene_checks(
                 .collect();
             let more = t.failed.len().saturating_sub(named.len());
             parts.push(format!(
-                "{} of {} textures could not be fetched: {}{}",
+                "{} of {} textures could not be fetched or decoded: {}{}",
                 t.failed.len(),
                 t.referenced,
                 named.join(", "),
@@ -644,6 +647,7 @@ fn build_report(
             "textures": {
                 "referenced": c.textures.referenced,
                 "fetched": c.textures.fetched,
+                "decoded": c.textures.decoded,
                 "pending": c.textures.pending,
                 "failed": c.textures.failed.iter().map(|(id, why)| json!({
                     "uuid": id.to_string(),
