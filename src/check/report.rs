@@ -292,7 +292,9 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
     }
     if circuit && !args.require_textures {
         for (id, why) in c.textures.failed.iter().take(20) {
-            warnings.push(format!("texture {id} could not be fetched or decoded: {why}"));
+            warnings.push(format!(
+                "texture {id} could not be fetched or decoded: {why}"
+            ));
         }
         if c.textures.failed.len() > 20 {
             warnings.push(format!(
