@@ -6,6 +6,7 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiContexts, egui};
 
 use super::{ChatLog, FrameRate, LoginForm, PacketLog, UiPanels};
+use crate::assets::{RegionTextures, TextureState};
 use crate::camera::ChaseCamera;
 use crate::net::plugin::{Outgoing, Session, SessionState};
 use crate::net::{Direction, NetCommand};
@@ -13,6 +14,7 @@ use crate::objects::plugin::{AvatarName, ObjectIndex};
 use crate::scene::{RegionInfo, SceneCounts};
 use crate::terrain::Terrain;
 use overlook_protocol::circuit::Phase;
+use overlook_protocol::types::Uuid;
 
 /// Everything the panels read and write.
 #[derive(bevy::ecs::system::SystemParam)]
@@ -31,7 +33,7 @@ pub struct UiState<'w, 's> {
     outgoing: MessageWriter<'w, Outgoing>,
     objects: Option<Res<'w, ObjectIndex>>,
     terrain: Option<Res<'w, Terrain>>,
-    textures: Option<Res<'w, crate::assets::RegionTextures>>,
+    textures: Option<Res<'w, RegionTextures>>,
 }
 
 /// What the region sent that could not be real, counted: objects with an impossible place,
@@ -282,6 +284,11 @@ fn side_panel(root: &mut egui::Ui, ui: &mut UiState) {
                 egui::CollapsingHeader::new("Packet inspector")
                     .default_open(false)
                     .show(panel, |p| inspector(p, &mut ui.packets));
+                if let Some(t) = ui.textures.as_deref() {
+                    egui::CollapsingHeader::new("Textures")
+                        .default_open(false)
+                        .show(panel, |p| texture_list(p, t));
+                }
                 egui::CollapsingHeader::new("Log")
                     .default_open(false)
                     .show(panel, |p| {
@@ -289,6 +296,58 @@ fn side_panel(root: &mut egui::Ui, ui: &mut UiState) {
                             p.label(line);
                         }
                     });
+            });
+        });
+}
+
+/// One line of the texture list: id, state and what it decoded to.
+pub fn texture_row(id: Uuid, state: &TextureState) -> (String, String) {
+    let what = match state {
+        TextureState::Fetching => "fetching".to_owned(),
+        TextureState::Decoding(bytes) => format!("decoding ({} B)", bytes.len()),
+        TextureState::Decoded(bytes, d) => format!(
+            "{} × {}, {} component{}{}, {} B",
+            d.width,
+            d.height,
+            d.components,
+            if d.components == 1 { "" } else { "s" },
+            if d.has_alpha { ", alpha" } else { "" },
+            bytes.len()
+        ),
+        TextureState::Failed(why) => format!("failed: {why}"),
+    };
+    (id.to_string(), what)
+}
+
+fn texture_list(p: &mut egui::Ui, t: &RegionTextures) {
+    if let Some(why) = &t.unavailable {
+        p.weak(why);
+        return;
+    }
+    p.label(format!(
+        "{} referenced, {} decoded, {} failed, {} B (ViewerAsset / GetTexture)",
+        t.referenced.len(),
+        t.decoded(),
+        t.failures().len(),
+        t.bytes
+    ));
+    egui::ScrollArea::vertical()
+        .id_salt("textures")
+        .max_height(200.0)
+        .show(p, |p| {
+            egui::Grid::new("textures").striped(true).show(p, |g| {
+                for id in &t.referenced {
+                    if let Some(state) = t.states.get(id) {
+                        let (id, what) = texture_row(*id, state);
+                        g.monospace(id);
+                        if matches!(state, TextureState::Failed(_)) {
+                            g.colored_label(egui::Color32::from_rgb(230, 80, 60), what);
+                        } else {
+                            g.label(what);
+                        }
+                        g.end_row();
+                    }
+                }
             });
         });
 }
@@ -492,5 +551,30 @@ mod tests {
             problem_summary(0, 1, 0, 1).as_deref(),
             Some("1 parent cycles, 1 impossible region values")
         );
+    }
+
+    #[test]
+    fn a_texture_row_says_what_it_decoded_to_or_why_not() {
+        use crate::assets::DecodedInfo;
+        let id = Uuid([0xab; 16]);
+        let bytes: std::sync::Arc<[u8]> = std::sync::Arc::from(vec![0u8; 7213]);
+        let decoded = TextureState::Decoded(
+            bytes,
+            DecodedInfo {
+                width: 128,
+                height: 128,
+                components: 4,
+                has_alpha: true,
+            },
+        );
+        assert_eq!(
+            texture_row(id, &decoded).1,
+            "128 × 128, 4 components, alpha, 7213 B"
+        );
+        assert_eq!(
+            texture_row(id, &TextureState::Failed("HTTP 404".into())).1,
+            "failed: HTTP 404"
+        );
+        assert_eq!(texture_row(id, &TextureState::Fetching).0, id.to_string());
     }
 }
