@@ -69,6 +69,8 @@ pub struct RegionTextures {
     pub unavailable: Option<String>,
     /// Bytes fetched.
     pub bytes: u64,
+    /// Textures that came from the disk cache rather than the grid.
+    pub from_cache: std::collections::HashSet<Uuid>,
     fetched_count: usize,
     /// The latest answer, ms since the login request.
     last_ms: u64,
@@ -242,6 +244,9 @@ fn apply_texture_news(
                 if let Ok(bytes) = &t.result {
                     textures.bytes += bytes.len() as u64;
                     textures.fetched_count += 1;
+                    if t.cached {
+                        textures.from_cache.insert(t.id);
+                    }
                 }
                 textures.last_ms = textures.last_ms.max(t.ms);
             }
@@ -366,6 +371,7 @@ mod tests {
                     attempts: 1,
                     elapsed: Duration::from_millis(5),
                     ms: 200 + i as u64,
+                    cached: false,
                 }));
         }
         app.update();

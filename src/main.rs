@@ -47,6 +47,10 @@ struct ViewArgs {
     /// and exit (for BENCHMARKS.md).
     #[arg(long, value_name = "SECS")]
     frame_stats: Option<f64>,
+    /// Fetch every texture from the grid: neither read nor write the texture disk cache
+    /// (`~/.cache/overlook/textures` on Linux).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -428,6 +432,11 @@ fn run_viewer(args: ViewArgs) -> ExitCode {
         login: Some(login),
         record: args.record,
         replay: None,
+        texture_cache: if args.no_cache {
+            None
+        } else {
+            overlook::net::cache::default_dir()
+        },
         frame_stats: args
             .frame_stats
             .filter(|s| s.is_finite() && *s > 0.0)

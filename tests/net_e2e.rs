@@ -524,3 +524,64 @@ fn replays_every_capture_through_the_circuit_with_its_recorded_times() {
         assert!(net.shutdown(Duration::from_secs(5)));
     }
 }
+
+#[test]
+fn textures_are_fetched_once_then_come_from_the_disk_cache() {
+    use overlook_sim::textures::{MISSING, TEXTURES};
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let cache = std::env::temp_dir().join(format!("overlook-e2e-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let mut wanted: Vec<overlook_protocol::types::Uuid> = TEXTURES.iter().map(|t| t.id).collect();
+    wanted.push(MISSING);
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let settings = NetSettings {
+            texture_cache: Some(cache.clone()),
+            report_datagrams: false,
+            ..NetSettings::default()
+        };
+        let mut net = NetHandle::spawn(settings).unwrap();
+        assert!(net.send(NetCommand::Login(params(&sim.login_uri, "test"))));
+        collect(&net, Duration::from_secs(30), |e| {
+            matches!(e, NetEvent::LoggedIn(_) | NetEvent::LoginFailed(_))
+        });
+        assert!(net.send(NetCommand::FetchTextures(wanted.clone())));
+        let mut got = Vec::new();
+        collect(&net, Duration::from_secs(30), |e| {
+            if let NetEvent::TextureFetched(t) = e {
+                got.push(t.clone());
+            }
+            got.len() == wanted.len()
+        });
+        assert_eq!(got.len(), wanted.len(), "{got:?}");
+        assert!(net.send(NetCommand::Logout));
+        collect(&net, Duration::from_secs(10), |e| {
+            matches!(e, NetEvent::Disconnected(_))
+        });
+        assert!(net.shutdown(Duration::from_secs(5)));
+        runs.push(got);
+    }
+    for (run, got) in runs.iter().enumerate() {
+        for t in got {
+            if t.id == MISSING {
+                // Never cached: asked of the region each time, 404 each time.
+                assert_eq!(
+                    t.result,
+                    Err(overlook::net::textures::TextureFailure::Status(404))
+                );
+                assert!(!t.cached);
+                continue;
+            }
+            let served = TEXTURES.iter().find(|s| s.id == t.id).unwrap();
+            assert_eq!(
+                t.result.as_deref().ok(),
+                Some(served.bytes),
+                "{}",
+                served.name
+            );
+            // The first run fetched over HTTP; the second found every one in the cache.
+            assert_eq!(t.cached, run == 1, "run {run}: {}", served.name);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+}

@@ -49,6 +49,7 @@ fn renders_the_embedded_region_with_sky_terrain_water_and_prims() {
         frame_stats: None,
         record: None,
         replay: None,
+        texture_cache: None,
     };
     let mut app = headless_app(
         options,

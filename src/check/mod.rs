@@ -195,6 +195,8 @@ fn run_app(args: &CheckArgs, login: Option<LoginParams>) -> Collected {
         frame_stats: None,
         record: args.record.clone(),
         replay,
+        // A check verifies what the grid serves now: no disk cache.
+        texture_cache: None,
     };
     let mut app = headless_app(
         options,

@@ -13,6 +13,7 @@
 //!
 //! [`Circuit`]: overlook_protocol::circuit::Circuit
 
+pub mod cache;
 mod login;
 pub mod record;
 pub mod replay;
@@ -98,6 +99,9 @@ pub struct NetSettings {
     /// Record each session's datagrams to this `NAME.udp.jsonl` (and its login reply beside it),
     /// in the format of `shared/captures/`.
     pub record: Option<std::path::PathBuf>,
+    /// Keep fetched textures in this disk cache directory ([`cache`]; `None`: fetch every
+    /// texture from the grid, as `check` does).
+    pub texture_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for NetSettings {
@@ -108,6 +112,7 @@ impl Default for NetSettings {
             stats_interval: Duration::from_millis(250),
             report_datagrams: true,
             record: None,
+            texture_cache: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use web_time::Instant;
 
+use super::cache::{self, TextureCache};
 use super::login::{LoginFailure, post_login, request_seed, resolve_login_uri};
 use super::record::Recorder;
 use super::textures::TextureFetcher;
@@ -182,7 +183,18 @@ async fn pump(
     };
     tokio::pin!(seed);
     let mut seed_pending = true;
-    let mut textures = TextureFetcher::new();
+    let cache = settings.texture_cache.as_ref().and_then(|dir| {
+        TextureCache::open(dir, cache::DEFAULT_MAX_BYTES)
+            .map_err(|e| {
+                report.send(NetEvent::Warning(format!(
+                    "texture cache {}: {e}; fetching without it",
+                    dir.display()
+                )));
+            })
+            .ok()
+            .map(std::sync::Arc::new)
+    });
+    let mut textures = TextureFetcher::new(cache);
     let mut open = OpenCircuit {
         settings,
         success,

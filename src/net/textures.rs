@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
+use super::cache::TextureCache;
 use overlook_protocol::types::Uuid;
 
 /// Requests in flight at once (SLV's default for HTTP texture fetches is 8 per region).
@@ -57,6 +58,8 @@ pub struct TextureFetched {
     pub elapsed: Duration,
     /// When it ended, ms since the login request (as phase times).
     pub ms: u64,
+    /// It came from the disk cache, not the grid.
+    pub cached: bool,
 }
 
 /// Where texture requests go.
@@ -73,6 +76,7 @@ enum Capability {
 /// The fetch queue of one session.
 #[derive(Debug)]
 pub(super) struct TextureFetcher {
+    cache: Option<Arc<TextureCache>>,
     cap: Capability,
     queue: VecDeque<Uuid>,
     asked: HashSet<Uuid>,
@@ -80,8 +84,9 @@ pub(super) struct TextureFetcher {
 }
 
 impl TextureFetcher {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(cache: Option<Arc<TextureCache>>) -> Self {
         TextureFetcher {
+            cache,
             cap: Capability::Unknown,
             queue: VecDeque::new(),
             asked: HashSet::new(),
@@ -121,6 +126,7 @@ impl TextureFetcher {
                     attempts: 0,
                     elapsed: Duration::ZERO,
                     ms: 0,
+                    cached: false,
                 })
                 .collect(),
             Capability::Url(cap) => {
@@ -129,7 +135,8 @@ impl TextureFetcher {
                         break;
                     };
                     let url = texture_url(cap, id);
-                    self.in_flight.spawn(fetch(client.clone(), url, id));
+                    self.in_flight
+                        .spawn(fetch(client.clone(), url, id, self.cache.clone()));
                 }
                 Vec::new()
             }
@@ -158,9 +165,27 @@ pub fn texture_url(cap: &str, id: Uuid) -> String {
     format!("{}/?texture_id={id}", cap.trim_end_matches('/'))
 }
 
-/// Fetches one texture with retries.
-async fn fetch(client: reqwest::Client, url: String, id: Uuid) -> TextureFetched {
+/// Fetches one texture with retries, from the disk cache when it has it (and into the cache).
+async fn fetch(
+    client: reqwest::Client,
+    url: String,
+    id: Uuid,
+    cache: Option<Arc<TextureCache>>,
+) -> TextureFetched {
     let started = Instant::now();
+    if let Some(cache) = &cache {
+        let c = cache.clone();
+        if let Ok(Some(bytes)) = tokio::task::spawn_blocking(move || c.get(id)).await {
+            return TextureFetched {
+                id,
+                result: Ok(bytes.into()),
+                attempts: 0,
+                elapsed: started.elapsed(),
+                ms: 0,
+                cached: true,
+            };
+        }
+    }
     let mut attempts = 0u8;
     let result = loop {
         attempts += 1;
@@ -172,12 +197,20 @@ async fn fetch(client: reqwest::Client, url: String, id: Uuid) -> TextureFetched
         }
         tokio::time::sleep(Duration::from_millis(250) * u32::from(attempts)).await;
     };
+    if let (Some(cache), Ok(bytes)) = (cache, &result) {
+        let bytes = bytes.clone();
+        let stored = tokio::task::spawn_blocking(move || cache.put(id, &bytes)).await;
+        if let Ok(Err(e)) = stored {
+            tracing::warn!("texture cache: cannot store {id}: {e}");
+        }
+    }
     TextureFetched {
         id,
         result,
         attempts,
         elapsed: started.elapsed(),
         ms: 0,
+        cached: false,
     }
 }
 
@@ -237,7 +270,7 @@ mod tests {
 
     #[test]
     fn each_id_is_asked_once_and_no_capability_fails_them_all() {
-        let mut f = TextureFetcher::new();
+        let mut f = TextureFetcher::new(None);
         let (a, b) = (Uuid([1; 16]), Uuid([2; 16]));
         f.request([a, b, a]);
         f.request([b]);

@@ -301,7 +301,7 @@ fn side_panel(root: &mut egui::Ui, ui: &mut UiState) {
 }
 
 /// One line of the texture list: id, state and what it decoded to.
-pub fn texture_row(id: Uuid, state: &TextureState) -> (String, String) {
+pub fn texture_row(id: Uuid, state: &TextureState, cached: bool) -> (String, String) {
     let what = match state {
         TextureState::Fetching => "fetching".to_owned(),
         TextureState::Decoding(bytes) => format!("decoding ({} B)", bytes.len()),
@@ -315,6 +315,11 @@ pub fn texture_row(id: Uuid, state: &TextureState) -> (String, String) {
             bytes.len()
         ),
         TextureState::Failed(why) => format!("failed: {why}"),
+    };
+    let what = if cached {
+        format!("{what}, from the disk cache")
+    } else {
+        what
     };
     (id.to_string(), what)
 }
@@ -338,7 +343,7 @@ fn texture_list(p: &mut egui::Ui, t: &RegionTextures) {
             egui::Grid::new("textures").striped(true).show(p, |g| {
                 for id in &t.referenced {
                     if let Some(state) = t.states.get(id) {
-                        let (id, what) = texture_row(*id, state);
+                        let (id, what) = texture_row(*id, state, t.from_cache.contains(id));
                         g.monospace(id);
                         if matches!(state, TextureState::Failed(_)) {
                             g.colored_label(egui::Color32::from_rgb(230, 80, 60), what);
@@ -568,13 +573,20 @@ mod tests {
             },
         );
         assert_eq!(
-            texture_row(id, &decoded).1,
+            texture_row(id, &decoded, false).1,
             "128 × 128, 4 components, alpha, 7213 B"
         );
         assert_eq!(
-            texture_row(id, &TextureState::Failed("HTTP 404".into())).1,
+            texture_row(id, &decoded, true).1,
+            "128 × 128, 4 components, alpha, 7213 B, from the disk cache"
+        );
+        assert_eq!(
+            texture_row(id, &TextureState::Failed("HTTP 404".into()), false).1,
             "failed: HTTP 404"
         );
-        assert_eq!(texture_row(id, &TextureState::Fetching).0, id.to_string());
+        assert_eq!(
+            texture_row(id, &TextureState::Fetching, false).0,
+            id.to_string()
+        );
     }
 }

@@ -32,6 +32,8 @@ pub struct ViewerOptions {
     pub record: Option<std::path::PathBuf>,
     /// Play a recording instead of logging in.
     pub replay: Option<crate::net::replay::ReplaySource>,
+    /// The texture disk cache directory (`None`: no cache, `--no-cache`).
+    pub texture_cache: Option<std::path::PathBuf>,
 }
 
 impl ViewerOptions {
@@ -41,6 +43,7 @@ impl ViewerOptions {
             auto_login: self.login.clone().filter(|_| self.auto_login),
             settings: NetSettings {
                 record: self.record.clone(),
+                texture_cache: self.texture_cache.clone(),
                 ..NetSettings::default()
             },
             replay: self.replay.clone(),
