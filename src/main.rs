@@ -81,7 +81,7 @@ enum Command {
         #[arg(long)]
         summary: bool,
     },
-    /// Work with assets (textures) offline.
+    /// Work with assets (textures): decode a file, or fetch through a grid's capability.
     Asset {
         #[command(subcommand)]
         command: AssetCommand,
@@ -104,6 +104,115 @@ enum AssetCommand {
         #[arg(long, value_name = "N", default_value_t = 0)]
         level: u8,
     },
+    /// Log in (to the embedded region when no grid is given), fetch textures by UUID through
+    /// the region's `ViewerAsset` / `GetTexture` capability, decode each and say what came back;
+    /// with `--out`, write each as `UUID.j2c`. Exit 0: every one fetched and decoded; 1: some
+    /// did not; 2: no session. The password comes from `OVERLOOK_PASSWORD`.
+    Fetch {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Write each fetched codestream into this folder as `UUID.j2c`.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The textures.
+        #[arg(required = true)]
+        ids: Vec<overlook_protocol::types::Uuid>,
+    },
+}
+
+/// `overlook asset fetch`: one line per texture.
+fn run_asset_fetch(
+    target: TargetArgs,
+    out: Option<&std::path::Path>,
+    ids: &[overlook_protocol::types::Uuid],
+) -> ExitCode {
+    let mut embedded = None;
+    let params = match target.grid {
+        Some(grid) => overlook::net::LoginParams::new(
+            &grid,
+            target.first.as_deref().unwrap_or_default(),
+            target.last.as_deref().unwrap_or_default(),
+            &std::env::var("OVERLOOK_PASSWORD").unwrap_or_default(),
+            &target.start,
+        ),
+        None => match overlook::net::embedded::EmbeddedSim::start(
+            overlook_sim::server::SimConfig::loopback(),
+        ) {
+            Ok(sim) => {
+                let params = sim.login_params(&target.start);
+                embedded = Some(sim);
+                params
+            }
+            Err(e) => {
+                eprintln!("overlook asset fetch: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let fetched = match overlook::net::textures::fetch_through_login(
+        params,
+        ids,
+        std::time::Duration::from_secs(60),
+    ) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("overlook asset fetch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    drop(embedded);
+    let mut all_good = true;
+    for t in &fetched {
+        let line = match &t.result {
+            Err(e) => {
+                all_good = false;
+                format!("{e}")
+            }
+            Ok(bytes) => {
+                let started = std::time::Instant::now();
+                let decoded =
+                    overlook_texture::decode(bytes, overlook_texture::DecodeOptions::default());
+                let ms = started.elapsed().as_secs_f64() * 1e3;
+                let mut line = match decoded {
+                    Ok(d) => format!(
+                        "{} bytes, {} x {}, {} components{}, decoded in {ms:.1} ms",
+                        bytes.len(),
+                        d.width,
+                        d.height,
+                        d.components,
+                        if d.has_alpha { ", alpha" } else { "" }
+                    ),
+                    Err(e) => {
+                        all_good = false;
+                        format!("{} bytes that do not decode: {e}", bytes.len())
+                    }
+                };
+                if let Some(dir) = out {
+                    let path = dir.join(format!("{}.j2c", t.id));
+                    match std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, bytes)) {
+                        Ok(()) => line.push_str(&format!(" → {}", path.display())),
+                        Err(e) => {
+                            all_good = false;
+                            line.push_str(&format!("; cannot write {}: {e}", path.display()));
+                        }
+                    }
+                }
+                line
+            }
+        };
+        println!(
+            "{}: {line} ({} attempt{}, {:.0} ms)",
+            t.id,
+            t.attempts,
+            if t.attempts == 1 { "" } else { "s" },
+            t.elapsed.as_secs_f64() * 1e3
+        );
+    }
+    if all_good {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// `overlook asset decode`: header, decode time, optional PNG.
@@ -457,6 +566,9 @@ fn main() -> ExitCode {
         Command::Asset {
             command: AssetCommand::Decode { file, png, level },
         } => run_asset_decode(&file, png.as_deref(), level),
+        Command::Asset {
+            command: AssetCommand::Fetch { target, out, ids },
+        } => run_asset_fetch(target, out.as_deref(), &ids),
         Command::Replay {
             file,
             speed,

@@ -585,3 +585,32 @@ fn textures_are_fetched_once_then_come_from_the_disk_cache() {
     }
     let _ = std::fs::remove_dir_all(&cache);
 }
+
+#[test]
+fn asset_fetch_logs_in_fetches_and_names_the_missing_one() {
+    use overlook_sim::textures::{CHECKER, MISSING, TEXTURES};
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let got = overlook::net::textures::fetch_through_login(
+        sim.login_params("last"),
+        &[CHECKER, MISSING],
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let checker = got.iter().find(|t| t.id == CHECKER).unwrap();
+    let served = TEXTURES.iter().find(|t| t.id == CHECKER).unwrap();
+    assert_eq!(checker.result.as_deref().ok(), Some(served.bytes));
+    assert!(!checker.cached);
+    let missing = got.iter().find(|t| t.id == MISSING).unwrap();
+    assert_eq!(
+        missing.result,
+        Err(overlook::net::textures::TextureFailure::Status(404))
+    );
+    // A wrong password is an error, not an empty list.
+    let mut bad = sim.login_params("last");
+    bad.password = "wrong".into();
+    let err =
+        overlook::net::textures::fetch_through_login(bad, &[CHECKER], Duration::from_secs(30))
+            .unwrap_err();
+    assert!(err.starts_with("login failed"), "{err}");
+}

@@ -256,6 +256,60 @@ async fn fetch_once(client: &reqwest::Client, url: &str) -> Result<Arc<[u8]>, Te
     Ok(body.into())
 }
 
+/// Logs in with `params`, fetches `ids` through the region's texture capability (no disk
+/// cache), logs out, and returns one answer per id, in the order they came (`overlook asset
+/// fetch`: the tool for a grey face).
+///
+/// # Errors
+/// Why there is no session to fetch through: the network thread, the login, or no answer
+/// within `timeout`.
+pub fn fetch_through_login(
+    params: super::LoginParams,
+    ids: &[Uuid],
+    timeout: Duration,
+) -> Result<Vec<TextureFetched>, String> {
+    use super::{NetCommand, NetEvent, NetHandle, NetSettings};
+    let settings = NetSettings {
+        report_datagrams: false,
+        ..NetSettings::default()
+    };
+    let mut net = NetHandle::spawn(settings).map_err(|e| format!("network thread: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    let next = |net: &NetHandle| -> Result<NetEvent, String> {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .ok_or_else(|| format!("no answer within {timeout:?}"))?;
+        net.events()
+            .recv_timeout(left)
+            .map_err(|_| format!("no answer within {timeout:?}"))
+    };
+    net.send(NetCommand::Login(params));
+    let result = (|| {
+        loop {
+            match next(&net)? {
+                NetEvent::LoggedIn(_) => break,
+                NetEvent::LoginFailed(f) => return Err(format!("login failed: {f}")),
+                NetEvent::Disconnected(why) => return Err(format!("disconnected: {why}")),
+                _ => {}
+            }
+        }
+        net.send(NetCommand::FetchTextures(ids.to_vec()));
+        let wanted: HashSet<Uuid> = ids.iter().copied().collect();
+        let mut got: Vec<TextureFetched> = Vec::new();
+        while got.len() < wanted.len() {
+            match next(&net)? {
+                NetEvent::TextureFetched(t) if wanted.contains(&t.id) => got.push(t),
+                NetEvent::Disconnected(why) => return Err(format!("disconnected: {why}")),
+                _ => {}
+            }
+        }
+        Ok(got)
+    })();
+    net.send(NetCommand::Logout);
+    net.shutdown(Duration::from_secs(5));
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
