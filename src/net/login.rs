@@ -65,15 +65,46 @@ fn failure(e: &reqwest::Error, timeout: Duration) -> LoginFailure {
     if e.is_timeout() {
         LoginFailure::TimedOut(timeout)
     } else {
-        // The innermost cause says most ("Connection refused", "dns error").
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            text = s.to_string();
-            source = s.source();
-        }
-        LoginFailure::Unreachable(text)
+        LoginFailure::Unreachable(innermost_cause(e))
     }
+}
+
+/// The text of an error's innermost cause, which says most ("Connection refused", "dns error").
+pub(super) fn innermost_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = s.to_string();
+        source = s.source();
+    }
+    text
+}
+
+/// Why [`read_body_capped`] stopped.
+pub(super) enum CappedRead {
+    /// The body is larger than the cap (by its `Content-Length` or as it streamed).
+    TooLarge,
+    /// The transfer failed.
+    Transport(reqwest::Error),
+}
+
+/// Reads a response body of at most `cap` bytes: a larger one is refused by its
+/// `Content-Length` before reading, or as soon as it streams past the cap.
+pub(super) async fn read_body_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, CappedRead> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(CappedRead::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(CappedRead::Transport)? {
+        if body.len() + chunk.len() > cap {
+            return Err(CappedRead::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The most bytes read of a login reply, grid info or seed reply. OpenSim 0.9.2.2's login reply
@@ -84,31 +115,20 @@ pub const MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
 /// Reads a reply's body, at most [`MAX_REPLY_BYTES`] of it: a larger one (by its
 /// `Content-Length` or as it streams) is an error naming `what` and `url`.
 async fn read_capped(
-    mut response: reqwest::Response,
+    response: reqwest::Response,
     what: &str,
     url: &str,
     timeout: Duration,
 ) -> Result<Vec<u8>, LoginFailure> {
-    let too_big = || {
-        LoginFailure::BadReply(format!(
-            "the {what} from {url} is larger than {} MB; refused unread",
-            MAX_REPLY_BYTES / (1024 * 1024)
-        ))
-    };
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_REPLY_BYTES as u64)
-    {
-        return Err(too_big());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| failure(&e, timeout))? {
-        if body.len() + chunk.len() > MAX_REPLY_BYTES {
-            return Err(too_big());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    read_body_capped(response, MAX_REPLY_BYTES)
+        .await
+        .map_err(|e| match e {
+            CappedRead::TooLarge => LoginFailure::BadReply(format!(
+                "the {what} from {url} is larger than {} MB; refused unread",
+                MAX_REPLY_BYTES / (1024 * 1024)
+            )),
+            CappedRead::Transport(e) => failure(&e, timeout),
+        })
 }
 
 /// The login URI for what the user typed: a `…/get_grid_info` URL is fetched and its `login`

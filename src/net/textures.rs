@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use super::cache::TextureCache;
+use super::login::{CappedRead, innermost_cause, read_body_capped};
 use overlook_protocol::types::Uuid;
 
 /// Requests in flight at once (SLV's default for HTTP texture fetches is 8 per region).
@@ -221,16 +222,10 @@ async fn fetch_once(client: &reqwest::Client, url: &str) -> Result<Arc<[u8]>, Te
         if e.is_timeout() {
             TextureFailure::Transport(format!("no answer within {TEXTURE_TIMEOUT:?}"))
         } else {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                text = s.to_string();
-                source = s.source();
-            }
-            TextureFailure::Transport(text)
+            TextureFailure::Transport(innermost_cause(&e))
         }
     };
-    let mut response = client
+    let response = client
         .get(url)
         .timeout(TEXTURE_TIMEOUT)
         .send()
@@ -240,20 +235,11 @@ async fn fetch_once(client: &reqwest::Client, url: &str) -> Result<Arc<[u8]>, Te
     if !status.is_success() {
         return Err(TextureFailure::Status(status.as_u16()));
     }
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_TEXTURE_BYTES as u64)
-    {
-        return Err(TextureFailure::TooLarge);
+    match read_body_capped(response, MAX_TEXTURE_BYTES).await {
+        Ok(body) => Ok(body.into()),
+        Err(CappedRead::TooLarge) => Err(TextureFailure::TooLarge),
+        Err(CappedRead::Transport(e)) => Err(transport(e)),
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > MAX_TEXTURE_BYTES {
-            return Err(TextureFailure::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.into())
 }
 
 /// Logs in with `params`, fetches `ids` through the region's texture capability (no disk
