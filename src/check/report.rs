@@ -281,7 +281,9 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
         .as_ref()
         .map(|m| m.missing().collect())
         .unwrap_or_default();
-    checks.extend(scene_checks(args, c, circuit, &missing));
+    // Counting each frame's pixels once: the check and the report both use the shares.
+    let shares = region_shares(c);
+    checks.extend(scene_checks(args, c, circuit, &missing, shares));
     if let Some(ended) = &c.input_ended
         && circuit
         && !missing.is_empty()
@@ -324,7 +326,7 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
     } else {
         1
     };
-    let report = build_report(args, c, &checks, &missing, code, &errors, &warnings);
+    let report = build_report(args, c, &checks, &missing, shares, code, &errors, &warnings);
     super::CheckOutcome {
         code,
         report,
@@ -374,6 +376,7 @@ fn scene_checks(
     c: &Collected,
     circuit: bool,
     missing: &[(u32, u32)],
+    shares: Shares,
 ) -> Vec<Check> {
     let expected = c.heightmap.as_ref().map_or(0, Heightmap::patches_total);
     let impossible = &c.terrain_impossible;
@@ -424,7 +427,7 @@ fn scene_checks(
         }
         parts.join("; ")
     });
-    let frame_problems = frame_problems(c);
+    let frame_problems = frame_problems(shares);
     let frames_ok = circuit && frame_problems.is_empty();
     let mut checks = vec![
         Check::new("check.terrain", terrain_ok, terrain_msg),
@@ -497,8 +500,12 @@ fn scene_checks(
 /// holds nothing (the sky alone) shows 0 %. 1 % of 1280 × 720 is a 96-pixel square.
 pub const MIN_REGION_SHARE: f64 = 0.01;
 
-/// The share of each captured frame that shows the region, `(frame, overview)`.
-fn region_shares(c: &Collected) -> (Option<f64>, Option<f64>) {
+/// The share of each captured frame that shows the region, `(frame, overview)`; `None` for a
+/// frame not rendered.
+type Shares = (Option<f64>, Option<f64>);
+
+/// Counts the pixels of each captured frame that show the region ([`Frame::region_share`]).
+fn region_shares(c: &Collected) -> Shares {
     let clear = clear_rgba();
     (
         c.frame.as_ref().map(|f| f.region_share(clear)),
@@ -507,8 +514,7 @@ fn region_shares(c: &Collected) -> (Option<f64>, Option<f64>) {
 }
 
 /// Why `check.frames` fails: a frame not rendered, or one showing nothing of the region.
-fn frame_problems(c: &Collected) -> Vec<String> {
-    let (frame, overview) = region_shares(c);
+fn frame_problems((frame, overview): Shares) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, share) in [("frame.png", frame), ("overview.png", overview)] {
         match share {
@@ -566,6 +572,7 @@ fn build_report(
     c: &Collected,
     checks: &[Check],
     missing: &[(u32, u32)],
+    shares: Shares,
     code: u8,
     errors: &[String],
     warnings: &[String],
@@ -590,7 +597,6 @@ fn build_report(
         })
     });
     let stats = height_stats_opt(c.heightmap.as_ref());
-    let shares = region_shares(c);
     let by_pcode: BTreeMap<String, usize> = c
         .by_pcode
         .iter()
