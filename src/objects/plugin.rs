@@ -85,6 +85,16 @@ pub struct ObjectIndex {
 /// region sending millions of impossible objects cannot grow them without bound.
 pub const MAX_TRACKED: usize = 65_536;
 
+/// Adds `id` to `set` while it holds fewer than [`MAX_TRACKED`]; past that, counts it in
+/// `untracked` instead.
+fn track(set: &mut HashSet<u32>, untracked: &mut usize, id: u32) {
+    if set.len() < MAX_TRACKED || set.contains(&id) {
+        set.insert(id);
+    } else {
+        *untracked += 1;
+    }
+}
+
 /// Parent links followed before a chain counts as a cycle (SL linksets are one level deep;
 /// an attachment or a seated avatar adds one or two).
 const MAX_LINK_DEPTH: usize = 64;
@@ -96,11 +106,12 @@ impl ObjectIndex {
     }
 
     fn note_invalid(&mut self, id: u32, why: String) {
-        if self.invalid.len() < MAX_TRACKED || self.invalid.contains(&id) {
-            self.invalid.insert(id);
-        } else {
-            self.untracked += 1;
-        }
+        track(&mut self.invalid, &mut self.untracked, id);
+        self.problems.push(why);
+    }
+
+    fn note_cycle(&mut self, id: u32, why: String) {
+        track(&mut self.cycles, &mut self.untracked, id);
         self.problems.push(why);
     }
 
@@ -367,15 +378,13 @@ fn upsert(
     index.problems.extend(state.problems.iter().cloned());
     if state.parent != 0 && index.closes_cycle(state.local_id, state.parent) {
         let id = state.local_id;
-        if index.cycles.len() < MAX_TRACKED || index.cycles.contains(&id) {
-            index.cycles.insert(id);
-        } else {
-            index.untracked += 1;
-        }
-        index.problems.push(format!(
-            "object {id}: parent {} would close a parent cycle; shown as a root",
-            state.parent
-        ));
+        index.note_cycle(
+            id,
+            format!(
+                "object {id}: parent {} would close a parent cycle; shown as a root",
+                state.parent
+            ),
+        );
         state.parent = 0;
     }
     if let Some(why) = state.impossible(region.size) {
