@@ -21,6 +21,7 @@ use crate::net::NetCommand;
 use crate::net::plugin::{
     NetSystems, Outgoing, PhaseReached, RegionMessage, Session, SessionStarted, TextureNews,
 };
+use crate::objects::plugin::ObjectsSystems;
 use crate::scene::RegionSystems;
 use overlook_protocol::circuit::Phase;
 use overlook_protocol::message::Message;
@@ -136,26 +137,10 @@ pub fn texture_ids(te: &TextureEntry) -> impl Iterator<Item = Uuid> + '_ {
     std::iter::once(te.textures.default).chain(te.textures.exceptions.iter().map(|(_, id)| *id))
 }
 
-/// The textures a region message references, in order.
-fn referenced_by(message: &Message) -> Vec<Uuid> {
-    match message {
-        Message::RegionHandshake(h) => h.terrain_detail.to_vec(),
-        Message::ObjectUpdate(u) => u
-            .objects
-            .iter()
-            .filter_map(|o| o.texture_entry().ok())
-            .flat_map(|te| texture_ids(&te).collect::<Vec<_>>())
-            .collect(),
-        Message::ObjectUpdateCompressed(u) => u
-            .objects
-            .iter()
-            .filter_map(|b| b.object().ok())
-            .filter_map(|o| o.texture_entry().ok())
-            .flat_map(|te| texture_ids(&te).collect::<Vec<_>>())
-            .collect(),
-        _ => Vec::new(),
-    }
-}
+/// The face textures of the objects the objects plugin applied this frame, in arrival order
+/// (it has decoded their TextureEntries already; they are not decoded twice).
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+pub struct TexturesReferenced(pub Vec<Uuid>);
 
 /// System sets of the assets plugin.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
@@ -172,6 +157,7 @@ impl Plugin for AssetsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<RegionTextures>()
             .init_resource::<Decoding>()
+            .add_message::<TexturesReferenced>()
             .add_systems(
                 PreUpdate,
                 (
@@ -183,15 +169,18 @@ impl Plugin for AssetsPlugin {
                     .chain()
                     .in_set(AssetsSystems::Apply)
                     .after(NetSystems::Receive)
-                    .after(RegionSystems::Apply),
+                    .after(RegionSystems::Apply)
+                    .after(ObjectsSystems::Apply),
             );
     }
 }
 
-/// Finds new texture references and asks for them.
+/// Finds new texture references (the handshake's terrain textures first, then the objects'
+/// face textures) and asks for them.
 fn reference_textures(
     mut started: MessageReader<SessionStarted>,
     mut messages: MessageReader<RegionMessage>,
+    mut faces: MessageReader<TexturesReferenced>,
     mut textures: ResMut<RegionTextures>,
     mut outgoing: MessageWriter<Outgoing>,
 ) {
@@ -200,7 +189,12 @@ fn reference_textures(
     }
     let mut new = Vec::new();
     for RegionMessage(message) in messages.read() {
-        new.extend(textures.reference(referenced_by(message)));
+        if let Message::RegionHandshake(h) = &**message {
+            new.extend(textures.reference(h.terrain_detail));
+        }
+    }
+    for TexturesReferenced(ids) in faces.read() {
+        new.extend(textures.reference(ids.iter().copied()));
     }
     if !new.is_empty() && textures.unavailable.is_none() {
         outgoing.write(Outgoing(NetCommand::FetchTextures(new)));
@@ -305,7 +299,8 @@ mod tests {
 
     fn app() -> App {
         let mut app = crate::net::plugin::plugin_test_app();
-        app.add_plugins(AssetsPlugin)
+        // The objects plugin decodes the TextureEntries and names their textures.
+        app.add_plugins((crate::objects::plugin::ObjectsPlugin, AssetsPlugin))
             .init_resource::<Session>()
             .add_message::<PhaseReached>();
         app

@@ -21,6 +21,7 @@ use std::collections::{HashMap, HashSet};
 use bevy::prelude::*;
 
 use super::state::{ObjectState, impossible_placement};
+use crate::assets::{TexturesReferenced, texture_ids};
 use crate::camera::AgentPose;
 use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
 use crate::scene::mesh::{sl_scale_to_bevy, to_bevy_mesh};
@@ -155,6 +156,7 @@ pub struct ObjectsPlugin;
 impl Plugin for ObjectsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<ObjectIndex>()
+            .add_message::<TexturesReferenced>()
             .init_resource::<AssetCache>()
             .init_resource::<SceneCounts>()
             .init_resource::<AgentPose>()
@@ -286,7 +288,9 @@ fn apply_object_messages(
     mut counts: ResMut<SceneCounts>,
     mut objects: Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
     geometry: Query<(), With<ObjectGeometry>>,
+    mut textures: MessageWriter<TexturesReferenced>,
 ) {
+    let mut referenced = Vec::new();
     if started.read().last().is_some() {
         for (_, entity) in index.by_local.drain() {
             commands.entity(entity).try_despawn();
@@ -331,6 +335,9 @@ fn apply_object_messages(
         };
         touched = true;
         for state in states {
+            if let Some(te) = &state.texture_entry {
+                referenced.extend(texture_ids(te));
+            }
             upsert(
                 &mut commands,
                 &mut index,
@@ -343,6 +350,9 @@ fn apply_object_messages(
                 state,
             );
         }
+    }
+    if !referenced.is_empty() {
+        textures.write(TexturesReferenced(referenced));
     }
     if touched {
         let avatars = objects
