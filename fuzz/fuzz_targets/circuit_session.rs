@@ -35,7 +35,7 @@ use overlook_protocol::message::object::{CachedObject, ObjectUpdateCached};
 use overlook_protocol::message::region::{AgentMovementComplete, SimStats, Stat, stat_id};
 use overlook_protocol::message::{Message, MessageRepr};
 use overlook_protocol::types::Vec3;
-use overlook_protocol::udp::{self, MessageId, PacketRepr, choose_zerocoding, flags};
+use overlook_protocol::udp::{self, MessageId, flags};
 use web_time::Instant;
 
 /// The captured session whose ids the circuit uses, so its datagrams are the region's own.
@@ -54,22 +54,9 @@ const MAX_OPS: usize = 256;
 /// Wake-ups per `Wake` operation (each must move `poll_timeout` forward; this only bounds time).
 const MAX_WAKES: usize = 2_000;
 
-/// An ack the fuzzed region sends: one of the circuit's recent sequence numbers, or any.
-#[derive(Arbitrary, Debug, Clone, Copy)]
-enum AckRef {
-    Recent(u8),
-    Any(u32),
-}
-
-/// How a datagram the harness builds is framed.
-#[derive(Arbitrary, Debug, Clone)]
-struct Envelope {
-    /// `None`: the next number of the harness's own counter (a well-behaved region).
-    sequence: Option<u32>,
-    reliable: bool,
-    resent: bool,
-    acks: Vec<AckRef>,
-}
+#[path = "../common/envelope.rs"]
+mod envelope;
+use envelope::{AckRef, Envelope, MAX_ACKS};
 
 #[derive(Arbitrary, Debug, Clone)]
 enum RegionMsg {
@@ -244,30 +231,13 @@ impl Harness {
             self.region_sequence = self.region_sequence.wrapping_add(1);
             self.region_sequence
         });
-        let mut f = 0;
-        if envelope.reliable {
-            f |= flags::RELIABLE;
-        }
-        if envelope.resent {
-            f |= flags::RESENT;
-        }
-        if zero {
-            f = choose_zerocoding(f, message, body);
-        }
         let acks = envelope
             .acks
             .iter()
-            .take(300)
+            .take(MAX_ACKS)
             .map(|&r| self.ack_ref(r))
             .collect();
-        PacketRepr {
-            flags: f,
-            sequence,
-            message,
-            body: body.into(),
-            acks,
-        }
-        .to_vec()
+        envelope.frame(sequence, acks, message, zero, body)
     }
 
     fn typed<M: MessageRepr>(&mut self, envelope: &Envelope, m: &M) -> Option<Vec<u8>> {

@@ -32,7 +32,7 @@ use overlook_protocol::message::region::RegionHandshakeReply;
 use overlook_protocol::message::{Message, MessageRepr};
 use overlook_protocol::terrain::Heightmap;
 use overlook_protocol::types::{Quat, Uuid, Vec3};
-use overlook_protocol::udp::{self, MessageId, PacketRepr, choose_zerocoding, flags};
+use overlook_protocol::udp::{self, MessageId};
 use overlook_sim::region::{DemoScene, Region, RegionConfig};
 use overlook_sim::{ExpectedCircuit, RegionInfo};
 use web_time::Instant;
@@ -54,21 +54,9 @@ const MAX_STEP_DATAGRAMS: usize = 4_096;
 /// Bytes one step may drain (as above; a datagram is at most ~1.2 kB before zero-coding).
 const MAX_STEP_BYTES: usize = 8 << 20;
 
-#[derive(Arbitrary, Debug, Clone, Copy)]
-enum AckRef {
-    /// One of the region's recent sequence numbers to the agent.
-    Recent(u8),
-    Any(u32),
-}
-
-#[derive(Arbitrary, Debug, Clone)]
-struct Envelope {
-    /// `None`: the viewer's own next number.
-    sequence: Option<u32>,
-    reliable: bool,
-    resent: bool,
-    acks: Vec<AckRef>,
-}
+#[path = "../common/envelope.rs"]
+mod envelope;
+use envelope::{AckRef, Envelope, MAX_ACKS};
 
 #[derive(Arbitrary, Debug, Clone)]
 enum ViewerMsg {
@@ -276,32 +264,13 @@ impl Harness {
             self.viewer_sequence = self.viewer_sequence.wrapping_add(1);
             self.viewer_sequence
         });
-        let mut f = 0;
-        if envelope.reliable {
-            f |= flags::RELIABLE;
-        }
-        if envelope.resent {
-            f |= flags::RESENT;
-        }
-        if M::ZEROCODED {
-            f = choose_zerocoding(f, M::ID, &body);
-        }
         let acks = envelope
             .acks
             .iter()
-            .take(300)
+            .take(MAX_ACKS)
             .map(|&r| self.ack_ref(r))
             .collect();
-        Some(
-            PacketRepr {
-                flags: f,
-                sequence,
-                message: M::ID,
-                body: body.into(),
-                acks,
-            }
-            .to_vec(),
-        )
+        Some(envelope.frame(sequence, acks, M::ID, M::ZEROCODED, &body))
     }
 
     fn build(&mut self, envelope: &Envelope, message: &ViewerMsg) -> Option<Vec<u8>> {
