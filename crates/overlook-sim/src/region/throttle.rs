@@ -54,7 +54,9 @@ impl Category {
 /// task, texture, asset): 66,750 B/s in all.
 pub const DEFAULT_RATES: [f64; 7] = [6625.0, 9125.0, 1750.0, 1750.0, 18500.0, 18500.0, 10500.0];
 
-/// OpenSim's per-client cap on the sum of the rates, bytes/s.
+/// OpenSim's per-client cap on the sum of the rates, bytes/s: the protocol crate's
+/// [`Throttles::OPENSIM_CLIENT_CAP`] (bits/s) over 8, written out because `f64::from` is not
+/// `const` (a test holds them equal).
 pub const CLIENT_CAP: f64 = 640_000.0;
 
 /// OpenSim's floor of each category, bytes/s.
@@ -273,6 +275,11 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cap_is_the_protocol_crates_in_bytes() {
+        assert_eq!(CLIENT_CAP * 8.0, f64::from(Throttles::OPENSIM_CLIENT_CAP));
+    }
 
     #[test]
     fn rates_follow_opensim() {
