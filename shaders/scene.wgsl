@@ -1,10 +1,11 @@
 // The scene's one shader: terrain, water, prims and avatars (`scene::render`).
 //
-// Overlook draws flat colours (textures are not fetched), so instead of a physically based
-// shader it evaluates only what those colours need: the diffuse term of PBR for the sun and the
-// ambient light, with the same energy (Lambert, 1/π, the view's exposure), a Blinn-Phong
-// highlight where a material asks for one (water), full-bright faces and glow. On a software
-// rasteriser (Mesa's lavapipe) this is several times cheaper per pixel than a PBR shader.
+// Instead of a physically based shader it evaluates only what SL content under one sun needs: a
+// face's texture (placed by SL's texture transform) times its tint, or the terrain's four detail
+// textures blended by height band; the diffuse term of PBR for the sun and the ambient light,
+// with the same energy (Lambert, 1/π, the view's exposure); a Blinn-Phong highlight where a
+// material asks for one (water); full-bright faces and glow. On a software rasteriser (Mesa's
+// lavapipe) this is several times cheaper per pixel than a PBR shader.
 
 #import bevy_render::view::View
 
@@ -13,10 +14,14 @@ struct SceneInstance {
     world_from_local: mat4x4<f32>,
     // Inverse transpose of the upper 3×3 of `world_from_local`: normals under non-uniform scale.
     normal_from_local: mat3x3<f32>,
-    // The material's base colour (linear); multiplied by the vertex colours.
+    // The material's base colour (linear); multiplied by the vertex colours and the texture.
     color: vec4<f32>,
     // Added after lighting (glow).
     emissive: vec4<f32>,
+    // The face texture's transform (SL's repeats, offsets, rotation): s' = uv_s.xyz · (s, t, 1),
+    // t' = uv_t.xyz · (s, t, 1).
+    uv_s: vec4<f32>,
+    uv_t: vec4<f32>,
     flags: u32,
     specular: f32,
 };
@@ -28,13 +33,25 @@ struct SceneLighting {
     ambient: vec3<f32>,
 };
 
-// Must match `scene::material::FULLBRIGHT`.
+// Must match `scene::material::{FULLBRIGHT, TERRAIN, TEXTURED}`.
 const FULLBRIGHT: u32 = 1u;
+const TERRAIN: u32 = 2u;
+const TEXTURED: u32 = 4u;
 const INV_PI: f32 = 0.3183098862;
+// Metres per repeat of a terrain detail texture (`overlook_geometry::terrain::UV_METRES`).
+const TERRAIN_TILE_METRES: f32 = 16.0;
 
 @group(0) @binding(0) var<uniform> view: View;
 @group(0) @binding(1) var<uniform> lighting: SceneLighting;
 @group(0) @binding(2) var<storage, read> instances: array<SceneInstance>;
+
+// The draw's textures: a face uses the first; the terrain its four detail textures, lowest band
+// first. Unused slots hold a white texel.
+@group(1) @binding(0) var texture0: texture_2d<f32>;
+@group(1) @binding(1) var texture1: texture_2d<f32>;
+@group(1) @binding(2) var texture2: texture_2d<f32>;
+@group(1) @binding(3) var texture3: texture_2d<f32>;
+@group(1) @binding(4) var texture_sampler: sampler;
 
 struct Vertex {
     // The draw's first instance is its index in `instances`.
@@ -42,6 +59,8 @@ struct Vertex {
     @location(0) position: vec3<f32>,
     @location(1) normal: vec3<f32>,
     @location(2) color: vec4<f32>,
+    // A face's texture coordinate (SL's: t grows upwards); on terrain, x is the band coordinate.
+    @location(3) uv: vec2<f32>,
 };
 
 struct VertexOutput {
@@ -52,6 +71,9 @@ struct VertexOutput {
     // Per draw, not interpolated: glow in rgb, highlight strength in a.
     @location(3) @interpolate(flat) emissive_specular: vec4<f32>,
     @location(4) @interpolate(flat) flags: u32,
+    // Face: the transformed texture coordinate, as sampled (v flipped: rows run top down).
+    // Terrain: the band coordinate in x.
+    @location(5) uv: vec2<f32>,
 };
 
 @vertex
@@ -65,12 +87,53 @@ fn vertex(v: Vertex) -> VertexOutput {
     out.color = v.color * instance.color;
     out.emissive_specular = vec4<f32>(instance.emissive.rgb, instance.specular);
     out.flags = instance.flags;
+    if (instance.flags & TERRAIN) != 0u {
+        out.uv = v.uv;
+    } else {
+        let st = vec3<f32>(v.uv, 1.0);
+        out.uv = vec2<f32>(dot(instance.uv_s.xyz, st), 1.0 - dot(instance.uv_t.xyz, st));
+    }
     return out;
+}
+
+// Band i's weight at band coordinate t: 1 at t = i, falling to 0 one band away.
+fn band_weight(t: f32, i: f32) -> f32 {
+    return max(1.0 - abs(t - i), 0.0);
 }
 
 @fragment
 fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
-    let base = in.color;
+    // Derivatives in uniform control flow; the samples below take them explicitly.
+    let face_dx = dpdx(in.uv);
+    let face_dy = dpdy(in.uv);
+    // SL x east, y north is Bevy x, −z; texture rows run north to south.
+    let tile = vec2<f32>(in.world_position.x, in.world_position.z) / TERRAIN_TILE_METRES;
+    let tile_dx = dpdx(tile);
+    let tile_dy = dpdy(tile);
+    var base = in.color;
+    if (in.flags & TERRAIN) != 0u {
+        let t = in.uv.x;
+        var detail = vec3<f32>(0.0);
+        let w0 = band_weight(t, 0.0);
+        let w1 = band_weight(t, 1.0);
+        let w2 = band_weight(t, 2.0);
+        let w3 = band_weight(t, 3.0);
+        if w0 > 0.0 {
+            detail += w0 * textureSampleGrad(texture0, texture_sampler, tile, tile_dx, tile_dy).rgb;
+        }
+        if w1 > 0.0 {
+            detail += w1 * textureSampleGrad(texture1, texture_sampler, tile, tile_dx, tile_dy).rgb;
+        }
+        if w2 > 0.0 {
+            detail += w2 * textureSampleGrad(texture2, texture_sampler, tile, tile_dx, tile_dy).rgb;
+        }
+        if w3 > 0.0 {
+            detail += w3 * textureSampleGrad(texture3, texture_sampler, tile, tile_dx, tile_dy).rgb;
+        }
+        base = vec4<f32>(detail / max(w0 + w1 + w2 + w3, 1e-6), 1.0);
+    } else if (in.flags & TEXTURED) != 0u {
+        base = base * textureSampleGrad(texture0, texture_sampler, in.uv, face_dx, face_dy);
+    }
     var rgb: vec3<f32>;
     if (in.flags & FULLBRIGHT) != 0u {
         rgb = base.rgb;

@@ -5,8 +5,14 @@
 //! texture and the null id mean "no texture" and are not fetched (PROTOCOL §12).
 //!
 //! A fetched codestream is decoded off the main thread ([`overlook_texture::decode`], on Bevy's
-//! async compute pool): the proof that the grid serves a usable texture. Only what it decoded to
-//! is kept for now (size, components, alpha); faces are not textured yet.
+//! async compute pool) into an sRGB `Image` with its mip chain, which goes into the handle
+//! [`TextureImages`] reserved for the texture: every material that wears it (faces, the
+//! terrain) shows it from then on, one upload shared by all. Decoded textures are held within a
+//! memory budget: a texture is decoded at a resolution whose longer side is at most
+//! [`MAX_TEXTURE_SIDE`], and at a lower one where the images held would pass
+//! [`TEXTURE_BUDGET_BYTES`] (JPEG 2000 discards resolution levels for free). A texture that
+//! fails keeps no image: faces keep their tint, and a terrain detail texture becomes a texel of
+//! its band's flat colour.
 //!
 //! `textures_settled` is reached once the objects have settled and every texture referenced so
 //! far was decoded or failed; its time is the later of `objects_settled` and the last answer.
@@ -14,7 +20,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bevy::asset::RenderAssetUsages;
 use bevy::prelude::*;
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use bevy::tasks::{AsyncComputeTaskPool, Task, block_on, poll_once};
 
 use crate::net::NetCommand;
@@ -22,7 +30,9 @@ use crate::net::plugin::{
     NetSystems, Outgoing, PhaseReached, RegionMessage, Session, SessionStarted, TextureNews,
 };
 use crate::objects::plugin::ObjectsSystems;
-use crate::scene::RegionSystems;
+use crate::scene::material::SceneTextures;
+use crate::scene::{RegionInfo, RegionSystems, SceneMaterial};
+use overlook_geometry::terrain::DEFAULT_BAND_COLOURS;
 use overlook_protocol::circuit::Phase;
 use overlook_protocol::message::Message;
 use overlook_protocol::message::object::TextureEntry;
@@ -44,6 +54,71 @@ pub struct DecodedInfo {
     pub components: u8,
     /// Some pixel's alpha is below 255.
     pub has_alpha: bool,
+    /// Resolution levels discarded to keep within the budget (0: full size).
+    pub reduce: u8,
+    /// Bytes of the image held for drawing (all mip levels).
+    pub image_bytes: u64,
+}
+
+/// The longest side a texture is decoded at: SL's usual largest (1024). Larger ones (some grids
+/// allow 2048) lose their finest level.
+pub const MAX_TEXTURE_SIDE: u32 = 1024;
+
+/// Bytes of decoded texture images (with mip chains) held at once before new textures are
+/// decoded at lower resolutions: 128 MiB, thirty-odd full 1024 × 1024 textures. On a software
+/// renderer GPU memory is host memory, so this bounds the viewer's resident size too.
+pub const TEXTURE_BUDGET_BYTES: u64 = 128 << 20;
+
+/// The image of each texture: a handle reserved when a material first wears the texture, filled
+/// when it decodes (until then, and for good if it fails, the handle has no image and the
+/// renderer draws the material untextured).
+#[derive(Resource, Debug, Default)]
+pub struct TextureImages {
+    handles: HashMap<Uuid, Handle<Image>>,
+    /// Textures whose image has transparent pixels.
+    alpha: std::collections::HashSet<Uuid>,
+    /// Bytes of the images held and being decoded (all mip levels).
+    pub bytes: u64,
+}
+
+impl TextureImages {
+    /// The handle of `id`'s image, reserved on first use.
+    pub fn handle(&mut self, images: &Assets<Image>, id: Uuid) -> Handle<Image> {
+        self.handles
+            .entry(id)
+            .or_insert_with(|| images.reserve_handle())
+            .clone()
+    }
+
+    /// Whether `id` decoded with transparent pixels.
+    pub fn has_alpha(&self, id: Uuid) -> bool {
+        self.alpha.contains(&id)
+    }
+}
+
+/// An sRGB image of `rgba` (`width` × `height`, rows top to bottom) with its mip chain, held
+/// only where it is drawn.
+pub fn texture_image(rgba: Vec<u8>, width: u32, height: u32) -> Image {
+    let (data, levels) = overlook_texture::mip_chain(rgba, width, height);
+    let mut image = Image::new_uninit(
+        Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    image.texture_descriptor.mip_level_count = levels;
+    image.data = Some(data);
+    image
+}
+
+/// One texel of a linear colour, as an sRGB image.
+fn solid_image(linear: [f32; 4]) -> Image {
+    let c = Color::LinearRgba(LinearRgba::from_f32_array(linear)).to_srgba();
+    texture_image(c.to_u8_array().to_vec(), 1, 1)
 }
 
 /// Where one texture stands.
@@ -77,9 +152,12 @@ pub struct RegionTextures {
     last_ms: u64,
 }
 
-/// Decodes in flight.
+/// A finished decode: what it decoded to and its image.
+type Decoded = Result<(DecodedInfo, Image), String>;
+
+/// Decodes in flight, with the bytes reserved for each.
 #[derive(Resource, Default)]
-struct Decoding(Vec<(Uuid, Task<Result<DecodedInfo, String>>)>);
+struct Decoding(Vec<(Uuid, u64, Task<Decoded>)>);
 
 impl RegionTextures {
     /// Textures whose codestream arrived (decoded, being decoded, or failing to decode).
@@ -156,6 +234,7 @@ pub struct AssetsPlugin;
 impl Plugin for AssetsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<RegionTextures>()
+            .init_resource::<TextureImages>()
             .init_resource::<Decoding>()
             .add_message::<TexturesReferenced>()
             .add_systems(
@@ -205,6 +284,7 @@ fn reference_textures(
 fn apply_texture_news(
     mut news: MessageReader<TextureNews>,
     mut textures: ResMut<RegionTextures>,
+    mut images: ResMut<TextureImages>,
     mut decoding: ResMut<Decoding>,
 ) {
     for n in news.read() {
@@ -217,20 +297,21 @@ fn apply_texture_news(
                 *state = match &t.result {
                     Ok(bytes) => {
                         let codestream = bytes.clone();
-                        let task = AsyncComputeTaskPool::get().spawn(async move {
-                            overlook_texture::decode(
-                                &codestream,
-                                overlook_texture::DecodeOptions::default(),
-                            )
-                            .map(|d| DecodedInfo {
-                                width: d.width,
-                                height: d.height,
-                                components: d.components,
-                                has_alpha: d.has_alpha,
+                        // The resolution: within the longest side and what the budget has left.
+                        let left = TEXTURE_BUDGET_BYTES.saturating_sub(images.bytes);
+                        let reduce = overlook_texture::J2cInfo::parse(&codestream)
+                            .map(|info| overlook_texture::reduce_for(&info, MAX_TEXTURE_SIDE, left))
+                            .unwrap_or(0);
+                        let reserved = overlook_texture::J2cInfo::parse(&codestream)
+                            .map(|info| {
+                                let (w, h) = info.reduced_size(reduce);
+                                overlook_texture::mip_chain_bytes(w, h)
                             })
-                            .map_err(|e| format!("decode: {e}"))
-                        });
-                        decoding.0.push((t.id, task));
+                            .unwrap_or(0);
+                        images.bytes += reserved;
+                        let task = AsyncComputeTaskPool::get()
+                            .spawn(async move { decode_texture(&codestream, reduce) });
+                        decoding.0.push((t.id, reserved, task));
                         TextureState::Decoding(bytes.clone())
                     }
                     Err(e) => TextureState::Failed(e.to_string()),
@@ -249,22 +330,80 @@ fn apply_texture_news(
     }
 }
 
-/// Takes the decodes that finished.
-fn finish_decodes(mut decoding: ResMut<Decoding>, mut textures: ResMut<RegionTextures>) {
-    decoding.0.retain_mut(|(id, task)| {
+/// Decodes a codestream at `reduce` into its image (off the main thread).
+fn decode_texture(codestream: &[u8], reduce: u8) -> Decoded {
+    let d = overlook_texture::decode(codestream, overlook_texture::DecodeOptions { reduce })
+        .map_err(|e| format!("decode: {e}"))?;
+    let image_bytes = overlook_texture::mip_chain_bytes(d.width, d.height);
+    let info = DecodedInfo {
+        width: d.width,
+        height: d.height,
+        components: d.components,
+        has_alpha: d.has_alpha,
+        reduce,
+        image_bytes,
+    };
+    Ok((info, texture_image(d.rgba, d.width, d.height)))
+}
+
+/// Takes the decodes that finished: the image goes into the texture's handle; a translucent
+/// one makes the materials that wear it blend. A terrain detail texture that failed becomes a
+/// texel of its band's colour.
+fn finish_decodes(
+    mut decoding: ResMut<Decoding>,
+    mut textures: ResMut<RegionTextures>,
+    mut held: ResMut<TextureImages>,
+    mut images: ResMut<Assets<Image>>,
+    mut materials: ResMut<Assets<SceneMaterial>>,
+    region: Res<RegionInfo>,
+) {
+    let mut done = Vec::new();
+    decoding.0.retain_mut(|(id, reserved, task)| {
         let Some(result) = block_on(poll_once(task)) else {
             return true;
         };
-        if let Some(state) = textures.states.get_mut(id)
-            && let TextureState::Decoding(bytes) = state
-        {
-            *state = match result {
-                Ok(info) => TextureState::Decoded(bytes.clone(), info),
-                Err(why) => TextureState::Failed(why),
-            };
-        }
+        done.push((*id, *reserved, result));
         false
     });
+    for (id, reserved, result) in done {
+        held.bytes = held.bytes.saturating_sub(reserved);
+        let Some(TextureState::Decoding(bytes)) = textures.states.get(&id) else {
+            continue;
+        };
+        let bytes = bytes.clone();
+        let state = match result {
+            Ok((info, image)) => {
+                held.bytes += info.image_bytes;
+                let handle = held.handle(&images, id);
+                // The handle was reserved by this app's `Assets<Image>`: inserting cannot fail.
+                let _ = images.insert(&handle, image);
+                if info.has_alpha {
+                    held.alpha.insert(id);
+                    let wearing: Vec<AssetId<SceneMaterial>> = materials
+                        .iter()
+                        .filter(|(_, m)| m.textures == SceneTextures::Face(handle.clone()))
+                        .map(|(m, _)| m)
+                        .collect();
+                    for m in wearing {
+                        if let Some(mut m) = materials.get_mut(m) {
+                            m.texture_alpha = true;
+                        }
+                    }
+                }
+                TextureState::Decoded(bytes, info)
+            }
+            Err(why) => {
+                if let Some(band) = region.terrain_detail.iter().position(|&t| t == id)
+                    && let Some(&colour) = DEFAULT_BAND_COLOURS.get(band)
+                {
+                    let handle = held.handle(&images, id);
+                    let _ = images.insert(&handle, solid_image(colour));
+                }
+                TextureState::Failed(why)
+            }
+        };
+        textures.states.insert(id, state);
+    }
 }
 
 /// Records `textures_settled` once the objects settled and nothing is waiting.
@@ -410,10 +549,29 @@ mod tests {
                     width: 512,
                     height: 512,
                     components: 3,
-                    has_alpha: false
+                    has_alpha: false,
+                    reduce: 0,
+                    image_bytes: overlook_texture::mip_chain_bytes(512, 512),
                 }
             )
         );
+        // Its image went into the handle every face wearing it shares: sRGB, ten mip levels
+        // (512 down to 1), and it is what the budget counts.
+        let handle = app
+            .world_mut()
+            .resource_scope(|world, mut held: Mut<TextureImages>| {
+                held.handle(world.resource::<Assets<Image>>(), plywood)
+            });
+        let images = app.world().resource::<Assets<Image>>();
+        let image = images.get(&handle).expect("the plywood's image");
+        assert_eq!((image.width(), image.height()), (512, 512));
+        assert_eq!(image.texture_descriptor.mip_level_count, 10);
+        assert_eq!(
+            image.texture_descriptor.format,
+            TextureFormat::Rgba8UnormSrgb
+        );
+        let held = app.world().resource::<TextureImages>();
+        assert!(held.bytes >= overlook_texture::mip_chain_bytes(512, 512));
         assert_eq!(
             app.world()
                 .resource::<Session>()

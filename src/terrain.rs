@@ -9,6 +9,7 @@ use bevy::prelude::*;
 
 use crate::camera::ChaseCamera;
 use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
+use crate::scene::material::SceneTextures;
 use crate::scene::mesh::to_bevy_mesh;
 use crate::scene::{RegionInfo, RegionSystems, SceneCounts, SceneMaterial, SceneMaterial3d};
 use overlook_geometry::terrain::{
@@ -17,6 +18,7 @@ use overlook_geometry::terrain::{
 };
 use overlook_protocol::message::Message;
 use overlook_protocol::terrain::Heightmap;
+use overlook_protocol::types::Uuid;
 
 /// From this many land layers in one frame on, they are decoded on every core.
 const PARALLEL_LAYERS: usize = 16;
@@ -135,9 +137,15 @@ impl Plugin for TerrainPlugin {
                     .after(NetSystems::Receive)
                     .after(RegionSystems::Apply),
             )
+            .init_resource::<crate::assets::TextureImages>()
             .add_systems(
                 Update,
-                (refresh_lods, mesh_dirty_chunks, place_water)
+                (
+                    wear_detail_textures,
+                    refresh_lods,
+                    mesh_dirty_chunks,
+                    place_water,
+                )
                     .chain()
                     .in_set(TerrainSystems::Mesh),
             );
@@ -153,6 +161,34 @@ fn create_materials(
         ground: materials.add(SceneMaterial::lit(Color::WHITE)),
         water: materials.add(SceneMaterial::lit(settings.water_color).specular(0.5)),
     });
+}
+
+/// Dresses the ground in the handshake's four detail textures (`TerrainDetail0..3`, lowest band
+/// first) once it names them; the renderer draws them once all four have images, the flat band
+/// colours until then.
+fn wear_detail_textures(
+    region: Res<RegionInfo>,
+    materials_of: Option<Res<TerrainMaterials>>,
+    mut materials: ResMut<Assets<SceneMaterial>>,
+    mut textures: ResMut<crate::assets::TextureImages>,
+    images: Res<Assets<Image>>,
+) {
+    let Some(terrain) = materials_of else { return };
+    if !region.is_changed() || !region.handshake_received {
+        return;
+    }
+    let wanted = if region.terrain_detail.contains(&Uuid::NIL) {
+        SceneTextures::None
+    } else {
+        SceneTextures::Terrain(region.terrain_detail.map(|id| textures.handle(&images, id)))
+    };
+    if materials
+        .get(&terrain.ground)
+        .is_some_and(|m| m.textures != wanted)
+        && let Some(mut ground) = materials.get_mut(&terrain.ground)
+    {
+        ground.textures = wanted;
+    }
 }
 
 /// Decodes land layers into the heightmap and marks the chunks they touch.

@@ -2,13 +2,17 @@
 //! lavapipe is enough), log into the embedded region, wait for the story to finish and capture
 //! the chase camera's frame and an overview from above. The test asserts facts about the
 //! pictures, not a golden image: sky above, terrain below, water-coloured pixels where the
-//! heightmap is under water, land where it is not, and the captured scene's coloured prims.
+//! heightmap is under water, land where it is not, and the captured scene's coloured prims —
+//! and textures where the region's textures belong: the sign's oriented texture upright and
+//! unmirrored with its coloured corners where SL puts them, the terrain's detail textures on the
+//! land.
 
 use std::time::Duration;
 
+use overlook::camera::ChaseCamera;
 use overlook::net::embedded::EmbeddedSim;
 use overlook::net::plugin::Session;
-use overlook::scene::{RegionInfo, SceneCounts};
+use overlook::scene::{RegionInfo, SceneCounts, sl_array_to_bevy, sl_quat_to_bevy, sl_to_bevy};
 use overlook::terrain::Terrain;
 use overlook::viewer::capture::{
     CaptureSettings, CapturedFrames, Frame, View, headless_app, run_headless,
@@ -137,4 +141,97 @@ fn renders_the_embedded_region_with_sky_terrain_water_and_prims() {
         "{white} near-white pixels: the white prims are missing"
     );
     assert!(red >= 1, "{red} red pixels: the red-topped box is missing");
+
+    // The sign wears the oriented texture (red, green, blue and yellow corners: top left, top
+    // right, bottom left, bottom right). Seen from the west, as the chase camera does, its west
+    // face reads upright and unmirrored as on any SL viewer: north is on the left.
+    let sign = overlook_sim::server::scene_objects(&SimConfig::loopback())
+        .unwrap()
+        .into_iter()
+        .find(|o| o.name.starts_with("sign "))
+        .expect("the scene has its sign");
+    let mut cameras = world
+        .try_query_filtered::<(
+            &bevy::camera::Camera,
+            &bevy::transform::components::GlobalTransform,
+        ), bevy::ecs::query::With<ChaseCamera>>()
+        .expect("cameras exist");
+    let (camera, eye) = cameras.single(world).expect("the chase camera");
+    let corner = |north: f32, up: f32| {
+        // A point 8 % in from the corner on the west face, in SL axes, then Bevy's.
+        let (sx, sy, sz) = (sign.scale.x, sign.scale.y, sign.scale.z);
+        let local = [-sx / 2.0 - 0.01, north * 0.42 * sy, up * 0.42 * sz];
+        let rotation = bevy::math::Quat::from_array(sl_quat_to_bevy(sign.rotation));
+        let world = bevy::math::Vec3::from_array(sl_to_bevy(sign.position))
+            + rotation * bevy::math::Vec3::from_array(sl_array_to_bevy(local));
+        let at = camera
+            .world_to_viewport(eye, world)
+            .expect("the corner is in view");
+        let pixel = frame
+            .pixel(at.x as u32, at.y as u32)
+            .expect("inside the frame");
+        (at, pixel)
+    };
+    let red = |p: [u8; 4]| {
+        i32::from(p[0]) > i32::from(p[1]) + 60 && i32::from(p[0]) > i32::from(p[2]) + 60
+    };
+    let green = |p: [u8; 4]| {
+        i32::from(p[1]) > i32::from(p[0]) + 60 && i32::from(p[1]) > i32::from(p[2]) + 60
+    };
+    let blue = |p: [u8; 4]| {
+        i32::from(p[2]) > i32::from(p[0]) + 60 && i32::from(p[2]) > i32::from(p[1]) + 30
+    };
+    let yellow = |p: [u8; 4]| p[0] > 150 && p[1] > 150 && i32::from(p[2]) < i32::from(p[0]) - 80;
+    type PixelTest<'a> = &'a dyn Fn([u8; 4]) -> bool;
+    let corners: [(&str, f32, f32, PixelTest); 4] = [
+        ("red, top left (north, up)", 1.0, 1.0, &red),
+        ("green, top right (south, up)", -1.0, 1.0, &green),
+        ("blue, bottom left (north, down)", 1.0, -1.0, &blue),
+        ("yellow, bottom right (south, down)", -1.0, -1.0, &yellow),
+    ];
+    for (what, north, up, test) in corners {
+        let (at, pixel) = corner(north, up);
+        assert!(test(pixel), "the sign's {what} corner at {at} is {pixel:?}");
+    }
+
+    // The terrain wears its detail textures: where the land is in the grass band, the overview
+    // is green and varies from pixel to pixel as a texture does (the flat band colours of an
+    // untextured terrain are smooth: under 30 % of samples differ from a neighbour by 4 levels, where
+    // the textured terrain has over 95 %).
+    let (mut grass, mut green_px, mut varied) = (0, 0, 0);
+    for py in (4..hgt - 4).step_by(3) {
+        for px in (4..w - 4).step_by(3) {
+            let x = px * region.size.0 / w;
+            let y = (hgt - 1 - py) * region.size.1 / hgt;
+            let Some(height) = map.height(x, y) else {
+                continue;
+            };
+            let band = terrain.shading.band(x, y, height, region.size);
+            if height < region.water_height + 1.0 || (band - 1.0).abs() > 0.2 {
+                continue;
+            }
+            grass += 1;
+            let p = overview.pixel(px, py).unwrap();
+            green_px += u32::from(p[1] > p[0].saturating_add(10) && p[1] > p[2].saturating_add(10));
+            let q = overview.pixel(px + 1, py).unwrap();
+            let r = overview.pixel(px, py + 1).unwrap();
+            let diff = |a: [u8; 4], b: [u8; 4]| {
+                (0..3)
+                    .map(|i| (i32::from(a[i]) - i32::from(b[i])).abs())
+                    .max()
+                    .unwrap_or(0)
+            };
+            varied += u32::from(diff(p, q).max(diff(p, r)) >= 4);
+        }
+    }
+    eprintln!("grass band: {grass} samples, {green_px} green, {varied} varied");
+    assert!(grass >= 30, "{grass} samples in the grass band");
+    assert!(
+        f64::from(green_px) / f64::from(grass) > 0.9,
+        "{green_px} of {grass} grass-band samples are green"
+    );
+    assert!(
+        f64::from(varied) / f64::from(grass) > 0.7,
+        "{varied} of {grass} grass-band samples differ from their neighbours: no texture detail"
+    );
 }

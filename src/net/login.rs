@@ -131,6 +131,15 @@ async fn read_capped(
         })
 }
 
+/// The scheme, host and port of `url` (a capability's origin: its path is the secret part), or
+/// "the grid" when it does not parse.
+fn origin(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(
+        |_| "the grid".to_owned(),
+        |u| u.origin().ascii_serialization(),
+    )
+}
+
 /// The login URI for what the user typed: a `…/get_grid_info` URL is fetched and its `login`
 /// member used; anything else is the login URI itself.
 ///
@@ -205,7 +214,76 @@ pub(super) async fn request_seed(
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| failure(&e, settings.login_timeout))?;
-    let body = read_capped(response, "seed reply", seed, settings.login_timeout).await?;
+        // The seed's URL is a credential: no message names more of it than its origin.
+        .map_err(|e| failure(&e.without_url(), settings.login_timeout))?;
+    let body = read_capped(
+        response,
+        "seed reply",
+        &origin(seed),
+        settings.login_timeout,
+    )
+    .await?;
     Ok(parse_seed_response(&body)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A one-shot HTTP server answering `head` then `body_len` bytes of `x`; its URL with `path`.
+    fn server(head: &'static str, body_len: usize, path: &str) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}{path}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(head.as_bytes());
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut sent = 0;
+            while sent < body_len {
+                let n = chunk.len().min(body_len - sent);
+                if stream.write_all(&chunk[..n]).is_err() {
+                    break;
+                }
+                sent += n;
+            }
+        });
+        url
+    }
+
+    fn seed_error(head: &'static str, body_len: usize) -> String {
+        let secret = "/CAPS/5f1e0c2a-seed-secret-0000/";
+        let url = server(head, body_len, secret);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = http_client(&NetSettings::default()).unwrap();
+        let error = runtime
+            .block_on(request_seed(&client, &NetSettings::default(), &url))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !error.contains("seed-secret"),
+            "the seed's path leaked: {error}"
+        );
+        error
+    }
+
+    #[test]
+    fn a_failing_seed_is_reported_without_its_secret_path() {
+        let too_large = seed_error(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/llsd+xml\r\nConnection: close\r\n\r\n",
+            5 * 1024 * 1024,
+        );
+        assert!(too_large.contains("larger than 4 MB"), "{too_large}");
+        assert!(
+            too_large.contains("http://127.0.0.1:"),
+            "names the origin: {too_large}"
+        );
+        let refused = seed_error("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 0);
+        assert!(refused.contains("404"), "{refused}");
+    }
 }

@@ -340,6 +340,7 @@ pub(crate) fn plugin_test_app() -> App {
         bevy::transform::TransformPlugin,
     ))
     .init_asset::<Mesh>()
+    .init_asset::<Image>()
     .init_asset::<crate::scene::SceneMaterial>()
     .init_resource::<crate::scene::RegionInfo>()
     .add_message::<RegionMessage>()

@@ -6,7 +6,9 @@
 //! entities carrying the scale, one per face, so linked children (also children of the entity)
 //! are placed relative to their root without inheriting its size. A child whose root has not
 //! arrived is kept hidden until it does; a kill removes the object with its children. Prim meshes
-//! are built once per distinct shape and materials once per distinct face look.
+//! are built once per distinct shape and materials once per distinct face look ([`FaceLook`]:
+//! tint, full-bright, glow, texture and its transform); a textured face wears its texture's one
+//! image ([`TextureImages`]), shown once it decodes.
 //!
 //! Impossible data is reported, never drawn: a full update whose place, rotation or size cannot
 //! be real ([`impossible_placement`]) removes the object
@@ -18,10 +20,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 
 use super::state::{ObjectState, impossible_placement};
-use crate::assets::{TexturesReferenced, texture_ids};
+use crate::assets::{TextureImages, TexturesReferenced, texture_ids};
 use crate::camera::AgentPose;
 use crate::net::plugin::{NetSystems, RegionMessage, SessionStarted};
 use crate::scene::mesh::{sl_scale_to_bevy, to_bevy_mesh};
@@ -133,13 +136,60 @@ impl ObjectIndex {
     }
 }
 
+/// How a face looks: what its material is made of, and the key materials are shared by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FaceLook {
+    /// Tint, sRGB RGBA.
+    pub color: [u8; 4],
+    /// Full-bright.
+    pub fullbright: bool,
+    /// Glow × 255.
+    pub glow: u8,
+    /// The texture, `None` for the null id and the blank texture (untextured).
+    pub texture: Option<Uuid>,
+    /// The texture transform ([`crate::scene::material::te_uv_transform`]), as bits (a key).
+    pub uv_bits: [[u32; 3]; 2],
+}
+
+impl FaceLook {
+    /// The look of `face` of `state`.
+    pub fn of(state: &ObjectState, face: u8) -> Self {
+        let glow = (state.glow(face).clamp(0.0, 1.0) * 255.0).round();
+        // Saturating float → int: `as` on an f32 in 0..=255 is exact.
+        #[allow(
+            clippy::as_conversions,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let glow = glow as u8;
+        FaceLook {
+            color: state.face_color(face),
+            fullbright: state.fullbright(face),
+            glow,
+            texture: state.texture(face),
+            uv_bits: state.uv_transform(face).map(|row| row.map(f32::to_bits)),
+        }
+    }
+}
+
 /// Meshes and materials already uploaded.
 #[derive(Resource, Debug, Default)]
 struct AssetCache {
     prims: HashMap<PrimShape, Vec<(u8, Handle<Mesh>)>>,
     standins: HashMap<(u8, u8), Handle<Mesh>>,
-    materials: HashMap<([u8; 4], bool, u8), Handle<SceneMaterial>>,
+    materials: HashMap<FaceLook, Handle<SceneMaterial>>,
     white: Option<Handle<SceneMaterial>>,
+}
+
+/// What spawning geometry needs: the caches, the mesh and material assets, and the texture
+/// images faces wear.
+#[derive(SystemParam)]
+struct Looks<'w> {
+    cache: ResMut<'w, AssetCache>,
+    meshes: ResMut<'w, Assets<Mesh>>,
+    materials: ResMut<'w, Assets<SceneMaterial>>,
+    textures: ResMut<'w, TextureImages>,
+    images: Res<'w, Assets<Image>>,
 }
 
 /// System sets of the objects plugin.
@@ -158,6 +208,7 @@ impl Plugin for ObjectsPlugin {
         app.init_resource::<ObjectIndex>()
             .add_message::<TexturesReferenced>()
             .init_resource::<AssetCache>()
+            .init_resource::<TextureImages>()
             .init_resource::<SceneCounts>()
             .init_resource::<AgentPose>()
             .add_systems(
@@ -171,73 +222,60 @@ impl Plugin for ObjectsPlugin {
     }
 }
 
-fn material_key(state: &ObjectState, face: u8) -> ([u8; 4], bool, u8) {
-    let glow = (state.glow(face).clamp(0.0, 1.0) * 255.0).round();
-    // Saturating float → int: `as` on an f32 in 0..=255 is exact.
-    #[allow(
-        clippy::as_conversions,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
-    let glow = glow as u8;
-    (state.face_color(face), state.fullbright(face), glow)
-}
-
-impl AssetCache {
-    fn material(
-        &mut self,
-        materials: &mut Assets<SceneMaterial>,
-        key: ([u8; 4], bool, u8),
-    ) -> Handle<SceneMaterial> {
-        self.materials
-            .entry(key)
-            .or_insert_with(|| {
-                let ([r, g, b, a], fullbright, glow) = key;
-                materials.add(
-                    SceneMaterial::lit(Color::srgba_u8(r, g, b, a))
-                        .fullbright(fullbright)
-                        .glow(f32::from(glow) / 255.0),
-                )
-            })
-            .clone()
+impl Looks<'_> {
+    /// The shared material of a face look.
+    fn material(&mut self, look: FaceLook) -> Handle<SceneMaterial> {
+        if let Some(m) = self.cache.materials.get(&look) {
+            return m.clone();
+        }
+        let [r, g, b, a] = look.color;
+        let mut material = SceneMaterial::lit(Color::srgba_u8(r, g, b, a))
+            .fullbright(look.fullbright)
+            .glow(f32::from(look.glow) / 255.0);
+        if let Some(id) = look.texture {
+            let image = self.textures.handle(&self.images, id);
+            material = material.textured(image, look.uv_bits.map(|row| row.map(f32::from_bits)));
+            material.texture_alpha = self.textures.has_alpha(id);
+        }
+        let handle = self.materials.add(material);
+        self.cache.materials.insert(look, handle.clone());
+        handle
     }
 
-    fn white(&mut self, materials: &mut Assets<SceneMaterial>) -> Handle<SceneMaterial> {
-        self.white
+    fn white(&mut self) -> Handle<SceneMaterial> {
+        let materials = &mut self.materials;
+        self.cache
+            .white
             .get_or_insert_with(|| materials.add(SceneMaterial::lit(Color::WHITE)))
             .clone()
     }
 }
 
 /// Spawns the geometry children of an object.
-fn spawn_geometry(
-    commands: &mut Commands,
-    entity: Entity,
-    state: &ObjectState,
-    cache: &mut AssetCache,
-    meshes: &mut Assets<Mesh>,
-    materials: &mut Assets<SceneMaterial>,
-) {
+fn spawn_geometry(commands: &mut Commands, entity: Entity, state: &ObjectState, looks: &mut Looks) {
     let scale = sl_scale_to_bevy(state.scale).abs().max(Vec3::splat(0.001));
     let mut parts: Vec<(Handle<Mesh>, Handle<SceneMaterial>, Transform)> = Vec::new();
     match state.pcode {
         PCode::Avatar | PCode::Tree | PCode::NewTree | PCode::Grass => {
             let pcode = u8::from(state.pcode);
-            let mesh = cache
+            let meshes = &mut looks.meshes;
+            let mesh = looks
+                .cache
                 .standins
                 .entry((pcode, state.species))
                 .or_insert_with(|| {
                     meshes.add(to_bevy_mesh(
                         &standin(state.pcode, state.species).unwrap_or_default(),
                     ))
-                });
+                })
+                .clone();
             // The avatar figure is in metres; trees and grass stand on their origin, unit sized.
             let transform = if state.pcode == PCode::Avatar {
                 Transform::IDENTITY
             } else {
                 Transform::from_scale(scale).with_translation(Vec3::new(0.0, -scale.y * 0.5, 0.0))
             };
-            parts.push((mesh.clone(), cache.white(materials), transform));
+            parts.push((mesh, looks.white(), transform));
         }
         PCode::Prim | PCode::Rock | PCode::Unknown(_) => {
             // Sculpties and meshes need assets we do not fetch: their bounding box stands in.
@@ -246,7 +284,8 @@ fn spawn_geometry(
             } else {
                 state.shape
             };
-            let faces = cache.prims.entry(shape).or_insert_with(|| {
+            let meshes = &mut looks.meshes;
+            let faces = looks.cache.prims.entry(shape).or_insert_with(|| {
                 prim_mesh(&shape, Detail::Medium)
                     .faces
                     .iter()
@@ -255,7 +294,7 @@ fn spawn_geometry(
             });
             let faces = faces.clone();
             for (face, mesh) in faces {
-                let material = cache.material(materials, material_key(state, face));
+                let material = looks.material(FaceLook::of(state, face));
                 parts.push((mesh, material, Transform::from_scale(scale)));
             }
         }
@@ -281,9 +320,7 @@ fn apply_object_messages(
     mut started: MessageReader<SessionStarted>,
     mut messages: MessageReader<RegionMessage>,
     mut index: ResMut<ObjectIndex>,
-    mut cache: ResMut<AssetCache>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<SceneMaterial>>,
+    mut looks: Looks,
     region: Res<RegionInfo>,
     mut counts: ResMut<SceneCounts>,
     mut objects: Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
@@ -341,9 +378,7 @@ fn apply_object_messages(
             upsert(
                 &mut commands,
                 &mut index,
-                &mut cache,
-                &mut meshes,
-                &mut materials,
+                &mut looks,
                 &region,
                 &mut objects,
                 &geometry,
@@ -377,9 +412,7 @@ fn object_transform(state: &ObjectState) -> Transform {
 fn upsert(
     commands: &mut Commands,
     index: &mut ObjectIndex,
-    cache: &mut AssetCache,
-    meshes: &mut Assets<Mesh>,
-    materials: &mut Assets<SceneMaterial>,
+    looks: &mut Looks,
     region: &RegionInfo,
     objects: &mut Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
     geometry: &Query<(), With<ObjectGeometry>>,
@@ -473,7 +506,7 @@ fn upsert(
             waiting.push(state.local_id);
         }
     }
-    spawn_geometry(commands, entity, &state, cache, meshes, materials);
+    spawn_geometry(commands, entity, &state, looks);
     // Adopt children that arrived before this root.
     for child in index.waiting.remove(&state.local_id).unwrap_or_default() {
         if let Some(&c) = index.by_local.get(&child) {

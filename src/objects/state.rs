@@ -125,6 +125,23 @@ impl ObjectState {
             .is_some_and(|te| te.fullbright(usize::from(face)))
     }
 
+    /// A face's texture: `None` untextured (no TextureEntry, the null id or the blank texture).
+    pub fn texture(&self, face: u8) -> Option<Uuid> {
+        let id = self.texture_entry.as_ref()?.texture(usize::from(face));
+        (id != Uuid::NIL && id != crate::assets::BLANK_TEXTURE).then_some(id)
+    }
+
+    /// A face's texture transform (SL's repeats, offset and rotation; the identity without a
+    /// TextureEntry).
+    pub fn uv_transform(&self, face: u8) -> [[f32; 3]; 2] {
+        self.texture_entry
+            .as_ref()
+            .map_or(crate::scene::material::UV_IDENTITY, |te| {
+                let f = usize::from(face);
+                crate::scene::material::te_uv_transform(te.repeats(f), te.offset(f), te.rotation(f))
+            })
+    }
+
     /// A face's glow, 0..1.
     pub fn glow(&self, face: u8) -> f32 {
         self.texture_entry

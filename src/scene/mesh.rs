@@ -10,11 +10,11 @@ use overlook_geometry::mesh::MeshData;
 /// Uploads a mesh built in SL coordinates: positions and normals are rotated into Bevy's axes
 /// (a rotation, so the winding stays counter-clockwise from outside).
 ///
-/// Every mesh gets vertex colours, white where `m` has none (prims, figures, water): one vertex
-/// layout means one opaque and one blended pipeline for the whole scene instead of two each, and
-/// on a software renderer every pipeline is a JIT compile whose state stays in memory. Texture
-/// coordinates stay behind: nothing is textured yet (`scene::render` reads position, normal
-/// and colour), and on a software renderer GPU memory is host memory.
+/// Every mesh gets vertex colours, white where `m` has none (prims, figures, water), and texture
+/// coordinates, zero where it has none: one vertex layout means one opaque and one blended
+/// pipeline for the whole scene instead of two each, and on a software renderer every pipeline
+/// is a JIT compile whose state stays in memory. Texture coordinates keep SL's orientation
+/// (`t` grows upwards); the shader flips them to the image's rows.
 pub fn to_bevy_mesh(m: &MeshData) -> Mesh {
     let positions: Vec<[f32; 3]> = m.positions.iter().map(|p| sl_array_to_bevy(*p)).collect();
     let normals: Vec<[f32; 3]> = m.normals.iter().map(|n| sl_array_to_bevy(*n)).collect();
@@ -33,6 +33,12 @@ pub fn to_bevy_mesh(m: &MeshData) -> Mesh {
         vec![[1.0; 4]; m.positions.len()]
     };
     mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, colors);
+    let uvs = if m.uvs.len() == m.positions.len() {
+        m.uvs.clone()
+    } else {
+        vec![[0.0; 2]; m.positions.len()]
+    };
+    mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uvs);
     mesh
 }
 
@@ -50,7 +56,7 @@ mod tests {
         MeshData {
             positions: vec![[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
             normals: vec![[0.0, 0.0, 1.0]; 3],
-            uvs: vec![[0.0, 0.0]; 3],
+            uvs: vec![[0.0, 0.0], [1.0, 0.0], [0.5, 1.0]],
             colors,
             indices: vec![0, 1, 2],
         }
@@ -82,8 +88,13 @@ mod tests {
         };
         assert_eq!(n[0], [0.0, 1.0, -0.0]);
         assert_eq!(colours(&mesh), &[[1.0, 0.0, 0.0, 1.0]; 3]);
-        // Nothing is textured: texture coordinates are not uploaded.
-        assert!(mesh.attribute(Mesh::ATTRIBUTE_UV_0).is_none());
+        // Texture coordinates go as they are (SL's orientation).
+        let Some(bevy::mesh::VertexAttributeValues::Float32x2(uv)) =
+            mesh.attribute(Mesh::ATTRIBUTE_UV_0)
+        else {
+            panic!("uvs")
+        };
+        assert_eq!(uv, &[[0.0, 0.0], [1.0, 0.0], [0.5, 1.0]]);
     }
 
     #[test]

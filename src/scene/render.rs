@@ -10,10 +10,13 @@
 //!
 //! - **Extract:** for each active 3D camera, the meshes its frustum culling kept
 //!   ([`VisibleEntities`]) become [`SceneInstance`]s (transform, normal matrix, material) in one
-//!   [`SceneFrame`], rebuilt every frame, and [`SceneDraw`]s: opaque meshes that share a mesh —
-//!   prims share one per distinct shape — are one instanced draw ([`plan_batches`]).
+//!   [`SceneFrame`], rebuilt every frame, and [`SceneDraw`]s: opaque meshes that share a mesh and
+//!   textures — prims share one mesh per distinct shape, faces one upload per texture — are one
+//!   instanced draw ([`plan_batches`]).
 //! - **Prepare:** the instances go to one storage buffer, the lighting to one uniform, and one
-//!   bind group holds both with the view uniform.
+//!   bind group holds both with the view uniform. Each distinct set of textures drawn gets a
+//!   second bind group (kept while drawn, keyed by the texture views, so a texture that arrives
+//!   or changes gets a new one); a slot whose image is not there yet holds a white texel.
 //! - **Queue:** every draw is a [`Transparent3d`] item of its view: the opaque ones first,
 //!   nearest first (the depth test then rejects hidden pixels before they are shaded), and the
 //!   blended ones after them, farthest first ([`sorting_info`]).
@@ -42,14 +45,19 @@ use bevy::render::render_phase::{
     AddRenderCommand, DrawFunctions, PhaseItem, PhaseItemExtraIndex, RenderCommand,
     RenderCommandResult, SetItemPipeline, TrackedRenderPass, ViewSortedRenderPhases,
 };
-use bevy::render::render_resource::binding_types::{storage_buffer_read_only, uniform_buffer};
+use bevy::render::render_resource::binding_types::{
+    sampler, storage_buffer_read_only, texture_2d, uniform_buffer,
+};
 use bevy::render::render_resource::*;
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::sync_world::{MainEntity, RenderEntity};
+use bevy::render::texture::GpuImage;
 use bevy::render::view::{ExtractedView, Msaa, ViewUniform, ViewUniformOffset, ViewUniforms};
 use bevy::render::{Extract, ExtractSchedule, Render, RenderApp, RenderStartup, RenderSystems};
 
-use super::material::{SceneLighting, SceneMaterial, SceneMaterial3d};
+use super::material::{
+    SceneLighting, SceneMaterial, SceneMaterial3d, SceneTextures, TERRAIN, TEXTURED,
+};
 
 /// The shader, embedded in the binary.
 pub const SCENE_SHADER: Handle<Shader> = uuid_handle!("6a1f2c57-0d8e-4f4b-9a53-3f0e7c2b91d4");
@@ -103,7 +111,12 @@ pub struct SceneInstance {
     pub color: Vec4,
     /// The material's glow (linear).
     pub emissive: Vec4,
-    /// The material's flags ([`super::material::FULLBRIGHT`]).
+    /// The first row of the face texture's transform (`w` unused).
+    pub uv_s: Vec4,
+    /// The second row of the face texture's transform (`w` unused).
+    pub uv_t: Vec4,
+    /// The material's flags ([`super::material::FULLBRIGHT`]), with [`TERRAIN`] or [`TEXTURED`]
+    /// where the textures are ready.
     pub flags: u32,
     /// The material's highlight strength.
     pub specular: f32,
@@ -111,20 +124,33 @@ pub struct SceneInstance {
 
 impl SceneInstance {
     /// The instance of a mesh placed by `transform` with `material`; `None` when the transform
-    /// is degenerate (a zero scale: nothing to draw, and no normal matrix).
-    pub fn new(transform: &GlobalTransform, material: &SceneMaterial) -> Option<Self> {
+    /// is degenerate (a zero scale: nothing to draw, and no normal matrix). `textures_ready`:
+    /// the material's textures have images, so it is drawn with them.
+    pub fn new(
+        transform: &GlobalTransform,
+        material: &SceneMaterial,
+        textures_ready: bool,
+    ) -> Option<Self> {
         let affine = transform.affine();
         let linear = Mat3::from(affine.matrix3);
         let determinant = linear.determinant();
         if !determinant.is_finite() || determinant.abs() < 1e-12 {
             return None;
         }
+        let [s, t] = material.uv_transform;
+        let textured = match (&material.textures, textures_ready) {
+            (SceneTextures::Face(_), true) => TEXTURED,
+            (SceneTextures::Terrain(_), true) => TERRAIN,
+            _ => 0,
+        };
         Some(SceneInstance {
             world_from_local: Mat4::from(affine),
             normal_from_local: linear.inverse().transpose(),
             color: material.color.to_vec4(),
             emissive: material.emissive.to_vec4(),
-            flags: material.flags,
+            uv_s: Vec3::from_array(s).extend(0.0),
+            uv_t: Vec3::from_array(t).extend(0.0),
+            flags: (material.flags & !(TERRAIN | TEXTURED)) | textured,
             specular: material.specular,
         })
     }
@@ -158,6 +184,8 @@ pub struct SceneDraw {
     pub main_entity: MainEntity,
     /// The mesh every member draws.
     pub mesh: AssetId<Mesh>,
+    /// Index of the members' textures in [`SceneFrame::texture_sets`].
+    pub textures: u32,
     /// The members blend (a blended draw has one member).
     pub blended: bool,
     /// The first (nearest) member's local to world, for the mesh's centre when sorting.
@@ -168,14 +196,23 @@ pub struct SceneDraw {
     pub instances: u32,
 }
 
+/// The images of a draw's four texture slots.
+pub type TextureSet = [Option<AssetId<Image>>; 4];
+
 /// The frame's draws and the GPU side of them.
 #[derive(Resource)]
 pub struct SceneFrame {
     /// In the order of their instances (`first_instance` grows).
     pub draws: Vec<SceneDraw>,
+    /// The distinct texture sets of the frame's draws; the first is the untextured one.
+    pub texture_sets: Vec<TextureSet>,
     instances: BufferVec<SceneInstance>,
     lighting: UniformBuffer<SceneLightingUniform>,
     bind_group: Option<BindGroup>,
+    /// One per texture set, in its order.
+    texture_bind_groups: Vec<BindGroup>,
+    /// Texture bind groups by their views, kept while drawn.
+    texture_cache: HashMap<[TextureViewId; 4], BindGroup>,
 }
 
 impl Default for SceneFrame {
@@ -184,9 +221,12 @@ impl Default for SceneFrame {
         instances.set_label(Some("overlook_scene_instances"));
         SceneFrame {
             draws: Vec::new(),
+            texture_sets: vec![[None; 4]],
             instances,
             lighting: UniformBuffer::default(),
             bind_group: None,
+            texture_bind_groups: Vec::new(),
+            texture_cache: HashMap::default(),
         }
     }
 }
@@ -195,14 +235,66 @@ impl Default for SceneFrame {
 #[derive(Component, Debug, Default, Clone)]
 pub struct SceneViewDraws(pub Vec<u32>);
 
-/// The layout shared by both pipelines.
+/// The layouts shared by both pipelines, the texture sampler and the white texel of empty
+/// slots.
 #[derive(Resource)]
 pub struct ScenePipeline {
     layout: BindGroupLayoutDescriptor,
+    textures_layout: BindGroupLayoutDescriptor,
+    sampler: Sampler,
+    white: TextureView,
 }
 
-fn init_scene_pipeline(mut commands: Commands) {
+fn init_scene_pipeline(mut commands: Commands, device: Res<RenderDevice>, queue: Res<RenderQueue>) {
+    // Repeating (SL's texture repeats and the terrain's tiling), trilinear.
+    let texture_sampler = device.create_sampler(&SamplerDescriptor {
+        label: Some("overlook_scene_sampler"),
+        address_mode_u: AddressMode::Repeat,
+        address_mode_v: AddressMode::Repeat,
+        address_mode_w: AddressMode::Repeat,
+        mag_filter: FilterMode::Linear,
+        min_filter: FilterMode::Linear,
+        mipmap_filter: MipmapFilterMode::Linear,
+        anisotropy_clamp: 8,
+        ..default()
+    });
+    let white = device
+        .create_texture_with_data(
+            &queue,
+            &TextureDescriptor {
+                label: Some("overlook_scene_white"),
+                size: Extent3d {
+                    width: 1,
+                    height: 1,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: TextureDimension::D2,
+                format: TextureFormat::Rgba8UnormSrgb,
+                usage: TextureUsages::TEXTURE_BINDING,
+                view_formats: &[],
+            },
+            TextureDataOrder::default(),
+            &[255; 4],
+        )
+        .create_view(&TextureViewDescriptor::default());
     commands.insert_resource(ScenePipeline {
+        textures_layout: BindGroupLayoutDescriptor::new(
+            "overlook_scene_textures_layout",
+            &BindGroupLayoutEntries::sequential(
+                ShaderStages::FRAGMENT,
+                (
+                    texture_2d(TextureSampleType::Float { filterable: true }),
+                    texture_2d(TextureSampleType::Float { filterable: true }),
+                    texture_2d(TextureSampleType::Float { filterable: true }),
+                    texture_2d(TextureSampleType::Float { filterable: true }),
+                    sampler(SamplerBindingType::Filtering),
+                ),
+            ),
+        ),
+        sampler: texture_sampler,
+        white,
         layout: BindGroupLayoutDescriptor::new(
             "overlook_scene_layout",
             &BindGroupLayoutEntries::sequential(
@@ -243,6 +335,7 @@ impl SpecializedMeshPipeline for ScenePipeline {
             Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
             Mesh::ATTRIBUTE_NORMAL.at_shader_location(1),
             Mesh::ATTRIBUTE_COLOR.at_shader_location(2),
+            Mesh::ATTRIBUTE_UV_0.at_shader_location(3),
         ])?;
         Ok(RenderPipelineDescriptor {
             label: Some(
@@ -253,7 +346,7 @@ impl SpecializedMeshPipeline for ScenePipeline {
                 }
                 .into(),
             ),
-            layout: vec![self.layout.clone()],
+            layout: vec![self.layout.clone(), self.textures_layout.clone()],
             vertex: VertexState {
                 shader: SCENE_SHADER,
                 entry_point: Some("vertex".into()),
@@ -293,17 +386,22 @@ impl SpecializedMeshPipeline for ScenePipeline {
     }
 }
 
+/// What opaque meshes must share to be drawn as one batch: the mesh and the texture set (an index
+/// in [`SceneFrame::texture_sets`]).
+pub type BatchKey = (AssetId<Mesh>, u32);
+
 /// The order in which one view draws its visible meshes, and its batches: `(order, batches)`,
 /// where each batch is a range of `order` drawn as one instanced draw.
 ///
-/// `meshes[i]` is visible mesh `i`: its mesh, whether it blends, its distance from the camera.
-/// Opaque meshes that share a mesh (prims share one per distinct shape) form one batch, nearest
-/// member first, and the batches come in the order of their nearest members; every blended
-/// mesh is a batch of its own, as they must be sorted one by one.
-pub fn plan_batches(meshes: &[(AssetId<Mesh>, bool, f32)]) -> (Vec<usize>, Vec<Range<usize>>) {
+/// `meshes[i]` is visible mesh `i`: its mesh and texture set (the batch key), whether it blends,
+/// its distance from the camera. Opaque meshes that share a mesh and textures (prims share one
+/// mesh per distinct shape) form one batch, nearest member first, and the batches come in the
+/// order of their nearest members; every blended mesh is a batch of its own, as they must be
+/// sorted one by one.
+pub fn plan_batches(meshes: &[(BatchKey, bool, f32)]) -> (Vec<usize>, Vec<Range<usize>>) {
     let mut opaque: Vec<usize> = (0..meshes.len()).filter(|&i| !meshes[i].1).collect();
     opaque.sort_by(|&a, &b| meshes[a].2.total_cmp(&meshes[b].2));
-    let mut group_of: HashMap<AssetId<Mesh>, usize> = HashMap::default();
+    let mut group_of: HashMap<BatchKey, usize> = HashMap::default();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for i in opaque {
         let group = *group_of.entry(meshes[i].0).or_insert_with(|| {
@@ -331,6 +429,7 @@ pub fn plan_batches(meshes: &[(AssetId<Mesh>, bool, f32)]) -> (Vec<usize>, Vec<R
 struct VisibleMesh {
     entity: Entity,
     mesh: AssetId<Mesh>,
+    textures: u32,
     blended: bool,
     distance: f32,
     instance: SceneInstance,
@@ -347,11 +446,16 @@ fn extract_scene(
     >,
     meshes: Extract<Query<(&GlobalTransform, &Mesh3d, &SceneMaterial3d)>>,
     materials: Extract<Res<Assets<SceneMaterial>>>,
+    images: Extract<Res<Assets<Image>>>,
     lighting: Extract<Option<Res<SceneLighting>>>,
 ) {
     let frame = frame.as_mut();
     frame.draws.clear();
     frame.instances.clear();
+    frame.texture_sets.clear();
+    frame.texture_sets.push([None; 4]);
+    let mut set_index: HashMap<TextureSet, u32> = HashMap::default();
+    set_index.insert([None; 4], 0);
     let lighting = lighting
         .as_deref()
         .map(SceneLightingUniform::from)
@@ -367,19 +471,29 @@ fn extract_scene(
                 .filter_map(|&entity| {
                     let (transform, mesh, material) = meshes.get(entity).ok()?;
                     let material = materials.get(&material.0)?;
+                    // Drawn with its textures once every one has an image; untextured until.
+                    let set = material.textures.slots();
+                    let ready = set.iter().flatten().all(|&id| images.contains(id));
+                    let set = if ready { set } else { [None; 4] };
+                    let next = u32::try_from(set_index.len()).ok()?;
+                    let textures = *set_index.entry(set).or_insert_with(|| {
+                        frame.texture_sets.push(set);
+                        next
+                    });
                     Some(VisibleMesh {
                         entity,
                         mesh: mesh.id(),
+                        textures,
                         blended: material.is_blended(),
                         distance: transform.translation().distance_squared(eye),
-                        instance: SceneInstance::new(transform, material)?,
+                        instance: SceneInstance::new(transform, material, ready)?,
                         world_from_local: transform.affine(),
                     })
                 })
                 .collect();
             let keys: Vec<_> = visible
                 .iter()
-                .map(|v| (v.mesh, v.blended, v.distance))
+                .map(|v| ((v.mesh, v.textures), v.blended, v.distance))
                 .collect();
             let (order, batches) = plan_batches(&keys);
             for batch in batches {
@@ -398,6 +512,7 @@ fn extract_scene(
                 frame.draws.push(SceneDraw {
                     main_entity: MainEntity::from(first.entity),
                     mesh: first.mesh,
+                    textures: first.textures,
                     blended: first.blended,
                     world_from_local: first.world_from_local,
                     first_instance,
@@ -430,9 +545,41 @@ fn prepare_scene_bind_group(
     pipeline: Res<ScenePipeline>,
     pipeline_cache: Res<PipelineCache>,
     view_uniforms: Res<ViewUniforms>,
+    images: Res<RenderAssets<GpuImage>>,
     device: Res<RenderDevice>,
 ) {
     let frame = frame.as_mut();
+    // The texture sets first: one bind group each, reused while its views stay the same.
+    let textures_layout = pipeline_cache.get_bind_group_layout(&pipeline.textures_layout);
+    let mut kept: HashMap<[TextureViewId; 4], BindGroup> = HashMap::default();
+    frame.texture_bind_groups.clear();
+    for set in &frame.texture_sets {
+        let views = set.map(|slot| {
+            slot.and_then(|id| images.get(id))
+                .map_or(&pipeline.white, |image| &image.texture_view)
+        });
+        let key = views.map(|v| v.id());
+        let group = kept
+            .get(&key)
+            .or_else(|| frame.texture_cache.get(&key))
+            .cloned()
+            .unwrap_or_else(|| {
+                device.create_bind_group(
+                    "overlook_scene_textures",
+                    &textures_layout,
+                    &BindGroupEntries::sequential((
+                        views[0],
+                        views[1],
+                        views[2],
+                        views[3],
+                        &pipeline.sampler,
+                    )),
+                )
+            });
+        kept.insert(key, group.clone());
+        frame.texture_bind_groups.push(group);
+    }
+    frame.texture_cache = kept;
     frame.bind_group = None;
     let (Some(view), Some(lighting), Some(instances)) = (
         view_uniforms.uniforms.binding(),
@@ -560,6 +707,9 @@ impl<P: PhaseItem> RenderCommand<P> for DrawSceneMesh {
         let (Some(bind_group), Some(draw)) = (frame.bind_group.as_ref(), draw) else {
             return RenderCommandResult::Skip;
         };
+        let Some(textures) = frame.texture_bind_groups.get(draw.textures as usize) else {
+            return RenderCommandResult::Skip;
+        };
         let instances = first..first + draw.instances;
         let (Some(mesh), Some(vertices)) = (
             meshes.get(draw.mesh),
@@ -568,6 +718,7 @@ impl<P: PhaseItem> RenderCommand<P> for DrawSceneMesh {
             return RenderCommandResult::Skip;
         };
         pass.set_bind_group(0, bind_group, &[view_offset.offset]);
+        pass.set_bind_group(1, textures, &[]);
         pass.set_vertex_buffer(0, vertices.buffer.slice(..));
         match &mesh.buffer_info {
             RenderMeshBufferInfo::Indexed {
@@ -632,23 +783,25 @@ mod tests {
             AssetId::<Mesh>::from(bevy::asset::uuid::Uuid::from_u128(1)),
             AssetId::<Mesh>::from(bevy::asset::uuid::Uuid::from_u128(2)),
         );
-        // (mesh, blended, distance) of six visible meshes.
+        // ((mesh, textures), blended, distance) of seven visible meshes.
         let meshes = [
-            (a, false, 30.0),
-            (b, false, 5.0),
-            (a, false, 10.0),
-            (c, true, 1.0),
-            (b, false, 50.0),
-            (c, true, 2.0),
+            ((a, 0), false, 30.0),
+            ((b, 0), false, 5.0),
+            ((a, 0), false, 10.0),
+            ((c, 0), true, 1.0),
+            ((b, 0), false, 50.0),
+            ((c, 0), true, 2.0),
+            // Mesh a with other textures: a batch of its own.
+            ((a, 1), false, 20.0),
         ];
         let (order, batches) = plan_batches(&meshes);
-        // Mesh b's batch first (its nearest member is at 5), then a's, each nearest first; the
-        // two blended ones alone, after them.
-        assert_eq!(order, vec![1, 4, 2, 0, 3, 5]);
-        assert_eq!(batches, vec![0..2, 2..4, 4..5, 5..6]);
+        // Mesh b's batch first (its nearest member is at 5), then a's, then a's with the other
+        // textures, each nearest first; the two blended ones alone, after them.
+        assert_eq!(order, vec![1, 4, 2, 0, 6, 3, 5]);
+        assert_eq!(batches, vec![0..2, 2..4, 4..5, 5..6, 6..7]);
         let mut seen = order.clone();
         seen.sort_unstable();
-        assert_eq!(seen, (0..6).collect::<Vec<_>>(), "every mesh exactly once");
+        assert_eq!(seen, (0..7).collect::<Vec<_>>(), "every mesh exactly once");
         assert_eq!(plan_batches(&[]), (Vec::new(), Vec::new()));
     }
 
@@ -660,9 +813,32 @@ mod tests {
         let transform = GlobalTransform::from(
             Transform::from_xyz(1.0, 2.0, 3.0).with_scale(Vec3::new(2.0, 1.0, 4.0)),
         );
-        let instance = SceneInstance::new(&transform, &material).unwrap();
+        let instance = SceneInstance::new(&transform, &material, true).unwrap();
         assert_eq!(instance.color, material.color.to_vec4());
+        // Untextured: no texture flag, whatever `textures_ready` says.
         assert_eq!(instance.flags, super::super::material::FULLBRIGHT);
+        // A face texture: TEXTURED once ready, not before; the transform rows go along.
+        let uv = [[2.0, 0.0, -0.5], [0.0, 1.0, 0.25]];
+        let textured = material.clone().textured(Handle::default(), uv);
+        let ready = SceneInstance::new(&transform, &textured, true).unwrap();
+        assert_eq!(ready.flags, super::super::material::FULLBRIGHT | TEXTURED);
+        assert_eq!(ready.uv_s, Vec4::new(2.0, 0.0, -0.5, 0.0));
+        assert_eq!(ready.uv_t, Vec4::new(0.0, 1.0, 0.25, 0.0));
+        let waiting = SceneInstance::new(&transform, &textured, false).unwrap();
+        assert_eq!(waiting.flags, super::super::material::FULLBRIGHT);
+        // Terrain textures: TERRAIN once ready.
+        let mut ground = SceneMaterial::lit(Color::WHITE);
+        ground.textures = SceneTextures::Terrain(std::array::from_fn(|_| Handle::default()));
+        assert_eq!(
+            SceneInstance::new(&transform, &ground, true).unwrap().flags,
+            TERRAIN
+        );
+        assert_eq!(
+            SceneInstance::new(&transform, &ground, false)
+                .unwrap()
+                .flags,
+            0
+        );
         assert_eq!(instance.specular, 0.25);
         assert_eq!(
             instance.world_from_local.w_axis,
@@ -677,7 +853,7 @@ mod tests {
         );
         // Nothing to draw at zero scale.
         let flat = GlobalTransform::from(Transform::from_scale(Vec3::new(1.0, 0.0, 1.0)));
-        assert_eq!(SceneInstance::new(&flat, &material), None);
+        assert_eq!(SceneInstance::new(&flat, &material, false), None);
     }
 
     #[test]
@@ -692,6 +868,17 @@ mod tests {
         ] {
             assert!(wgsl.contains(field), "{field}");
         }
+        // The texture group: four textures and the sampler.
+        for (i, name) in ["texture0", "texture1", "texture2", "texture3"]
+            .iter()
+            .enumerate()
+        {
+            assert!(wgsl.contains(&format!(
+                "@group(1) @binding({i}) var {name}: texture_2d<f32>;"
+            )));
+        }
+        assert!(wgsl.contains("@group(1) @binding(4) var texture_sampler: sampler;"));
+        assert!(wgsl.contains("@location(3) uv: vec2<f32>"));
         // The layout's three bindings, in order.
         assert!(wgsl.contains("@group(0) @binding(0) var<uniform> view: View;"));
         assert!(wgsl.contains("@group(0) @binding(1) var<uniform> lighting: SceneLighting;"));
@@ -703,11 +890,25 @@ mod tests {
     }
 
     #[test]
-    fn default_lighting_keeps_the_old_sun_and_sky() {
+    fn default_lighting_shows_a_texture_at_its_own_colour() {
         let uniform = SceneLightingUniform::from(&SceneLighting::default());
         assert!((uniform.direction_to_sun.length() - 1.0).abs() < 1e-6);
         assert!(uniform.direction_to_sun.y > 0.7, "the sun is high");
-        assert_eq!(uniform.sun, Vec3::splat(12_000.0));
-        assert_eq!(uniform.ambient, Vec3::splat(600.0));
+        // What the shader multiplies an albedo by, at the camera's default exposure: about
+        // one on level ground in the sun (a texture keeps its colours: plywood stays tan, grass
+        // green), a little over on a face turned to the sun, and the sky light alone on a face
+        // turned away, dark but not black.
+        let exposure = bevy::camera::Exposure::default().exposure();
+        let lit = |n: Vec3| {
+            (uniform.ambient.x
+                + uniform.sun.x * n.dot(uniform.direction_to_sun).max(0.0) / std::f32::consts::PI)
+                * exposure
+        };
+        let ground = lit(Vec3::Y);
+        let facing = lit(uniform.direction_to_sun);
+        let away = lit(-uniform.direction_to_sun);
+        assert!((0.95..1.2).contains(&ground), "level ground: {ground}");
+        assert!((1.0..1.4).contains(&facing), "facing the sun: {facing}");
+        assert!((0.25..0.45).contains(&away), "turned away: {away}");
     }
 }

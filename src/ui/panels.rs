@@ -570,6 +570,8 @@ mod tests {
                 height: 128,
                 components: 4,
                 has_alpha: true,
+                reduce: 0,
+                image_bytes: overlook_texture::mip_chain_bytes(128, 128),
             },
         );
         assert_eq!(

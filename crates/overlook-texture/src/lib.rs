@@ -23,6 +23,9 @@
 
 use hayro_jpeg2000::{DecodeSettings, DecoderContext, Image};
 
+mod mip;
+pub use mip::{mip_chain, mip_chain_bytes, reduce_for};
+
 /// The most pixels (width × height at full resolution) [`decode`] accepts: 4096 × 4096, four
 /// times SL's largest texture (2048 × 2048 on some grids, 1024 × 1024 usually). A header that
 /// claims more gets [`TextureError::TooLarge`] before anything is allocated.
@@ -458,6 +461,11 @@ fn expand_to_rgba(interleaved: &[u8], components: u8, pixels: usize) -> Vec<u8> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A valid main header (64 × 64 RGB, 6 resolution levels), for tests that need a `J2cInfo`.
+    pub(crate) fn tiny_codestream() -> Vec<u8> {
+        header(64, 64, 3, 5)
+    }
 
     /// A SIZ + COD header: `w`×`h`, `c` 8-bit components, one tile, `levels` decompositions.
     fn header(w: u32, h: u32, c: u16, levels: u8) -> Vec<u8> {

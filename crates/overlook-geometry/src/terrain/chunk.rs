@@ -16,6 +16,11 @@
 //! hangs a skirt from its four edges: a vertical strip as deep as the largest gap any level of
 //! detail can open along that edge ([`skirt_depths`]), which fills the crack from either side.
 //!
+//! A vertex's `uv` is not a texture coordinate: `uv.x` is its band coordinate `t` (§10, in
+//! `[0, 3]`), which the viewer's shader blends the four detail textures by, interpolated across
+//! the triangle; the textures themselves tile in world space every [`UV_METRES`]. The vertex
+//! colour is the same band blend of the flat band colours, the look until the textures arrive.
+//!
 //! Vertex layout of a chunk mesh (tests and the viewer rely on it): first the grid, `side × side`
 //! vertices (`side = 64 / step + 1`), row-major, south row first; then one skirt row per edge,
 //! `side` vertices each, in the order south, east, north, west.
@@ -38,7 +43,8 @@ const PATCHES_PER_CHUNK: u32 = CHUNK_SIZE / PATCH_SIZE;
 /// patch of the chunk, which [`chunks_touching_patch`] relies on.
 const MAX_NORMAL_SPACING: u32 = PATCH_SIZE - 1;
 
-/// Metres per unit of texture coordinate: a detail texture repeats once per patch.
+/// Metres per repeat of a terrain detail texture: once per patch. The viewer's shader tiles the
+/// detail textures in world space at this scale (a chunk's `uvs` carry its band coordinate).
 pub const UV_METRES: f32 = 16.0;
 
 /// A chunk of the region, counted in chunks from the south-west corner (x east, y north).
@@ -136,10 +142,9 @@ pub fn chunk_mesh(hm: &Heightmap, chunk: ChunkId, lod: Lod, shading: &TerrainSha
             let z = grid.height(x, y);
             mesh.positions.push([f32_from(x), f32_from(y), z]);
             mesh.normals.push(grid.normal(x, y, spacing));
-            mesh.uvs
-                .push([f32_from(x) / UV_METRES, f32_from(y) / UV_METRES]);
-            mesh.colors
-                .push(shading.colour(x, y, z, (grid.size_x, grid.size_y)));
+            let band = shading.band(x, y, z, (grid.size_x, grid.size_y));
+            mesh.uvs.push([band, 0.0]);
+            mesh.colors.push(shading.colour_for_band(band));
         }
     }
     for j in 0..side - 1 {
@@ -321,9 +326,13 @@ pub(crate) mod tests {
             c.positions[at(Lod::new(2).unwrap(), 1, 2)],
             [132.0, 72.0, hills(132, 72)]
         );
+        // The uv carries the band coordinate the colour was blended by.
+        let shading = TerrainShading::default();
+        let band = shading.band(132, 72, hills(132, 72), (512, 256));
+        assert_eq!(c.uvs[at(Lod::new(2).unwrap(), 1, 2)], [band, 0.0]);
         assert_eq!(
-            c.uvs[at(Lod::new(2).unwrap(), 1, 2)],
-            [132.0 / 16.0, 72.0 / 16.0]
+            c.colors[at(Lod::new(2).unwrap(), 1, 2)],
+            shading.colour_for_band(band)
         );
         // Outside the region: nothing.
         assert_eq!(mesh(&hm, 8, 0, Lod::FINEST), MeshData::default());

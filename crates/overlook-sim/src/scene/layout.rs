@@ -190,7 +190,7 @@ fn hollow(shape: PrimShape, amount: u16) -> PrimShape {
 
 /// The layout, in send order (roots before their children): the grid of test prims 3 m apart
 /// (east −12 to 3 m, north −12 to 0 m of the centre, rows south to north), the platform, the
-/// tall cylinder and the linkset, the plants, and the two animated objects.
+/// tall cylinder and the linkset, the plants, the two animated objects, and the sign.
 pub(super) fn layout() -> Vec<Entry> {
     let mut entries = basic_shapes();
     entries.extend(single_parameter_shapes());
@@ -198,7 +198,28 @@ pub(super) fn layout() -> Vec<Entry> {
     entries.extend(large_and_linked());
     entries.extend(plants());
     entries.extend(animated());
+    entries.push(sign());
     entries
+}
+
+/// The sign: a 4 × 4 m board (0.2 m thick, its faces to the east and west) 12 m east and 4 m
+/// south of the centre, wearing the oriented texture on every face. From the arrival point,
+/// looking east, its west face fills a good part of the view: whether textures are drawn the
+/// right way round (upright, unmirrored, red corner top left) shows at a glance, and the
+/// rendered-frame test reads its corners.
+fn sign() -> Entry {
+    sized(
+        prim(
+            "sign 0.2x4x4 (oriented texture)",
+            12.0,
+            -4.0,
+            shape(LINE, 1),
+            te(WHITE, &[]),
+        ),
+        0.2,
+        4.0,
+        4.0,
+    )
 }
 
 /// The seven basic prims (box, cylinder, prism, sphere, torus, tube, ring): the grid's south
@@ -480,10 +501,11 @@ mod tests {
     #[test]
     fn indices_name_the_special_entries() {
         let l = layout();
-        assert_eq!(l.len(), 35);
+        assert_eq!(l.len(), 36);
         assert_eq!(l[LINK_CHILD].name, "linkset child sphere");
         assert_eq!(l[LINK_CHILD - 1].name, "linkset root box");
         assert_eq!(l[MOVER].name, "orbiting sphere");
         assert_eq!(l[BLINKER].name, "blinking box");
+        assert_eq!(l[35].name, "sign 0.2x4x4 (oriented texture)");
     }
 }

@@ -64,10 +64,10 @@ fn captured<M: MessageRepr>(session: &str) -> Vec<M> {
 #[test]
 fn scene_has_unique_ids_a_linkset_and_animated_objects() {
     let (_, objects) = scene();
-    assert_eq!(objects.len(), 35);
+    assert_eq!(objects.len(), 36);
     let ids: BTreeSet<_> = objects.iter().map(|o| o.local_id).collect();
     let uuids: BTreeSet<_> = objects.iter().map(|o| o.full_id).collect();
-    assert_eq!((ids.len(), uuids.len()), (35, 35));
+    assert_eq!((ids.len(), uuids.len()), (36, 36));
     assert!(
         ids.iter()
             .all(|id| (SCENE_FIRST_ID..SCENE_FIRST_ID + 4096).contains(id))
