@@ -14,6 +14,15 @@
 //! fails keeps no image: faces keep their tint, and a terrain detail texture becomes a texel of
 //! its band's flat colour.
 //!
+//! **Priorities and progressive fetching.** The terrain's detail textures are asked first and
+//! whole. A face texture is asked once its wearers have a place, at the priority of its largest
+//! wearer's size on screen ([`on_screen_sizes`]); under [`TextureFetchPolicy::progressive`] (the
+//! viewer) only its first [`FIRST_BYTES`] unless a wearer is already [`NEAR_PX`] or more across.
+//! OpenSim's textures are layer-first, so that prefix decodes to a full-size, lower-quality
+//! image at once, decoded at a resolution near its size on screen. Twice a second the textures
+//! still partial are checked against their wearers again: one that came near and large has its
+//! rest fetched and is decoded again in full. `check` fetches everything whole.
+//!
 //! `textures_settled` is reached once the objects have settled and every texture referenced so
 //! far was decoded or failed; its time is the later of `objects_settled` and the last answer.
 
@@ -25,13 +34,15 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use bevy::tasks::{AsyncComputeTaskPool, Task, block_on, poll_once};
 
+use crate::camera::ChaseCamera;
 use crate::net::NetCommand;
 use crate::net::plugin::{
     NetSystems, Outgoing, PhaseReached, RegionMessage, Session, SessionStarted, TextureNews,
 };
+use crate::net::textures::TextureAsk;
 use crate::objects::plugin::ObjectsSystems;
 use crate::scene::material::SceneTextures;
-use crate::scene::{RegionInfo, RegionSystems, SceneMaterial};
+use crate::scene::{RegionInfo, RegionSystems, SceneMaterial, SceneMaterial3d};
 use overlook_geometry::terrain::DEFAULT_BAND_COLOURS;
 use overlook_protocol::circuit::Phase;
 use overlook_protocol::message::Message;
@@ -58,6 +69,34 @@ pub struct DecodedInfo {
     pub reduce: u8,
     /// Bytes of the image held for drawing (all mip levels).
     pub image_bytes: u64,
+    /// `Some(n)`: decoded from the first part of an `n`-byte codestream (lower quality); the
+    /// rest comes when a wearer is near and large.
+    pub partial_of: Option<u64>,
+}
+
+/// Bytes asked first of a face texture under progressive fetching: a few quality layers of a
+/// 512 × 512 texture, the whole of most 128 × 128 ones (OpenSim's terrain textures are ~6 KB).
+pub const FIRST_BYTES: u32 = 8192;
+
+/// A wearer this many pixels across on screen or more wants its texture whole.
+pub const NEAR_PX: f32 = 128.0;
+
+/// Pixels per radian of the viewer's default view (720 pixels over Bevy's 45° vertical field of
+/// view): turns an angular size into an on-screen one.
+pub const PX_PER_RADIAN: f32 = 869.0;
+
+/// How textures are fetched.
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextureFetchPolicy {
+    /// Face textures first part first, the rest when near and large (the viewer); `false`:
+    /// everything whole at once (`check`, which proves the grid serves them whole).
+    pub progressive: bool,
+}
+
+impl Default for TextureFetchPolicy {
+    fn default() -> Self {
+        TextureFetchPolicy { progressive: true }
+    }
 }
 
 /// The longest side a texture is decoded at: SL's usual largest (1024). Larger ones (some grids
@@ -75,6 +114,10 @@ pub const TEXTURE_BUDGET_BYTES: u64 = 128 << 20;
 #[derive(Resource, Debug, Default)]
 pub struct TextureImages {
     handles: HashMap<Uuid, Handle<Image>>,
+    /// The texture of each handle.
+    ids: HashMap<AssetId<Image>, Uuid>,
+    /// Bytes of each texture's image held.
+    sizes: HashMap<Uuid, u64>,
     /// Textures whose image has transparent pixels.
     alpha: std::collections::HashSet<Uuid>,
     /// Bytes of the images held and being decoded (all mip levels).
@@ -84,10 +127,27 @@ pub struct TextureImages {
 impl TextureImages {
     /// The handle of `id`'s image, reserved on first use.
     pub fn handle(&mut self, images: &Assets<Image>, id: Uuid) -> Handle<Image> {
-        self.handles
+        let handle = self
+            .handles
             .entry(id)
             .or_insert_with(|| images.reserve_handle())
-            .clone()
+            .clone();
+        self.ids.insert(handle.id(), id);
+        handle
+    }
+
+    /// The texture whose image `image` is.
+    pub fn texture_of(&self, image: AssetId<Image>) -> Option<Uuid> {
+        self.ids.get(&image).copied()
+    }
+
+    /// Puts `image` into `id`'s handle, replacing any earlier one, and counts its bytes.
+    fn hold(&mut self, images: &mut Assets<Image>, id: Uuid, image: Image, bytes: u64) {
+        let handle = self.handle(images, id);
+        // The handle was reserved by this app's `Assets<Image>`: inserting cannot fail.
+        let _ = images.insert(&handle, image);
+        let before = self.sizes.insert(id, bytes).unwrap_or(0);
+        self.bytes = self.bytes.saturating_sub(before) + bytes;
     }
 
     /// Whether `id` decoded with transparent pixels.
@@ -148,6 +208,12 @@ pub struct RegionTextures {
     /// Textures that came from the disk cache rather than the grid.
     pub from_cache: std::collections::HashSet<Uuid>,
     fetched_count: usize,
+    /// Bytes counted per texture (a first part, then the whole).
+    counted: HashMap<Uuid, u64>,
+    /// Textures whose rest was asked for.
+    rest_asked: std::collections::HashSet<Uuid>,
+    /// Face textures referenced and not asked for yet (asked once their wearers are placed).
+    to_ask: Vec<Uuid>,
     /// The latest answer, ms since the login request.
     last_ms: u64,
 }
@@ -158,6 +224,20 @@ type Decoded = Result<(DecodedInfo, Image), String>;
 /// Decodes in flight, with the bytes reserved for each.
 #[derive(Resource, Default)]
 struct Decoding(Vec<(Uuid, u64, Task<Decoded>)>);
+
+/// Each texture's largest wearer on screen, pixels across (as last measured).
+#[derive(Resource, Debug, Default)]
+pub struct OnScreen(pub HashMap<Uuid, f32>);
+
+/// When partial textures are next checked against their wearers.
+#[derive(Resource)]
+struct RestCheck(Timer);
+
+impl Default for RestCheck {
+    fn default() -> Self {
+        RestCheck(Timer::from_seconds(0.5, TimerMode::Repeating))
+    }
+}
 
 impl RegionTextures {
     /// Textures whose codestream arrived (decoded, being decoded, or failing to decode).
@@ -235,7 +315,14 @@ impl Plugin for AssetsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<RegionTextures>()
             .init_resource::<TextureImages>()
+            .init_resource::<TextureFetchPolicy>()
+            .init_resource::<OnScreen>()
+            .init_resource::<RestCheck>()
             .init_resource::<Decoding>()
+            .add_systems(
+                PostUpdate,
+                ask_by_size.after(bevy::transform::TransformSystems::Propagate),
+            )
             .add_message::<TexturesReferenced>()
             .add_systems(
                 PreUpdate,
@@ -254,8 +341,8 @@ impl Plugin for AssetsPlugin {
     }
 }
 
-/// Finds new texture references (the handshake's terrain textures first, then the objects'
-/// face textures) and asks for them.
+/// Finds new texture references: the handshake's terrain textures are asked at once (first,
+/// whole); the objects' face textures wait for [`ask_by_size`].
 fn reference_textures(
     mut started: MessageReader<SessionStarted>,
     mut messages: MessageReader<RegionMessage>,
@@ -266,17 +353,117 @@ fn reference_textures(
     if started.read().last().is_some() {
         *textures = RegionTextures::default();
     }
-    let mut new = Vec::new();
+    let mut terrain = Vec::new();
     for RegionMessage(message) in messages.read() {
         if let Message::RegionHandshake(h) = &**message {
-            new.extend(textures.reference(h.terrain_detail));
+            terrain.extend(textures.reference(h.terrain_detail));
         }
     }
     for TexturesReferenced(ids) in faces.read() {
-        new.extend(textures.reference(ids.iter().copied()));
+        let new = textures.reference(ids.iter().copied());
+        textures.to_ask.extend(new);
     }
-    if !new.is_empty() && textures.unavailable.is_none() {
-        outgoing.write(Outgoing(NetCommand::FetchTextures(new)));
+    if !terrain.is_empty() && textures.unavailable.is_none() {
+        let asks = terrain.into_iter().map(|id| TextureAsk {
+            id,
+            priority: f32::INFINITY,
+            first_bytes: None,
+        });
+        outgoing.write(Outgoing(NetCommand::FetchTextures(asks.collect())));
+    }
+}
+
+/// The size on screen, in pixels across, of each texture's largest wearer seen from `eye`: a
+/// wearer's largest extent over its distance (at least a metre), times [`PX_PER_RADIAN`].
+pub fn on_screen_sizes<'a>(
+    eye: Vec3,
+    wearers: impl Iterator<Item = (&'a GlobalTransform, &'a SceneMaterial3d)>,
+    materials: &Assets<SceneMaterial>,
+    images: &TextureImages,
+) -> HashMap<Uuid, f32> {
+    let mut sizes: HashMap<Uuid, f32> = HashMap::new();
+    for (transform, material) in wearers {
+        let Some(SceneTextures::Face(image)) = materials.get(&material.0).map(|m| &m.textures)
+        else {
+            continue;
+        };
+        let Some(id) = images.texture_of(image.id()) else {
+            continue;
+        };
+        let m = transform.affine().matrix3;
+        let extent = m
+            .x_axis
+            .length()
+            .max(m.y_axis.length())
+            .max(m.z_axis.length());
+        let distance = transform.translation().distance(eye).max(1.0);
+        let px = extent / distance * PX_PER_RADIAN;
+        if px.is_finite() {
+            let best = sizes.entry(id).or_insert(0.0);
+            *best = best.max(px);
+        }
+    }
+    sizes
+}
+
+/// Asks for the face textures referenced, at their wearers' sizes on screen (after the
+/// transforms are propagated, so new wearers have their places); twice a second, asks for the
+/// rest of partial textures whose wearers came near and large.
+#[allow(clippy::too_many_arguments)]
+fn ask_by_size(
+    mut textures: ResMut<RegionTextures>,
+    policy: Res<TextureFetchPolicy>,
+    mut on_screen: ResMut<OnScreen>,
+    mut check: ResMut<RestCheck>,
+    time: Res<Time>,
+    cameras: Query<&GlobalTransform, With<ChaseCamera>>,
+    wearers: Query<(&GlobalTransform, &SceneMaterial3d)>,
+    materials: Res<Assets<SceneMaterial>>,
+    images: Res<TextureImages>,
+    mut outgoing: MessageWriter<Outgoing>,
+) {
+    let due = check.0.tick(time.delta()).just_finished();
+    if textures.to_ask.is_empty() && !due {
+        return;
+    }
+    let eye = cameras
+        .iter()
+        .next()
+        .map_or(Vec3::ZERO, GlobalTransform::translation);
+    on_screen.0 = on_screen_sizes(eye, wearers.iter(), &materials, &images);
+    let size = |id: &Uuid| on_screen.0.get(id).copied().unwrap_or(0.0);
+    let to_ask = std::mem::take(&mut textures.to_ask);
+    if !to_ask.is_empty() && textures.unavailable.is_none() {
+        let mut asks: Vec<TextureAsk> = to_ask
+            .iter()
+            .map(|&id| TextureAsk {
+                id,
+                priority: size(&id),
+                first_bytes: (policy.progressive && size(&id) < NEAR_PX).then_some(FIRST_BYTES),
+            })
+            .collect();
+        asks.sort_by(|a, b| b.priority.total_cmp(&a.priority));
+        outgoing.write(Outgoing(NetCommand::FetchTextures(asks)));
+    }
+    if due {
+        let mut rest: Vec<(Uuid, f32)> = textures
+            .states
+            .iter()
+            .filter(|(id, state)| {
+                matches!(state, TextureState::Decoded(_, info) if info.partial_of.is_some())
+                    && !textures.rest_asked.contains(id)
+                    && size(id) >= NEAR_PX
+            })
+            .map(|(id, _)| (*id, size(id)))
+            .collect();
+        if !rest.is_empty() {
+            rest.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for (id, _) in &rest {
+                textures.rest_asked.insert(*id);
+                textures.states.insert(*id, TextureState::Fetching);
+            }
+            outgoing.write(Outgoing(NetCommand::FetchTextureRest(rest)));
+        }
     }
 }
 
@@ -285,7 +472,9 @@ fn apply_texture_news(
     mut news: MessageReader<TextureNews>,
     mut textures: ResMut<RegionTextures>,
     mut images: ResMut<TextureImages>,
+    on_screen: Res<OnScreen>,
     mut decoding: ResMut<Decoding>,
+    mut session: Option<ResMut<Session>>,
 ) {
     for n in news.read() {
         match n {
@@ -297,10 +486,15 @@ fn apply_texture_news(
                 *state = match &t.result {
                     Ok(bytes) => {
                         let codestream = bytes.clone();
-                        // The resolution: within the longest side and what the budget has left.
+                        // The resolution: within the longest side and what the budget has left;
+                        // a first part, near its wearers' size on screen (twice it, 64 at least).
                         let left = TEXTURE_BUDGET_BYTES.saturating_sub(images.bytes);
+                        let side = match (t.total, on_screen.0.get(&t.id)) {
+                            (Some(_), Some(&px)) => decode_side(px),
+                            _ => MAX_TEXTURE_SIDE,
+                        };
                         let reduce = overlook_texture::J2cInfo::parse(&codestream)
-                            .map(|info| overlook_texture::reduce_for(&info, MAX_TEXTURE_SIDE, left))
+                            .map(|info| overlook_texture::reduce_for(&info, side, left))
                             .unwrap_or(0);
                         let reserved = overlook_texture::J2cInfo::parse(&codestream)
                             .map(|info| {
@@ -309,16 +503,28 @@ fn apply_texture_news(
                             })
                             .unwrap_or(0);
                         images.bytes += reserved;
+                        let total = t.total;
                         let task = AsyncComputeTaskPool::get()
-                            .spawn(async move { decode_texture(&codestream, reduce) });
+                            .spawn(async move { decode_texture(&codestream, reduce, total) });
                         decoding.0.push((t.id, reserved, task));
                         TextureState::Decoding(bytes.clone())
                     }
-                    Err(e) => TextureState::Failed(e.to_string()),
+                    Err(e) => {
+                        if let Some(session) = session.as_deref_mut() {
+                            session.note(format!("texture {}: {e}", t.id));
+                        }
+                        TextureState::Failed(e.to_string())
+                    }
                 };
                 if let Ok(bytes) = &t.result {
-                    textures.bytes += bytes.len() as u64;
-                    textures.fetched_count += 1;
+                    let now = bytes.len() as u64;
+                    match textures.counted.insert(t.id, now) {
+                        Some(before) => textures.bytes += now.saturating_sub(before),
+                        None => {
+                            textures.bytes += now;
+                            textures.fetched_count += 1;
+                        }
+                    }
                     if t.cached {
                         textures.from_cache.insert(t.id);
                     }
@@ -330,8 +536,24 @@ fn apply_texture_news(
     }
 }
 
-/// Decodes a codestream at `reduce` into its image (off the main thread).
-fn decode_texture(codestream: &[u8], reduce: u8) -> Decoded {
+/// The longest side worth decoding a first part at for a wearer `px` across on screen: the
+/// power of two at or above twice that, 64 to [`MAX_TEXTURE_SIDE`].
+pub fn decode_side(px: f32) -> u32 {
+    // `max` turns NaN into the floor; `min` then caps it.
+    let want = (px * 2.0).max(64.0).min(MAX_TEXTURE_SIDE as f32);
+    // In 64..=1024 after the clamp: the cast is exact enough.
+    #[allow(
+        clippy::as_conversions,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let want = want.ceil() as u32;
+    want.next_power_of_two().min(MAX_TEXTURE_SIDE)
+}
+
+/// Decodes a codestream (or its first part, of a `total`-byte whole) at `reduce` into its
+/// image (off the main thread).
+fn decode_texture(codestream: &[u8], reduce: u8, total: Option<u64>) -> Decoded {
     let d = overlook_texture::decode(codestream, overlook_texture::DecodeOptions { reduce })
         .map_err(|e| format!("decode: {e}"))?;
     let image_bytes = overlook_texture::mip_chain_bytes(d.width, d.height);
@@ -342,6 +564,7 @@ fn decode_texture(codestream: &[u8], reduce: u8) -> Decoded {
         has_alpha: d.has_alpha,
         reduce,
         image_bytes,
+        partial_of: total,
     };
     Ok((info, texture_image(d.rgba, d.width, d.height)))
 }
@@ -356,6 +579,7 @@ fn finish_decodes(
     mut images: ResMut<Assets<Image>>,
     mut materials: ResMut<Assets<SceneMaterial>>,
     region: Res<RegionInfo>,
+    mut session: Option<ResMut<Session>>,
 ) {
     let mut done = Vec::new();
     decoding.0.retain_mut(|(id, reserved, task)| {
@@ -373,10 +597,8 @@ fn finish_decodes(
         let bytes = bytes.clone();
         let state = match result {
             Ok((info, image)) => {
-                held.bytes += info.image_bytes;
+                held.hold(&mut images, id, image, info.image_bytes);
                 let handle = held.handle(&images, id);
-                // The handle was reserved by this app's `Assets<Image>`: inserting cannot fail.
-                let _ = images.insert(&handle, image);
                 if info.has_alpha {
                     held.alpha.insert(id);
                     let wearing: Vec<AssetId<SceneMaterial>> = materials
@@ -393,11 +615,13 @@ fn finish_decodes(
                 TextureState::Decoded(bytes, info)
             }
             Err(why) => {
+                if let Some(session) = session.as_deref_mut() {
+                    session.note(format!("texture {id}: {why}"));
+                }
                 if let Some(band) = region.terrain_detail.iter().position(|&t| t == id)
                     && let Some(&colour) = DEFAULT_BAND_COLOURS.get(band)
                 {
-                    let handle = held.handle(&images, id);
-                    let _ = images.insert(&handle, solid_image(colour));
+                    held.hold(&mut images, id, solid_image(colour), 4);
                 }
                 TextureState::Failed(why)
             }
@@ -449,12 +673,12 @@ mod tests {
     fn asked(
         app: &App,
         cursor: &mut bevy::ecs::message::MessageCursor<Outgoing>,
-    ) -> Vec<Vec<Uuid>> {
+    ) -> Vec<Vec<TextureAsk>> {
         let messages = app.world().resource::<Messages<Outgoing>>();
         cursor
             .read(messages)
             .filter_map(|Outgoing(c)| match c {
-                NetCommand::FetchTextures(ids) => Some(ids.clone()),
+                NetCommand::FetchTextures(asks) => Some(asks.clone()),
                 _ => None,
             })
             .collect()
@@ -474,11 +698,20 @@ mod tests {
         app.update();
         let mut cursor = bevy::ecs::message::MessageCursor::<Outgoing>::default();
         let requests = asked(&app, &mut cursor);
-        assert_eq!(requests.len(), 1, "one request for the frame's references");
-        let ids = &requests[0];
-        // OpenSim's four terrain textures, then the plywood every prim wears (PROTOCOL §12).
+        assert_eq!(requests.len(), 2, "the terrain's request, then the faces'");
+        // OpenSim's four terrain textures first and whole, then the plywood every prim wears
+        // (PROTOCOL §12): far from the viewpoint, so its first part only.
         let plywood: Uuid = "89556747-24cb-43ed-920b-47caed15465f".parse().unwrap();
         let dirt: Uuid = "b8d3965a-ad78-bf43-699b-bff8eca6c975".parse().unwrap();
+        assert!(
+            requests[0]
+                .iter()
+                .all(|a| a.priority == f32::INFINITY && a.first_bytes.is_none())
+        );
+        assert_eq!(requests[1].len(), 1, "{requests:?}");
+        assert_eq!(requests[1][0].id, plywood);
+        assert_eq!(requests[1][0].first_bytes, Some(FIRST_BYTES));
+        let ids: Vec<Uuid> = requests.iter().flatten().map(|a| a.id).collect();
         assert_eq!(ids[0], dirt);
         assert_eq!(ids.len(), 5, "{ids:?}");
         assert_eq!(ids[4], plywood);
@@ -502,6 +735,7 @@ mod tests {
                 .write_message(TextureNews::Fetched(TextureFetched {
                     id: *id,
                     result,
+                    total: None,
                     attempts: 1,
                     elapsed: Duration::from_millis(5),
                     ms: 200 + i as u64,
@@ -536,6 +770,17 @@ mod tests {
         let failures = textures.failures();
         assert_eq!(failures.len(), 2, "{failures:?}");
         assert_eq!(failures[0], (ids[2], "HTTP 404"));
+        // Both are in the session's log (the viewer's Log panel).
+        let log = &app.world().resource::<Session>().log;
+        assert!(
+            log.contains(&format!("texture {}: HTTP 404", ids[2])),
+            "{log:?}"
+        );
+        assert!(
+            log.iter()
+                .any(|l| l.starts_with(&format!("texture {}: decode: ", ids[3]))),
+            "{log:?}"
+        );
         assert_eq!(failures[1].0, ids[3]);
         assert!(failures[1].1.starts_with("decode: "), "{failures:?}");
         // The plywood decoded to what its SIZ says (PROTOCOL §12: 512 × 512 RGB).
@@ -552,6 +797,7 @@ mod tests {
                     has_alpha: false,
                     reduce: 0,
                     image_bytes: overlook_texture::mip_chain_bytes(512, 512),
+                    partial_of: None,
                 }
             )
         );
@@ -587,6 +833,144 @@ mod tests {
         app.update();
         let again = asked(&app, &mut cursor);
         assert!(again.is_empty(), "{again:?}");
+    }
+
+    /// Waits (bounded) until nothing is being decoded.
+    fn wait_for_decodes(app: &mut App) {
+        for _ in 0..500 {
+            if app.world().resource::<Decoding>().0.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            app.update();
+        }
+        app.update();
+    }
+
+    #[test]
+    fn a_first_part_shows_at_once_and_its_rest_comes_when_a_wearer_is_near() {
+        let mut app = app();
+        let datagrams = overlook_protocol::capture::read_udp_jsonl(
+            &overlook_testdata::session_udp("test-region"),
+        )
+        .unwrap();
+        for (id, body) in overlook_protocol::capture::inbound_bodies(&datagrams).unwrap() {
+            let m = Message::parse(id, &body).unwrap();
+            app.world_mut().write_message(RegionMessage(Box::new(m)));
+        }
+        // The viewpoint far above the region: every prim is a few pixels across.
+        let camera = app
+            .world_mut()
+            .spawn((
+                ChaseCamera::default(),
+                Transform::from_xyz(128.0, 5000.0, -128.0),
+            ))
+            .id();
+        app.update();
+        let plywood: Uuid = "89556747-24cb-43ed-920b-47caed15465f".parse().unwrap();
+        let whole: Arc<[u8]> = Arc::from(overlook_testdata::read_bytes(&format!(
+            "assets/served/{plywood}.j2c"
+        )));
+        let first = Arc::from(&whole[..FIRST_BYTES as usize]);
+        app.world_mut()
+            .write_message(TextureNews::Fetched(TextureFetched {
+                id: plywood,
+                result: Ok(first),
+                total: Some(whole.len() as u64),
+                attempts: 1,
+                elapsed: Duration::from_millis(5),
+                ms: 250,
+                cached: false,
+            }));
+        app.update();
+        wait_for_decodes(&mut app);
+        // The first part decoded at once, full size in the codestream's terms but reduced to
+        // what a wearer a few pixels across needs (64 at the least).
+        let textures = app.world().resource::<RegionTextures>();
+        let Some(TextureState::Decoded(_, info)) = textures.states.get(&plywood) else {
+            panic!("{:?}", textures.states.get(&plywood));
+        };
+        assert_eq!(info.partial_of, Some(whole.len() as u64));
+        assert_eq!((info.width, info.height, info.reduce), (64, 64, 3));
+        assert_eq!(textures.bytes, u64::from(FIRST_BYTES));
+        // Nothing more is asked while every wearer stays small.
+        let mut cursor = bevy::ecs::message::MessageCursor::<Outgoing>::default();
+        let rest_asked = |app: &App, cursor: &mut bevy::ecs::message::MessageCursor<Outgoing>| {
+            let messages = app.world().resource::<Messages<Outgoing>>();
+            cursor
+                .read(messages)
+                .filter_map(|Outgoing(c)| match c {
+                    NetCommand::FetchTextureRest(r) => Some(r.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect::<Vec<_>>()
+        };
+        let _ = rest_asked(&app, &mut cursor);
+        for _ in 0..70 {
+            std::thread::sleep(Duration::from_millis(10));
+            app.update();
+        }
+        assert!(rest_asked(&app, &mut cursor).is_empty());
+        // The viewpoint comes down next to a prim: within half a second, its rest is asked.
+        let prim = {
+            let mut q = app
+                .world_mut()
+                .query::<(&crate::objects::plugin::SlObject, &GlobalTransform)>();
+            q.iter(app.world())
+                .find(|(o, _)| o.pcode == overlook_protocol::message::object::PCode::Prim)
+                .map(|(_, t)| t.translation())
+                .expect("a prim")
+        };
+        app.world_mut()
+            .entity_mut(camera)
+            .insert(Transform::from_translation(prim + Vec3::new(0.0, 0.5, 2.0)));
+        let mut asked_rest = Vec::new();
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(10));
+            app.update();
+            asked_rest.extend(rest_asked(&app, &mut cursor));
+            if !asked_rest.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(asked_rest.len(), 1, "{asked_rest:?}");
+        assert_eq!(asked_rest[0].0, plywood);
+        assert!(asked_rest[0].1 >= NEAR_PX);
+        // The whole codestream decodes at full size and replaces the first part's image.
+        app.world_mut()
+            .write_message(TextureNews::Fetched(TextureFetched {
+                id: plywood,
+                result: Ok(whole.clone()),
+                total: None,
+                attempts: 1,
+                elapsed: Duration::from_millis(5),
+                ms: 900,
+                cached: false,
+            }));
+        app.update();
+        wait_for_decodes(&mut app);
+        let textures = app.world().resource::<RegionTextures>();
+        let Some(TextureState::Decoded(_, info)) = textures.states.get(&plywood) else {
+            panic!("{:?}", textures.states.get(&plywood));
+        };
+        assert_eq!((info.width, info.height, info.partial_of), (512, 512, None));
+        assert_eq!(textures.bytes, whole.len() as u64, "each byte counted once");
+        assert_eq!(textures.fetched(), 1);
+        let held = app.world().resource::<TextureImages>();
+        assert_eq!(
+            held.sizes[&plywood],
+            overlook_texture::mip_chain_bytes(512, 512)
+        );
+    }
+
+    #[test]
+    fn decode_sides_follow_the_size_on_screen() {
+        assert_eq!(decode_side(0.0), 64);
+        assert_eq!(decode_side(40.0), 128);
+        assert_eq!(decode_side(100.0), 256);
+        assert_eq!(decode_side(5000.0), MAX_TEXTURE_SIDE);
+        assert_eq!(decode_side(f32::NAN), 64);
     }
 
     #[test]

@@ -526,15 +526,27 @@ fn replays_every_capture_through_the_circuit_with_its_recorded_times() {
 }
 
 #[test]
-fn textures_are_fetched_once_then_come_from_the_disk_cache() {
+fn textures_come_first_part_first_then_whole_then_from_the_disk_cache() {
+    use overlook::net::textures::{TextureAsk, TextureFailure, TextureFetched};
     use overlook_sim::textures::{MISSING, TEXTURES};
+    const FIRST: usize = 2048;
     let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
     let cache = std::env::temp_dir().join(format!("overlook-e2e-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     let mut wanted: Vec<overlook_protocol::types::Uuid> = TEXTURES.iter().map(|t| t.id).collect();
     wanted.push(MISSING);
-    let mut runs = Vec::new();
-    for _ in 0..2 {
+    let fetched = |net: &NetHandle, n: usize| {
+        let mut got: Vec<TextureFetched> = Vec::new();
+        collect(net, Duration::from_secs(30), |e| {
+            if let NetEvent::TextureFetched(t) = e {
+                got.push(t.clone());
+            }
+            got.len() == n
+        });
+        assert_eq!(got.len(), n, "{got:?}");
+        got
+    };
+    for run in 0..2 {
         let settings = NetSettings {
             texture_cache: Some(cache.clone()),
             report_datagrams: false,
@@ -545,43 +557,65 @@ fn textures_are_fetched_once_then_come_from_the_disk_cache() {
         collect(&net, Duration::from_secs(30), |e| {
             matches!(e, NetEvent::LoggedIn(_) | NetEvent::LoginFailed(_))
         });
-        assert!(net.send(NetCommand::FetchTextures(wanted.clone())));
-        let mut got = Vec::new();
-        collect(&net, Duration::from_secs(30), |e| {
-            if let NetEvent::TextureFetched(t) = e {
-                got.push(t.clone());
-            }
-            got.len() == wanted.len()
+        // The first part of each: a range request the region answers with 206.
+        let asks = wanted.iter().enumerate().map(|(i, &id)| TextureAsk {
+            id,
+            priority: i as f32,
+            first_bytes: Some(FIRST as u32),
         });
-        assert_eq!(got.len(), wanted.len(), "{got:?}");
+        assert!(net.send(NetCommand::FetchTextures(asks.collect())));
+        let firsts = fetched(&net, wanted.len());
+        let mut rest = Vec::new();
+        for t in &firsts {
+            if t.id == MISSING {
+                // Never cached: asked of the region each time, 404 each time.
+                assert_eq!(t.result, Err(TextureFailure::Status(404)));
+                assert!(!t.cached);
+                continue;
+            }
+            let served = TEXTURES.iter().find(|s| s.id == t.id).unwrap();
+            if run == 0 {
+                // Over HTTP: exactly the first part, and how long the whole is.
+                assert!(!t.cached, "{}", served.name);
+                assert_eq!(
+                    t.result.as_deref().ok(),
+                    Some(&served.bytes[..FIRST]),
+                    "{}",
+                    served.name
+                );
+                assert_eq!(t.total, Some(served.bytes.len() as u64), "{}", served.name);
+                rest.push((t.id, 1.0));
+            } else {
+                // The second run found each whole in the cache: no range, no rest to ask.
+                assert!(t.cached, "{}", served.name);
+                assert_eq!(
+                    t.result.as_deref().ok(),
+                    Some(served.bytes),
+                    "{}",
+                    served.name
+                );
+                assert_eq!(t.total, None);
+            }
+        }
+        if run == 0 {
+            // The rest of each: `Range: bytes=2048-`, put together into the whole codestream.
+            assert!(net.send(NetCommand::FetchTextureRest(rest.clone())));
+            for t in fetched(&net, rest.len()) {
+                let served = TEXTURES.iter().find(|s| s.id == t.id).unwrap();
+                assert_eq!(
+                    t.result.as_deref().ok(),
+                    Some(served.bytes),
+                    "{}",
+                    served.name
+                );
+                assert_eq!(t.total, None, "{}", served.name);
+            }
+        }
         assert!(net.send(NetCommand::Logout));
         collect(&net, Duration::from_secs(10), |e| {
             matches!(e, NetEvent::Disconnected(_))
         });
         assert!(net.shutdown(Duration::from_secs(5)));
-        runs.push(got);
-    }
-    for (run, got) in runs.iter().enumerate() {
-        for t in got {
-            if t.id == MISSING {
-                // Never cached: asked of the region each time, 404 each time.
-                assert_eq!(
-                    t.result,
-                    Err(overlook::net::textures::TextureFailure::Status(404))
-                );
-                assert!(!t.cached);
-                continue;
-            }
-            let served = TEXTURES.iter().find(|s| s.id == t.id).unwrap();
-            assert_eq!(
-                t.result.as_deref().ok(),
-                Some(served.bytes),
-                "{}",
-                served.name
-            );
-            // The first run fetched over HTTP; the second found every one in the cache.
-            assert_eq!(t.cached, run == 1, "run {run}: {}", served.name);
-        }
     }
     let _ = std::fs::remove_dir_all(&cache);
 }

@@ -130,9 +130,13 @@ pub enum NetCommand {
     Logout,
     /// Log out if connected, then end the thread.
     Shutdown,
-    /// Fetch these textures (most important first; each once per session): each ends in a
-    /// [`NetEvent::TextureFetched`], or one [`NetEvent::TexturesUnavailable`] when none can be.
-    FetchTextures(Vec<overlook_protocol::types::Uuid>),
+    /// Fetch these textures (highest priority first; each once per session, whole or its first
+    /// part): each ends in a [`NetEvent::TextureFetched`], or one
+    /// [`NetEvent::TexturesUnavailable`] when none can be.
+    FetchTextures(Vec<textures::TextureAsk>),
+    /// Fetch the rest of these textures, whose first part was fetched, at these priorities:
+    /// each ends in a [`NetEvent::TextureFetched`] with the whole codestream.
+    FetchTextureRest(Vec<(overlook_protocol::types::Uuid, f32)>),
 }
 
 /// Counters of the open circuit, reported every [`NetSettings::stats_interval`].
@@ -338,7 +342,8 @@ async fn run(
             NetCommand::Chat(_)
             | NetCommand::Controls(_)
             | NetCommand::Logout
-            | NetCommand::FetchTextures(_) => {
+            | NetCommand::FetchTextures(_)
+            | NetCommand::FetchTextureRest(_) => {
                 let _ = events.send(NetEvent::Warning("not connected".into()));
             }
         }

@@ -95,7 +95,8 @@ pub struct Session {
 }
 
 impl Session {
-    fn note(&mut self, line: String) {
+    /// Adds a line to the session's log (the viewer's Log panel; the last 200 are kept).
+    pub fn note(&mut self, line: String) {
         info!("{line}");
         self.log.push_back(line);
         while self.log.len() > 200 {

@@ -165,7 +165,9 @@ pub(super) fn run(
     for d in &recording.datagrams {
         match commands.try_recv() {
             Ok(NetCommand::Shutdown) | Err(mpsc::error::TryRecvError::Disconnected) => return,
-            Ok(NetCommand::FetchTextures(_)) => send(no_textures()),
+            Ok(NetCommand::FetchTextures(_) | NetCommand::FetchTextureRest(_)) => {
+                send(no_textures());
+            }
             _ => {}
         }
         let at = Duration::try_from_secs_f64(d.t.max(0.0)).unwrap_or_default();
@@ -222,7 +224,9 @@ pub(super) fn run(
     while let Some(command) = commands.blocking_recv() {
         match command {
             NetCommand::Shutdown => return,
-            NetCommand::FetchTextures(_) => send(no_textures()),
+            NetCommand::FetchTextures(_) | NetCommand::FetchTextureRest(_) => {
+                send(no_textures());
+            }
             _ => {}
         }
     }

@@ -236,11 +236,13 @@ async fn pump(
                 open.circuit.handle_timeout(Instant::now());
             }
             command = commands.recv() => match command {
-                Some(NetCommand::FetchTextures(ids)) => textures.request(ids),
+                Some(NetCommand::FetchTextures(asks)) => textures.request(asks),
+                Some(NetCommand::FetchTextureRest(asks)) => textures.request_rest(asks),
                 other => open.command(other),
             },
             Some(mut done) = textures.next() => {
                 done.ms = report.ms(Instant::now());
+                textures.finished(&done);
                 report.send(NetEvent::TextureFetched(done));
             }
             seed_reply = &mut seed, if seed_pending => {
@@ -368,7 +370,7 @@ impl OpenCircuit<'_> {
                 self.circuit.logout(now);
             }
             // Taken by the pump before it gets here.
-            Some(NetCommand::FetchTextures(_)) => {}
+            Some(NetCommand::FetchTextures(_) | NetCommand::FetchTextureRest(_)) => {}
             Some(NetCommand::Login(_)) => {
                 self.report
                     .send(NetEvent::Warning("already logged in; log out first".into()));

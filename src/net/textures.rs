@@ -2,15 +2,24 @@
 //! region's `ViewerAsset` capability (OpenSim's newest), else `GetTexture`, as the seed granted
 //! them.
 //!
-//! The viewer asks with [`NetCommand::FetchTextures`](super::NetCommand::FetchTextures), most
-//! important first; each id is fetched once per session, at most [`MAX_IN_FLIGHT`] at a time, in
-//! the order asked. A request has [`TEXTURE_TIMEOUT`]; a transport error, a timeout or a `5xx`
-//! is retried [`RETRIES`] times with a growing pause, a `4xx` (`404` unknown, `400` bad id) is
-//! final. A body over [`MAX_TEXTURE_BYTES`] is refused unread. Each id ends in one
-//! [`NetEvent::TextureFetched`](super::NetEvent::TextureFetched). The capability URL is the
+//! The viewer asks with [`NetCommand::FetchTextures`](super::NetCommand::FetchTextures): each id
+//! once per session, with a priority ([`TextureAsk`]); at most [`MAX_IN_FLIGHT`] requests run at
+//! a time, the highest priority started first (terrain detail textures, then faces by their size
+//! on screen), ties in the order asked. A request has [`TEXTURE_TIMEOUT`]; a transport error, a
+//! timeout or a `5xx` is retried [`RETRIES`] times with a growing pause, a `4xx` (`404` unknown,
+//! `400` bad id) is final. A body over [`MAX_TEXTURE_BYTES`] is refused unread. Each ask ends in
+//! one [`NetEvent::TextureFetched`](super::NetEvent::TextureFetched). The capability URL is the
 //! session's credential: no message here contains it.
+//!
+//! **Progressive fetching**, as SL viewers do (PROTOCOL §12): an ask with `first_bytes` sends
+//! `Range: bytes=0-(n−1)` and reports that prefix with the codestream's whole length
+//! ([`TextureFetched::total`]); OpenSim's textures are layer-first, so the prefix decodes to a
+//! full-size, lower-quality image at once. [`NetCommand::FetchTextureRest`](super::NetCommand::FetchTextureRest)
+//! later fetches the remainder (`Range: bytes=n-`) when the viewer wants the full quality. A
+//! server that ignores `Range` (`200`) simply sends everything. Only whole codestreams go into
+//! the disk cache, and a cached one is whole at once.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,9 +50,36 @@ pub enum TextureFailure {
     /// The body was larger than [`MAX_TEXTURE_BYTES`].
     #[error("larger than {} MB", MAX_TEXTURE_BYTES / (1024 * 1024))]
     TooLarge,
+    /// A range answer that does not fit the request.
+    #[error("{0}")]
+    BadRange(String),
     /// The region granted neither `ViewerAsset` nor `GetTexture`.
     #[error("the region granted no texture capability (ViewerAsset, GetTexture)")]
     NoCapability,
+}
+
+/// What the viewer asks of one texture.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TextureAsk {
+    /// The texture.
+    pub id: Uuid,
+    /// Higher is fetched sooner: the terrain's detail textures `f32::INFINITY`, a face its
+    /// size on screen in pixels.
+    pub priority: f32,
+    /// `Some(n)`: only the first `n` bytes for now (a range request; the rest on
+    /// `FetchTextureRest`); `None`: the whole codestream.
+    pub first_bytes: Option<u32>,
+}
+
+impl TextureAsk {
+    /// The whole of `id`, at no particular priority (`check`, `overlook asset fetch`).
+    pub fn whole(id: Uuid) -> Self {
+        TextureAsk {
+            id,
+            priority: 0.0,
+            first_bytes: None,
+        }
+    }
 }
 
 /// One texture's fetch, as reported.
@@ -51,8 +87,10 @@ pub enum TextureFailure {
 pub struct TextureFetched {
     /// The texture.
     pub id: Uuid,
-    /// The codestream, or why there is none.
+    /// The codestream (or its first part, see `total`), or why there is none.
     pub result: Result<Arc<[u8]>, TextureFailure>,
+    /// `Some(n)`: `result` is the first part of an `n`-byte codestream; `None`: all of it.
+    pub total: Option<u64>,
     /// Requests made (1 + retries used).
     pub attempts: u8,
     /// From the first request to the end.
@@ -74,13 +112,22 @@ enum Capability {
     None,
 }
 
+/// A request waiting to start: the ask, and the part already fetched when it asks for the rest.
+#[derive(Debug, Clone)]
+struct Pending {
+    ask: TextureAsk,
+    have: Option<Arc<[u8]>>,
+}
+
 /// The fetch queue of one session.
 #[derive(Debug)]
 pub(super) struct TextureFetcher {
     cache: Option<Arc<TextureCache>>,
     cap: Capability,
-    queue: VecDeque<Uuid>,
+    queue: Vec<Pending>,
     asked: HashSet<Uuid>,
+    /// First parts fetched whose rest has not been asked for.
+    partial: HashMap<Uuid, Arc<[u8]>>,
     in_flight: JoinSet<TextureFetched>,
 }
 
@@ -89,19 +136,57 @@ impl TextureFetcher {
         TextureFetcher {
             cache,
             cap: Capability::Unknown,
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             asked: HashSet::new(),
+            partial: HashMap::new(),
             in_flight: JoinSet::new(),
         }
     }
 
-    /// Queues the ids not asked for before in this session, in order.
-    pub(super) fn request(&mut self, ids: impl IntoIterator<Item = Uuid>) {
-        for id in ids {
-            if self.asked.insert(id) {
-                self.queue.push_back(id);
+    /// Queues the asks for ids not asked for before in this session.
+    pub(super) fn request(&mut self, asks: impl IntoIterator<Item = TextureAsk>) {
+        for ask in asks {
+            if self.asked.insert(ask.id) {
+                self.queue.push(Pending { ask, have: None });
             }
         }
+    }
+
+    /// Queues the rest of textures whose first part was fetched, at these priorities; ids with
+    /// no first part pending are ignored.
+    pub(super) fn request_rest(&mut self, asks: impl IntoIterator<Item = (Uuid, f32)>) {
+        for (id, priority) in asks {
+            if let Some(have) = self.partial.remove(&id) {
+                self.queue.push(Pending {
+                    ask: TextureAsk {
+                        id,
+                        priority,
+                        first_bytes: None,
+                    },
+                    have: Some(have),
+                });
+            }
+        }
+    }
+
+    /// Notes a finished fetch: a first part is kept for its rest.
+    pub(super) fn finished(&mut self, done: &TextureFetched) {
+        if let (Some(_), Ok(bytes)) = (done.total, &done.result) {
+            self.partial.insert(done.id, bytes.clone());
+        }
+    }
+
+    /// The next request to start: the highest priority, the earliest asked among equals.
+    fn pop(&mut self) -> Option<Pending> {
+        let best =
+            self.queue
+                .iter()
+                .enumerate()
+                .fold(None, |best: Option<(usize, f32)>, (i, p)| match best {
+                    Some((_, b)) if b >= p.ask.priority => best,
+                    _ => Some((i, p.ask.priority)),
+                })?;
+        Some(self.queue.remove(best.0))
     }
 
     /// The seed's answer: the texture capability among `caps` (`ViewerAsset` first), or none.
@@ -121,9 +206,10 @@ impl TextureFetcher {
             Capability::None => self
                 .queue
                 .drain(..)
-                .map(|id| TextureFetched {
-                    id,
+                .map(|p| TextureFetched {
+                    id: p.ask.id,
                     result: Err(TextureFailure::NoCapability),
+                    total: None,
                     attempts: 0,
                     elapsed: Duration::ZERO,
                     ms: 0,
@@ -131,13 +217,14 @@ impl TextureFetcher {
                 })
                 .collect(),
             Capability::Url(cap) => {
+                let cap = cap.clone();
                 while self.in_flight.len() < MAX_IN_FLIGHT {
-                    let Some(id) = self.queue.pop_front() else {
+                    let Some(p) = self.pop() else {
                         break;
                     };
-                    let url = texture_url(cap, id);
+                    let url = texture_url(&cap, p.ask.id);
                     self.in_flight
-                        .spawn(fetch(client.clone(), url, id, self.cache.clone()));
+                        .spawn(fetch(client.clone(), url, p, self.cache.clone()));
                 }
                 Vec::new()
             }
@@ -166,20 +253,24 @@ pub fn texture_url(cap: &str, id: Uuid) -> String {
     format!("{}/?texture_id={id}", cap.trim_end_matches('/'))
 }
 
-/// Fetches one texture with retries, from the disk cache when it has it (and into the cache).
+/// Fetches one texture (or its first part, or its rest) with retries, from the disk cache when
+/// it has it (and a whole one into the cache).
 async fn fetch(
     client: reqwest::Client,
     url: String,
-    id: Uuid,
+    pending: Pending,
     cache: Option<Arc<TextureCache>>,
 ) -> TextureFetched {
     let started = Instant::now();
-    if let Some(cache) = &cache {
+    let Pending { ask, have } = pending;
+    let id = ask.id;
+    if let Some(cache) = cache.as_ref().filter(|_| have.is_none()) {
         let c = cache.clone();
         if let Ok(Some(bytes)) = tokio::task::spawn_blocking(move || c.get(id)).await {
             return TextureFetched {
                 id,
                 result: Ok(bytes.into()),
+                total: None,
                 attempts: 0,
                 elapsed: started.elapsed(),
                 ms: 0,
@@ -187,10 +278,17 @@ async fn fetch(
             };
         }
     }
+    // The byte range to ask for: the rest after what we have, or the first part.
+    let from = have.as_ref().map_or(0, |h| h.len() as u64);
+    let range = match (from, ask.first_bytes) {
+        (0, None) => None,
+        (0, Some(n)) => Some(format!("bytes=0-{}", u64::from(n.max(1)) - 1)),
+        (from, _) => Some(format!("bytes={from}-")),
+    };
     let mut attempts = 0u8;
     let result = loop {
         attempts += 1;
-        let once = fetch_once(&client, &url).await;
+        let once = fetch_once(&client, &url, range.as_deref()).await;
         let retry = matches!(&once, Err(TextureFailure::Transport(_)))
             || matches!(&once, Err(TextureFailure::Status(s)) if *s >= 500);
         if !retry || attempts > RETRIES {
@@ -198,7 +296,18 @@ async fn fetch(
         }
         tokio::time::sleep(Duration::from_millis(250) * u32::from(attempts)).await;
     };
-    if let (Some(cache), Ok(bytes)) = (cache, &result) {
+    let (result, total) = match result {
+        Ok(reply) => match assemble(have.as_deref(), reply) {
+            Ok((bytes, total)) => (Ok(bytes), total),
+            Err(e) => (Err(e), None),
+        },
+        // Asking for the rest of a codestream that had none left.
+        Err(TextureFailure::Status(416)) if have.is_some() => {
+            (Ok(have.unwrap_or_else(|| Arc::from(Vec::new()))), None)
+        }
+        Err(e) => (Err(e), None),
+    };
+    if let (Some(cache), Ok(bytes), None) = (cache, &result, total) {
         let bytes = bytes.clone();
         let stored = tokio::task::spawn_blocking(move || cache.put(id, &bytes)).await;
         if let Ok(Err(e)) = stored {
@@ -208,6 +317,7 @@ async fn fetch(
     TextureFetched {
         id,
         result,
+        total,
         attempts,
         elapsed: started.elapsed(),
         ms: 0,
@@ -215,7 +325,51 @@ async fn fetch(
     }
 }
 
-async fn fetch_once(client: &reqwest::Client, url: &str) -> Result<Arc<[u8]>, TextureFailure> {
+/// One answer's body, and its `Content-Range` (first byte, whole length) when it was partial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Reply {
+    body: Vec<u8>,
+    range: Option<(u64, u64)>,
+}
+
+/// The codestream so far from what we had and an answer: `(bytes, total)`, `total` the whole
+/// length while it is still incomplete. A whole answer (`200`) replaces what we had, as does a
+/// range from the start; a range that neither starts at 0 nor continues what we had is an
+/// error.
+fn assemble(have: Option<&[u8]>, reply: Reply) -> Result<(Arc<[u8]>, Option<u64>), TextureFailure> {
+    let (bytes, total): (Vec<u8>, Option<u64>) = match (have, reply.range) {
+        (_, None) => (reply.body, None),
+        (Some(have), Some((start, total))) if start == have.len() as u64 => {
+            let mut all = Vec::with_capacity(have.len() + reply.body.len());
+            all.extend_from_slice(have);
+            all.extend_from_slice(&reply.body);
+            (all, Some(total))
+        }
+        (_, Some((0, total))) => (reply.body, Some(total)),
+        (have, Some((start, _))) => {
+            return Err(TextureFailure::BadRange(format!(
+                "the server sent bytes from {start} when asked from {}",
+                have.map_or(0, <[u8]>::len)
+            )));
+        }
+    };
+    let total = total.filter(|&t| (bytes.len() as u64) < t);
+    Ok((bytes.into(), total))
+}
+
+/// `Content-Range: bytes a-b/total` → `(a, total)`.
+fn content_range(value: &str) -> Option<(u64, u64)> {
+    let rest = value.trim().strip_prefix("bytes")?.trim_start();
+    let (span, total) = rest.split_once('/')?;
+    let (start, _) = span.split_once('-')?;
+    Some((start.trim().parse().ok()?, total.trim().parse().ok()?))
+}
+
+async fn fetch_once(
+    client: &reqwest::Client,
+    url: &str,
+    range: Option<&str>,
+) -> Result<Reply, TextureFailure> {
     // `without_url`: the capability must not end up in a message.
     let transport = |e: reqwest::Error| {
         let e = e.without_url();
@@ -225,18 +379,26 @@ async fn fetch_once(client: &reqwest::Client, url: &str) -> Result<Arc<[u8]>, Te
             TextureFailure::Transport(innermost_cause(&e))
         }
     };
-    let response = client
-        .get(url)
-        .timeout(TEXTURE_TIMEOUT)
-        .send()
-        .await
-        .map_err(transport)?;
+    let mut request = client.get(url).timeout(TEXTURE_TIMEOUT);
+    if let Some(range) = range {
+        request = request.header(reqwest::header::RANGE, range);
+    }
+    let response = request.send().await.map_err(transport)?;
     let status = response.status();
     if !status.is_success() {
         return Err(TextureFailure::Status(status.as_u16()));
     }
+    let range = (status == reqwest::StatusCode::PARTIAL_CONTENT)
+        .then(|| {
+            response
+                .headers()
+                .get(reqwest::header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(content_range)
+        })
+        .flatten();
     match read_body_capped(response, MAX_TEXTURE_BYTES).await {
-        Ok(body) => Ok(body.into()),
+        Ok(body) => Ok(Reply { body, range }),
         Err(CappedRead::TooLarge) => Err(TextureFailure::TooLarge),
         Err(CappedRead::Transport(e)) => Err(transport(e)),
     }
@@ -279,7 +441,9 @@ pub fn fetch_through_login(
                 _ => {}
             }
         }
-        net.send(NetCommand::FetchTextures(ids.to_vec()));
+        net.send(NetCommand::FetchTextures(
+            ids.iter().map(|&id| TextureAsk::whole(id)).collect(),
+        ));
         let wanted: HashSet<Uuid> = ids.iter().copied().collect();
         let mut got: Vec<TextureFetched> = Vec::new();
         while got.len() < wanted.len() {
@@ -312,9 +476,9 @@ mod tests {
     fn each_id_is_asked_once_and_no_capability_fails_them_all() {
         let mut f = TextureFetcher::new(None);
         let (a, b) = (Uuid([1; 16]), Uuid([2; 16]));
-        f.request([a, b, a]);
-        f.request([b]);
-        assert_eq!(f.queue, [a, b]);
+        f.request([a, b, a].map(TextureAsk::whole));
+        f.request([TextureAsk::whole(b)]);
+        assert_eq!(f.queue.iter().map(|p| p.ask.id).collect::<Vec<_>>(), [a, b]);
         let client = super::super::login::http_client(&super::super::NetSettings::default())
             .expect("client");
         assert!(f.start(&client).is_empty(), "waits for the seed");
@@ -328,7 +492,82 @@ mod tests {
                 .iter()
                 .all(|t| t.result == Err(TextureFailure::NoCapability))
         );
-        f.request([a]);
+        f.request([TextureAsk::whole(a)]);
         assert!(f.queue.is_empty(), "not asked again");
+    }
+
+    #[test]
+    fn the_highest_priority_starts_first_and_equals_in_the_order_asked() {
+        let mut f = TextureFetcher::new(None);
+        let ask = |n: u8, priority: f32| TextureAsk {
+            id: Uuid([n; 16]),
+            priority,
+            first_bytes: Some(8192),
+        };
+        f.request([
+            ask(1, 10.0),
+            ask(2, 300.0),
+            ask(3, f32::INFINITY),
+            ask(4, 10.0),
+        ]);
+        let order: Vec<u8> = std::iter::from_fn(|| f.pop())
+            .map(|p| p.ask.id.0[0])
+            .collect();
+        assert_eq!(order, [3, 2, 1, 4]);
+    }
+
+    #[test]
+    fn a_first_part_waits_for_its_rest_which_goes_with_it() {
+        let mut f = TextureFetcher::new(None);
+        let id = Uuid([9; 16]);
+        f.request_rest([(id, 5.0)]);
+        assert!(f.queue.is_empty(), "no first part: nothing to ask");
+        let first: Arc<[u8]> = Arc::from(vec![1u8; 100]);
+        f.finished(&TextureFetched {
+            id,
+            result: Ok(first.clone()),
+            total: Some(300),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+            ms: 0,
+            cached: false,
+        });
+        f.request_rest([(id, 5.0)]);
+        let rest = f.pop().expect("the rest is queued");
+        assert_eq!(rest.have.as_deref(), Some(&first[..]));
+        assert_eq!(rest.ask.first_bytes, None);
+        f.request_rest([(id, 5.0)]);
+        assert!(f.queue.is_empty(), "asked once");
+    }
+
+    #[test]
+    fn answers_assemble_into_the_codestream() {
+        assert_eq!(content_range("bytes 0-8191/79234"), Some((0, 79234)));
+        assert_eq!(content_range("bytes 8192-79233/79234"), Some((8192, 79234)));
+        assert_eq!(content_range("bytes */79234"), None);
+        assert_eq!(content_range("garbage"), None);
+        let reply = |body: Vec<u8>, range| Reply { body, range };
+        // A first part of a longer codestream: partial, with its total.
+        let (first, total) = assemble(None, reply(vec![1; 10], Some((0, 25)))).unwrap();
+        assert_eq!((first.len(), total), (10, Some(25)));
+        // Its rest continues it: whole.
+        let (all, total) = assemble(Some(&first), reply(vec![2; 15], Some((10, 25)))).unwrap();
+        assert_eq!((all.len(), total), (25, None));
+        assert_eq!(&all[..10], &[1; 10]);
+        assert_eq!(&all[10..], &[2; 15]);
+        // A first part that is everything, and a server ignoring the range: whole answers.
+        assert_eq!(
+            assemble(None, reply(vec![1; 25], Some((0, 25)))).unwrap().1,
+            None
+        );
+        assert_eq!(
+            assemble(Some(&first), reply(vec![3; 25], None)).unwrap(),
+            (Arc::from(vec![3; 25]), None)
+        );
+        // A range that does not continue what we had is an error, not a corrupt codestream.
+        assert!(matches!(
+            assemble(Some(&first), reply(vec![3; 5], Some((20, 25)))),
+            Err(TextureFailure::BadRange(_))
+        ));
     }
 }

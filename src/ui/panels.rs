@@ -306,13 +306,21 @@ pub fn texture_row(id: Uuid, state: &TextureState, cached: bool) -> (String, Str
         TextureState::Fetching => "fetching".to_owned(),
         TextureState::Decoding(bytes) => format!("decoding ({} B)", bytes.len()),
         TextureState::Decoded(bytes, d) => format!(
-            "{} × {}, {} component{}{}, {} B",
+            "{} × {}{}, {} component{}{}, {}",
             d.width,
             d.height,
+            if d.reduce > 0 {
+                format!(" (1/{} size)", 1u32 << d.reduce.min(31))
+            } else {
+                String::new()
+            },
             d.components,
             if d.components == 1 { "" } else { "s" },
             if d.has_alpha { ", alpha" } else { "" },
-            bytes.len()
+            match d.partial_of {
+                Some(total) => format!("first {} of {total} B", bytes.len()),
+                None => format!("{} B", bytes.len()),
+            }
         ),
         TextureState::Failed(why) => format!("failed: {why}"),
     };
@@ -572,6 +580,7 @@ mod tests {
                 has_alpha: true,
                 reduce: 0,
                 image_bytes: overlook_texture::mip_chain_bytes(128, 128),
+                partial_of: None,
             },
         );
         assert_eq!(
@@ -581,6 +590,23 @@ mod tests {
         assert_eq!(
             texture_row(id, &decoded, true).1,
             "128 × 128, 4 components, alpha, 7213 B, from the disk cache"
+        );
+        // A first part, decoded small for a distant face.
+        let partial = TextureState::Decoded(
+            std::sync::Arc::from(vec![0u8; 8192]),
+            DecodedInfo {
+                width: 64,
+                height: 64,
+                components: 3,
+                has_alpha: false,
+                reduce: 3,
+                image_bytes: overlook_texture::mip_chain_bytes(64, 64),
+                partial_of: Some(79234),
+            },
+        );
+        assert_eq!(
+            texture_row(id, &partial, false).1,
+            "64 × 64 (1/8 size), 3 components, first 8192 of 79234 B"
         );
         assert_eq!(
             texture_row(id, &TextureState::Failed("HTTP 404".into()), false).1,

@@ -315,6 +315,9 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
     .init_resource::<CapturedFrames>()
     .init_resource::<ObjectsQuiet>()
     .insert_resource(PendingCapture(Some(settings)))
+    // The frames show every texture at full quality, and `check` proves the grid serves each
+    // whole: no first-part-first fetching here.
+    .insert_resource(crate::assets::TextureFetchPolicy { progressive: false })
     .add_systems(Update, watch_local_ids)
     .add_systems(Startup, spawn_capture_cameras)
     .add_systems(Last, drive_capture);
