@@ -245,7 +245,25 @@ pub struct ScenePipeline {
     white: TextureView,
 }
 
-fn init_scene_pipeline(mut commands: Commands, device: Res<RenderDevice>, queue: Res<RenderQueue>) {
+/// Anisotropic filtering on a GPU: terrain and faces seen at a grazing angle keep their detail.
+pub const ANISOTROPY: u16 = 8;
+
+/// The sampler's anisotropy on an adapter of `device_type` (wgpu's `DeviceType`, by its debug
+/// name): none on a CPU (software) renderer, where 8× filtering made a frame of the demo scene
+/// on lavapipe 1.5× as long (BENCHMARKS.md, "Textures in the viewer"); [`ANISOTROPY`] elsewhere.
+pub fn anisotropy_for(device_type: &str) -> u16 {
+    if device_type == "Cpu" { 1 } else { ANISOTROPY }
+}
+
+fn init_scene_pipeline(
+    mut commands: Commands,
+    device: Res<RenderDevice>,
+    queue: Res<RenderQueue>,
+    adapter: Option<Res<bevy::render::renderer::RenderAdapterInfo>>,
+) {
+    let anisotropy = adapter.map_or(ANISOTROPY, |a| {
+        anisotropy_for(&format!("{:?}", a.device_type))
+    });
     // Repeating (SL's texture repeats and the terrain's tiling), trilinear.
     let texture_sampler = device.create_sampler(&SamplerDescriptor {
         label: Some("overlook_scene_sampler"),
@@ -255,7 +273,7 @@ fn init_scene_pipeline(mut commands: Commands, device: Res<RenderDevice>, queue:
         mag_filter: FilterMode::Linear,
         min_filter: FilterMode::Linear,
         mipmap_filter: MipmapFilterMode::Linear,
-        anisotropy_clamp: 8,
+        anisotropy_clamp: anisotropy,
         ..default()
     });
     let white = device
@@ -759,6 +777,13 @@ mod tests {
                 sorting_info(center, camera, blended).sort_distance(&rangefinder)
             })
             .collect()
+    }
+
+    #[test]
+    fn anisotropic_filtering_is_for_gpus() {
+        assert_eq!(anisotropy_for("Cpu"), 1);
+        assert_eq!(anisotropy_for("DiscreteGpu"), ANISOTROPY);
+        assert_eq!(anisotropy_for("IntegratedGpu"), ANISOTROPY);
     }
 
     #[test]
