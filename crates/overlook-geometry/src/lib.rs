@@ -6,6 +6,8 @@
 //! - [`terrain`]: the region's heightmap cut into chunks, meshed at a level of detail with skirts,
 //!   height-band colours and the water plane.
 //! - [`prim`]: prim meshes from shape parameters (path × profile sweep, SL face numbering).
+//! - [`sculpt`]: sculpted prims, a surface read from a sculpt map (sphere, torus, plane or
+//!   cylinder stitching, invert and mirror, SL's grid size per level of detail).
 //! - [`standin`]: stand-in meshes for objects that are not prims (trees, grass, avatars).
 //!
 //! Coordinates are SL's: x east, y north, z up, metres. Shape bytes and heights come from the
@@ -16,6 +18,7 @@
 
 pub mod mesh;
 pub mod prim;
+pub mod sculpt;
 pub mod standin;
 pub mod terrain;
 
