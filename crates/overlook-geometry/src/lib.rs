@@ -6,6 +6,8 @@
 //! - [`terrain`]: the region's heightmap cut into chunks, meshed at a level of detail with skirts,
 //!   height-band colours and the water plane.
 //! - [`prim`]: prim meshes from shape parameters (path × profile sweep, SL face numbering).
+//! - [`llmesh`]: SL mesh assets (`application/vnd.ll.mesh`) decoded into per-face meshes and
+//!   encoded from them, with the binary LLSD they are written in.
 //! - [`standin`]: stand-in meshes for objects that are not prims (trees, grass, avatars).
 //!
 //! Coordinates are SL's: x east, y north, z up, metres. Shape bytes and heights come from the
@@ -14,6 +16,7 @@
 // Unit tests may cast freely (clippy.toml lets tests unwrap, expect, panic and index).
 #![cfg_attr(test, allow(clippy::as_conversions))]
 
+pub mod llmesh;
 pub mod mesh;
 pub mod prim;
 pub mod standin;
