@@ -3,7 +3,7 @@
 # Datagram targets get every captured datagram; `login` gets the captured XML bodies; the stateful
 # `*_session` targets read their input as a sequence of operations, which no capture holds (they
 # replay the capture's handshake themselves), so their corpus starts empty and libFuzzer grows it;
-# `j2c_decode` gets the texture corpus (tests/data/opensim-0.9.2.2/assets/).
+# `mesh_asset` starts empty too; `j2c_decode` gets the texture corpus (tests/data/opensim-0.9.2.2/assets/).
 set -euo pipefail
 cd "$(dirname "$0")"
 target="$1"
@@ -14,6 +14,10 @@ case "$target" in
         for f in "$captures"/*.xml; do cp "$f" "corpus/$target/$(basename "$f")"; done
         ;;
     *_session)
+        ;;
+    mesh_asset)
+        # No captured mesh asset yet; libFuzzer grows the corpus (the target also feeds every
+        # input through zlib as a LOD block, so the LLSD decoder is reached from the start).
         ;;
     j2c_decode)
         # Every codestream OpenSim served or ships (assets/README.md), whole and as the first

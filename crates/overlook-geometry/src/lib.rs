@@ -8,6 +8,8 @@
 //! - [`prim`]: prim meshes from shape parameters (path × profile sweep, SL face numbering).
 //! - [`sculpt`]: sculpted prims, a surface read from a sculpt map (sphere, torus, plane or
 //!   cylinder stitching, invert and mirror, SL's grid size per level of detail).
+//! - [`llmesh`]: SL mesh assets (`application/vnd.ll.mesh`) decoded into per-face meshes and
+//!   encoded from them, with the binary LLSD they are written in.
 //! - [`standin`]: stand-in meshes for objects that are not prims (trees, grass, avatars).
 //!
 //! Coordinates are SL's: x east, y north, z up, metres. Shape bytes and heights come from the
@@ -16,6 +18,7 @@
 // Unit tests may cast freely (clippy.toml lets tests unwrap, expect, panic and index).
 #![cfg_attr(test, allow(clippy::as_conversions))]
 
+pub mod llmesh;
 pub mod mesh;
 pub mod prim;
 pub mod sculpt;
