@@ -127,13 +127,15 @@ pub struct TextureImages {
 impl TextureImages {
     /// The handle of `id`'s image, reserved on first use.
     pub fn handle(&mut self, images: &Assets<Image>, id: Uuid) -> Handle<Image> {
-        let handle = self
-            .handles
+        let ids = &mut self.ids;
+        self.handles
             .entry(id)
-            .or_insert_with(|| images.reserve_handle())
-            .clone();
-        self.ids.insert(handle.id(), id);
-        handle
+            .or_insert_with(|| {
+                let handle = images.reserve_handle();
+                ids.insert(handle.id(), id);
+                handle
+            })
+            .clone()
     }
 
     /// The texture whose image `image` is.
@@ -141,13 +143,21 @@ impl TextureImages {
         self.ids.get(&image).copied()
     }
 
-    /// Puts `image` into `id`'s handle, replacing any earlier one, and counts its bytes.
-    fn hold(&mut self, images: &mut Assets<Image>, id: Uuid, image: Image, bytes: u64) {
+    /// Puts `image` into `id`'s handle, replacing any earlier one, and counts its bytes; returns
+    /// the handle.
+    fn hold(
+        &mut self,
+        images: &mut Assets<Image>,
+        id: Uuid,
+        image: Image,
+        bytes: u64,
+    ) -> Handle<Image> {
         let handle = self.handle(images, id);
         // The handle was reserved by this app's `Assets<Image>`: inserting cannot fail.
         let _ = images.insert(&handle, image);
         let before = self.sizes.insert(id, bytes).unwrap_or(0);
         self.bytes = self.bytes.saturating_sub(before) + bytes;
+        handle
     }
 
     /// Whether `id` decoded with transparent pixels.
@@ -493,15 +503,13 @@ fn apply_texture_news(
                             (Some(_), Some(&px)) => decode_side(px),
                             _ => MAX_TEXTURE_SIDE,
                         };
-                        let reduce = overlook_texture::J2cInfo::parse(&codestream)
-                            .map(|info| overlook_texture::reduce_for(&info, side, left))
-                            .unwrap_or(0);
-                        let reserved = overlook_texture::J2cInfo::parse(&codestream)
-                            .map(|info| {
+                        // A header that does not parse decodes to an error: nothing reserved.
+                        let (reduce, reserved) = overlook_texture::J2cInfo::parse(&codestream)
+                            .map_or((0, 0), |info| {
+                                let reduce = overlook_texture::reduce_for(&info, side, left);
                                 let (w, h) = info.reduced_size(reduce);
-                                overlook_texture::mip_chain_bytes(w, h)
-                            })
-                            .unwrap_or(0);
+                                (reduce, overlook_texture::mip_chain_bytes(w, h))
+                            });
                         images.bytes += reserved;
                         let total = t.total;
                         let task = AsyncComputeTaskPool::get()
@@ -597,8 +605,7 @@ fn finish_decodes(
         let bytes = bytes.clone();
         let state = match result {
             Ok((info, image)) => {
-                held.hold(&mut images, id, image, info.image_bytes);
-                let handle = held.handle(&images, id);
+                let handle = held.hold(&mut images, id, image, info.image_bytes);
                 if info.has_alpha {
                     held.alpha.insert(id);
                     let wearing: Vec<AssetId<SceneMaterial>> = materials
@@ -621,7 +628,7 @@ fn finish_decodes(
                 if let Some(band) = region.terrain_detail.iter().position(|&t| t == id)
                     && let Some(&colour) = DEFAULT_BAND_COLOURS.get(band)
                 {
-                    held.hold(&mut images, id, solid_image(colour), 4);
+                    let _ = held.hold(&mut images, id, solid_image(colour), 4);
                 }
                 TextureState::Failed(why)
             }
@@ -669,6 +676,19 @@ mod tests {
         app
     }
 
+    /// Writes every message the live OpenSim sent in the captured Test Region session (its
+    /// handshake's four terrain textures, and its prims, all wearing the plywood).
+    fn send_captured_session(app: &mut App) {
+        let datagrams = overlook_protocol::capture::read_udp_jsonl(
+            &overlook_testdata::session_udp("test-region"),
+        )
+        .unwrap();
+        for (id, body) in overlook_protocol::capture::inbound_bodies(&datagrams).unwrap() {
+            let m = Message::parse(id, &body).unwrap();
+            app.world_mut().write_message(RegionMessage(Box::new(m)));
+        }
+    }
+
     /// The texture requests written since `cursor` last read.
     fn asked(
         app: &App,
@@ -687,14 +707,7 @@ mod tests {
     #[test]
     fn captured_references_are_asked_once_terrain_first_and_settle_after_the_objects() {
         let mut app = app();
-        let datagrams = overlook_protocol::capture::read_udp_jsonl(
-            &overlook_testdata::session_udp("test-region"),
-        )
-        .unwrap();
-        for (id, body) in overlook_protocol::capture::inbound_bodies(&datagrams).unwrap() {
-            let m = Message::parse(id, &body).unwrap();
-            app.world_mut().write_message(RegionMessage(Box::new(m)));
-        }
+        send_captured_session(&mut app);
         app.update();
         let mut cursor = bevy::ecs::message::MessageCursor::<Outgoing>::default();
         let requests = asked(&app, &mut cursor);
@@ -826,10 +839,7 @@ mod tests {
             Some(300)
         );
         // The same references again: nothing new is asked.
-        for (id, body) in overlook_protocol::capture::inbound_bodies(&datagrams).unwrap() {
-            let m = Message::parse(id, &body).unwrap();
-            app.world_mut().write_message(RegionMessage(Box::new(m)));
-        }
+        send_captured_session(&mut app);
         app.update();
         let again = asked(&app, &mut cursor);
         assert!(again.is_empty(), "{again:?}");
@@ -850,14 +860,7 @@ mod tests {
     #[test]
     fn a_first_part_shows_at_once_and_its_rest_comes_when_a_wearer_is_near() {
         let mut app = app();
-        let datagrams = overlook_protocol::capture::read_udp_jsonl(
-            &overlook_testdata::session_udp("test-region"),
-        )
-        .unwrap();
-        for (id, body) in overlook_protocol::capture::inbound_bodies(&datagrams).unwrap() {
-            let m = Message::parse(id, &body).unwrap();
-            app.world_mut().write_message(RegionMessage(Box::new(m)));
-        }
+        send_captured_session(&mut app);
         // The viewpoint far above the region: every prim is a few pixels across.
         let camera = app
             .world_mut()
