@@ -131,6 +131,9 @@ pub struct SceneObject {
     pub shape: PrimShape,
     /// TextureEntry bytes (empty for plants).
     pub texture_entry: Vec<u8>,
+    /// The `ExtraParams` blob as sent in a full update (empty: none; sculpts and meshes carry
+    /// their 0x30 entry here).
+    pub extra_params: Vec<u8>,
     /// `UpdateFlags`.
     pub update_flags: u32,
     /// `Some` for the object that moves.
@@ -255,6 +258,7 @@ pub fn default_scene(map: &Heightmap, seed: u64) -> Vec<SceneObject> {
             scale,
             shape,
             texture_entry,
+            extra_params: Vec::new(),
             update_flags,
             motion: None,
             blink: None,

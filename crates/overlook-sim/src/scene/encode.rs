@@ -1,10 +1,10 @@
 //! The wire forms of scene objects and avatars, as OpenSim 0.9.2.2 builds them (PROTOCOL
 //! §3.9–§3.11; what the captures show):
 //!
-//! - [`SceneObject::to_object_data`]: a full `ObjectUpdate` block — 60-byte motion blob, no
-//!   extra parameters, the species byte in `Data` for plants;
+//! - [`SceneObject::to_object_data`]: a full `ObjectUpdate` block — 60-byte motion blob, the
+//!   object's extra parameters (none for plain prims), the species byte in `Data` for plants;
 //! - [`SceneObject::to_compressed`] / [`SceneObject::compressed_block`]: an
-//!   `ObjectUpdateCompressed` object — an empty extra-parameter list (`00`), the parent flag for
+//!   `ObjectUpdateCompressed` object — the extra parameters (`00` for none), the parent flag for
 //!   linkset children, and OpenSim's fixed 113-byte form for plants;
 //! - [`SceneObject::terse`]: the 44-byte `ImprovedTerseObjectUpdate` data of the moving object;
 //! - [`avatar_object`]: an avatar's full block — 76-byte motion blob with collision plane and the
@@ -72,6 +72,7 @@ impl SceneObject {
             update_flags: self.update_flags,
             shape: self.shape,
             texture_entry: self.texture_entry.clone(),
+            extra_params: self.extra_params.clone(),
             data: if self.is_plant() {
                 vec![self.state]
             } else {
@@ -103,7 +104,12 @@ impl SceneObject {
             text: None,
             media_url: None,
             legacy_particles: None,
-            extra_params: vec![0],
+            // The compressed form always has the count byte: `00` for none.
+            extra_params: if self.extra_params.is_empty() {
+                vec![0]
+            } else {
+                self.extra_params.clone()
+            },
             sound: None,
             name_values: None,
             shape: self.shape,
