@@ -2,8 +2,9 @@
 //! default target when no grid is given and the peer most tests run against (issue 4).
 //!
 //! Layers, mirroring the viewer side:
-//! - `terrain` and `scene` build what the region serves (pure functions, no I/O), `textures` holds
-//!   the textures it serves and references;
+//! - `terrain` and `scene` build what the region serves (pure functions, no I/O), `textures` and
+//!   `meshes` hold the assets it serves and references, `store` serves them by id (and those
+//!   of a region archive);
 //! - `region` is the UDP region as a sans-IO state machine (`handle_*` / `poll_*`, injected
 //!   clock), one [`overlook_protocol::circuit::Reliability`] per connected agent;
 //! - `login` is the HTTP login service (XML-RPC `login_to_simulator`, the seed capability,
@@ -14,10 +15,12 @@
 #![cfg_attr(test, allow(clippy::as_conversions))]
 
 pub mod login;
+pub mod meshes;
 mod mix;
 pub mod region;
 pub mod scene;
 pub mod server;
+pub mod store;
 pub mod terrain;
 pub mod textures;
 

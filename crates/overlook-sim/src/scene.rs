@@ -17,7 +17,7 @@ use core::f32::consts::TAU;
 
 use crate::terrain::height_at;
 use crate::terrain::shape::{f32_of, splitmix64};
-use overlook_protocol::message::object::{PCode, PrimShape};
+use overlook_protocol::message::object::{ExtraParam, ExtraParams, PCode, PrimShape, Sculpt};
 use overlook_protocol::terrain::Heightmap;
 use overlook_protocol::types::{Quat, Uuid, Vec3};
 
@@ -223,6 +223,7 @@ pub fn default_scene(map: &Heightmap, seed: u64) -> Vec<SceneObject> {
         } = entry;
         let (x, y) = (cx + dx, cy + dy);
         let ground = height_at(map, x, y);
+        let mut extra_params = Vec::new();
         let (pcode, state, material, shape, texture_entry, update_flags, z) = match kind {
             Kind::Prim(shape, te) => (
                 PCode::Prim,
@@ -233,6 +234,23 @@ pub fn default_scene(map: &Heightmap, seed: u64) -> Vec<SceneObject> {
                 PRIM_FLAGS,
                 ground + scale.z / 2.0,
             ),
+            Kind::Asset(te, texture, kind_byte) => {
+                // SL's shape for sculpties and meshes: circle path, circle profile.
+                extra_params = ExtraParams {
+                    params: vec![ExtraParam::Sculpt(Sculpt { texture, kind_byte })],
+                }
+                .to_bytes()
+                .unwrap_or_default();
+                (
+                    PCode::Prim,
+                    0,
+                    3,
+                    PrimShape::with_curves(0x20, 0x00),
+                    te,
+                    PRIM_FLAGS,
+                    ground + scale.z / 2.0,
+                )
+            }
             Kind::Plant(pcode, species) => (
                 pcode,
                 species,
@@ -258,7 +276,7 @@ pub fn default_scene(map: &Heightmap, seed: u64) -> Vec<SceneObject> {
             scale,
             shape,
             texture_entry,
-            extra_params: Vec::new(),
+            extra_params,
             update_flags,
             motion: None,
             blink: None,

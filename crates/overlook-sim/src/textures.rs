@@ -37,6 +37,16 @@ pub const ORIENTED: Uuid = id(0x6138_1f6a_455d_5ef9_8157_234e_e510_aab3);
 pub const CHECKER: Uuid = id(0xcc0f_4463_a956_5b71_bf3b_f837_ef39_108a);
 /// A leaf, 128×128 RGBA with real alpha (soft edge, transparent around it): one prim.
 pub const LEAF_ALPHA: Uuid = id(0x3bf3_2bf5_15fb_5639_8ccb_a116_cdf9_4174);
+/// Sculpt map of a ribbed, squashed sphere, 64×64 RGB, lossless: the sphere-type sculpty.
+pub const SCULPT_SPHERE: Uuid = id(0x8397_0356_adcb_5e74_ba6c_0802_5a39_b531);
+/// Sculpt map of a ring whose tube swells five times around, 64×64 RGB, lossless: the torus-type
+/// sculpty.
+pub const SCULPT_TORUS: Uuid = id(0x11fc_1f07_6e17_5c90_9d1f_68c0_7498_5811);
+/// Sculpt map of a sheet with two crests and a trough, 64×64 RGB, lossless: the plane-type
+/// sculpty.
+pub const SCULPT_PLANE: Uuid = id(0x8d94_f6d1_d763_579a_a3d9_e686_1c2f_137d);
+/// Sculpt map of a vase, 64×64 RGB, lossless: the cylinder-type sculpty.
+pub const SCULPT_CYLINDER: Uuid = id(0x70cd_5f65_3595_58a4_a94b_9880_1af2_9558);
 /// Referenced by one face of the scene and never served (404), so a viewer's fallback for a
 /// texture that cannot be fetched gets exercised.
 pub const MISSING: Uuid = id(0x7d6f_95bd_3c84_5704_8a1f_26bf_707f_1ef2);
@@ -63,7 +73,7 @@ pub struct Texture {
 }
 
 /// Every texture the region serves.
-pub const TEXTURES: [Texture; 7] = [
+pub const TEXTURES: [Texture; 11] = [
     Texture {
         id: TERRAIN_DIRT,
         name: "terrain-dirt",
@@ -113,6 +123,42 @@ pub const TEXTURES: [Texture; 7] = [
         components: 4,
         bytes: include_bytes!("../assets/textures/leaf-alpha.j2c"),
     },
+    Texture {
+        id: SCULPT_SPHERE,
+        name: "sculpt-sphere",
+        size: 64,
+        components: 3,
+        bytes: include_bytes!("../assets/textures/sculpt-sphere.j2c"),
+    },
+    Texture {
+        id: SCULPT_TORUS,
+        name: "sculpt-torus",
+        size: 64,
+        components: 3,
+        bytes: include_bytes!("../assets/textures/sculpt-torus.j2c"),
+    },
+    Texture {
+        id: SCULPT_PLANE,
+        name: "sculpt-plane",
+        size: 64,
+        components: 3,
+        bytes: include_bytes!("../assets/textures/sculpt-plane.j2c"),
+    },
+    Texture {
+        id: SCULPT_CYLINDER,
+        name: "sculpt-cylinder",
+        size: 64,
+        components: 3,
+        bytes: include_bytes!("../assets/textures/sculpt-cylinder.j2c"),
+    },
+];
+
+/// The sculpt maps, with their sculpt types (1 sphere, 2 torus, 3 plane, 4 cylinder).
+pub const SCULPT_MAPS: [(Uuid, u8); 4] = [
+    (SCULPT_SPHERE, 1),
+    (SCULPT_TORUS, 2),
+    (SCULPT_PLANE, 3),
+    (SCULPT_CYLINDER, 4),
 ];
 
 /// The served texture with asset id `id` ([`MISSING`] and every other id: `None`).
@@ -152,10 +198,17 @@ mod tests {
             let cod = 4 + usize::try_from(be16(b, 4)).unwrap();
             assert_eq!(&b[cod..cod + 2], [0xFF, 0x52], "{}", t.name);
             assert_eq!(b[cod + 5], 0, "LRCP");
-            assert_eq!(be16(b, cod + 6), 4, "quality layers");
             assert_eq!(b[cod + 8], 1, "colour transform");
-            assert_eq!(b[cod + 9], 5, "6 resolution levels");
-            assert_eq!(b[cod + 13], 0, "irreversible 9/7");
+            if t.name.starts_with("sculpt-") {
+                // Lossless, so the vertices come back exact: one layer, reversible 5/3.
+                assert_eq!(be16(b, cod + 6), 1, "quality layers");
+                assert_eq!(b[cod + 9], 4, "5 resolution levels");
+                assert_eq!(b[cod + 13], 1, "reversible 5/3");
+            } else {
+                assert_eq!(be16(b, cod + 6), 4, "quality layers");
+                assert_eq!(b[cod + 9], 5, "6 resolution levels");
+                assert_eq!(b[cod + 13], 0, "irreversible 9/7");
+            }
             assert_eq!(&b[b.len() - 2..], [0xFF, 0xD9], "EOC");
         }
         assert!(total < 300_000, "{total}");

@@ -36,6 +36,7 @@
 //! uvs than positions, a malformed or non-finite domain, an index past the last vertex) fails the
 //! whole LOD, with the face's number in the error.
 
+pub mod demo;
 pub mod llsd;
 
 use std::fmt;

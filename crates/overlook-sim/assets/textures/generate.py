@@ -242,6 +242,62 @@ def leaf(size: int) -> list[int]:
     return out
 
 
+# --- Sculpt maps -----------------------------------------------------------------------------
+# A sculpt map's pixel (r, g, b) is a vertex at (r, g, b) / 255 - 0.5 in the prim's unit box
+# (PROTOCOL §12). Drawn as SL's tools draw them: longitude (or x) rising to the right, z (or y)
+# rising upwards, so the image's top row is the top of the shape. Served losslessly (reversible
+# 5/3 wavelet): a lossy codestream would move the vertices.
+
+def sculpt_map(size: int, point) -> list[int]:
+    """RGB pixels of a sculpt map whose pixel at (u, v) (u = column / (size - 1) rising to the
+    right, v = row / (size - 1) rising upwards) is point(u, v), each coordinate in -0.5..0.5."""
+    out = []
+    for row in range(size):
+        v = 1.0 - row / (size - 1)
+        for col in range(size):
+            u = col / (size - 1)
+            out.extend(clamp8((c + 0.5) * 255) for c in point(u, v))
+    return out
+
+
+def pumpkin(u: float, v: float) -> tuple[float, float, float]:
+    """A ribbed, squashed sphere (sphere type: the top and bottom rows are the poles)."""
+    lon, lat = 2 * math.pi * u, math.pi * (v - 0.5)
+    r = 0.5 * (0.84 + 0.16 * abs(math.cos(4 * lon)))
+    return (r * math.cos(lat) * math.cos(lon), r * math.cos(lat) * math.sin(lon),
+            0.4 * math.sin(lat))
+
+
+def wavy_ring(u: float, v: float) -> tuple[float, float, float]:
+    """A ring whose tube swells five times around (torus type: rows and columns wrap)."""
+    major, minor = 2 * math.pi * u, 2 * math.pi * v
+    tube = 0.1 + 0.05 * (0.5 + 0.5 * math.cos(5 * major))
+    ring = 0.5 - 0.15 - tube + tube * math.cos(minor)
+    return (ring * math.cos(major), ring * math.sin(major), tube * math.sin(minor) * 1.5)
+
+
+def wave_sheet(u: float, v: float) -> tuple[float, float, float]:
+    """A square sheet with two crests and a trough (plane type: nothing wraps)."""
+    return (u - 0.5, v - 0.5,
+            0.3 * math.sin(2 * math.pi * u) * math.cos(math.pi * (v - 0.5)))
+
+
+def vase(u: float, v: float) -> tuple[float, float, float]:
+    """A vase, wide at its belly and narrow at its neck (cylinder type: columns wrap)."""
+    lon = 2 * math.pi * u
+    r = 0.18 + 0.3 * math.sin(math.pi * (0.1 + 0.75 * v)) ** 2 + 0.06 * v ** 4
+    r = min(r, 0.5)
+    return (r * math.cos(lon), r * math.sin(lon), v - 0.5)
+
+
+SCULPT_MAPS = [
+    ("sculpt-sphere", pumpkin),
+    ("sculpt-torus", wavy_ring),
+    ("sculpt-plane", wave_sheet),
+    ("sculpt-cylinder", vase),
+]
+
+
 # --- The set ---------------------------------------------------------------------------------
 
 def asset_id(name: str) -> uuid.UUID:
@@ -260,7 +316,7 @@ def textures() -> list[tuple[str, int, int, list[int]]]:
         ("oriented", 256, 3, oriented(256)),
         ("checker", 128, 3, checker(128, 8)),
         ("leaf-alpha", 128, 4, leaf(128)),
-    ]
+    ] + [(name, 64, 3, sculpt_map(64, point)) for name, point in SCULPT_MAPS]
 
 
 def main() -> int:
@@ -280,8 +336,11 @@ def main() -> int:
             png = os.path.join(keep or tmp, f"{name}.png")
             write_png(png, size, size, channels, pixels)
             j2k = os.path.join(tmp, f"{name}.j2k")
+            # Sculpt maps lossless (5/3, one layer), the rest lossy like OpenSim's library.
+            quality = [] if name.startswith("sculpt-") else ["-r", RATES, "-I"]
+            levels = "5" if size <= 64 else "6"
             subprocess.run(
-                [opj, "-i", png, "-o", j2k, "-n", "6", "-p", "LRCP", "-r", RATES, "-I"],
+                [opj, "-i", png, "-o", j2k, "-n", levels, "-p", "LRCP", *quality],
                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             target = os.path.join(HERE, f"{name}.j2c")
             shutil.copyfile(j2k, target)

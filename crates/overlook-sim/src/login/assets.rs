@@ -1,15 +1,17 @@
-//! The `GetTexture` / `ViewerAsset` capabilities: what a `GET <cap>/?texture_id=<uuid>` is
-//! answered, decided without I/O (PROTOCOL §12; `tests/data/opensim-0.9.2.2/assets/README.md`
+//! The `GetTexture` / `ViewerAsset` / `GetMesh` / `GetMesh2` capabilities: what a
+//! `GET <cap>/?texture_id=<uuid>` or `?mesh_id=<uuid>` is answered, decided without I/O (PROTOCOL §12; `tests/data/opensim-0.9.2.2/assets/README.md`
 //! has what the live OpenSim 0.9.2.2 answered, OpenSim's `GetAssetsHandler` the rest).
 //!
-//! - The first query pair whose key names an asset type decides: `texture_id` is looked up in
-//!   [`crate::textures`]; `mesh_id` and OpenSim's other asset keys (`sound_id`, `landmark_id`,
-//!   …) name assets this region has none of. No query at all: **400**; only unknown keys:
+//! - The first query pair whose key names an asset type decides: `texture_id` and `mesh_id`
+//!   are looked up in the region's [`AssetStore`] (its own textures and meshes, and those of a
+//!   region archive) and must name an asset of that kind; OpenSim's other asset keys
+//!   (`sound_id`, `landmark_id`, …) name assets this region serves none of. No query at all: **400**; only unknown keys:
 //!   **404** (OpenSim: "Unknown type").
 //! - An empty or malformed id: **400**, empty body (observed for `texture_id=garbage`). An
 //!   unknown id — [`crate::textures::MISSING`] among them — or an id of another type: **404**,
 //!   empty body (observed).
-//! - Found: **200**, `Content-Type: image/x-j2c`, the whole codestream (observed). With
+//! - Found: **200**, `Content-Type: image/x-j2c` (a texture, observed) or
+//!   `application/vnd.ll.mesh` (a mesh), the whole asset (observed). With
 //!   `Range: bytes=A-B` **206** and `Content-Range: bytes A-B/total`, `B` clamped to the last
 //!   byte; `bytes=A-` is from `A` to the end (observed: `bytes=0-` is a 206 with everything).
 //!   The suffix form `bytes=-N` is the last `N` bytes, as RFC 9110 says (OpenSim reads it as
@@ -25,11 +27,11 @@
 
 use overlook_protocol::types::Uuid;
 
-use crate::textures::{self, Texture};
+use crate::store::{Asset, AssetKind, AssetStore};
 
-/// OpenSim's `GetAssetsHandler` query keys other than `texture_id` (assets this region has none
-/// of).
-const OTHER_ASSET_KEYS: [&str; 18] = [
+/// OpenSim's `GetAssetsHandler` query keys other than `texture_id` and `mesh_id` (assets this
+/// region serves none of).
+const OTHER_ASSET_KEYS: [&str; 17] = [
     "sound_id",
     "callcard_id",
     "landmark_id",
@@ -46,19 +48,18 @@ const OTHER_ASSET_KEYS: [&str; 18] = [
     "jpeg_id",
     "animatn_id",
     "gesture_id",
-    "mesh_id",
     "settings_id",
 ];
 
 /// How an asset request is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum AssetAnswer {
-    /// 200 with the whole codestream.
-    Whole(&'static Texture),
+    /// 200 with the whole asset.
+    Whole(Asset),
     /// 206 with `bytes[start..=end]` and `Content-Range: bytes start-end/len`.
     Partial {
-        /// The texture.
-        texture: &'static Texture,
+        /// The asset.
+        asset: Asset,
         /// First byte served.
         start: usize,
         /// Last byte served (inclusive).
@@ -71,7 +72,7 @@ pub(super) enum AssetAnswer {
 }
 
 /// The answer to a request with URL query `query` (without the `?`) and `Range` header `range`.
-pub(super) fn answer(query: Option<&str>, range: Option<&str>) -> AssetAnswer {
+pub(super) fn answer(store: &AssetStore, query: Option<&str>, range: Option<&str>) -> AssetAnswer {
     let pairs = query
         .unwrap_or_default()
         .split('&')
@@ -81,12 +82,17 @@ pub(super) fn answer(query: Option<&str>, range: Option<&str>) -> AssetAnswer {
     let mut asked = None;
     for (key, value) in pairs {
         any = true;
-        if key == "texture_id" || OTHER_ASSET_KEYS.contains(&key) {
-            asked = Some((key == "texture_id", value));
+        let kind = match key {
+            "texture_id" => Some(AssetKind::Texture),
+            "mesh_id" => Some(AssetKind::Mesh),
+            _ => None,
+        };
+        if kind.is_some() || OTHER_ASSET_KEYS.contains(&key) {
+            asked = Some((kind, value));
             break;
         }
     }
-    let Some((is_texture, value)) = asked else {
+    let Some((kind, value)) = asked else {
         return if any {
             AssetAnswer::NotFound
         } else {
@@ -96,16 +102,13 @@ pub(super) fn answer(query: Option<&str>, range: Option<&str>) -> AssetAnswer {
     let Ok(id) = value.parse::<Uuid>() else {
         return AssetAnswer::BadRequest;
     };
-    let Some(texture) = textures::texture(id).filter(|_| is_texture) else {
+    let Some(asset) = store.get(id).filter(|a| Some(a.kind) == kind) else {
         return AssetAnswer::NotFound;
     };
-    match range.and_then(|r| byte_range(r, texture.bytes.len())) {
-        Some((start, end)) => AssetAnswer::Partial {
-            texture,
-            start,
-            end,
-        },
-        None => AssetAnswer::Whole(texture),
+    let asset = asset.clone();
+    match range.and_then(|r| byte_range(r, asset.bytes.len())) {
+        Some((start, end)) => AssetAnswer::Partial { asset, start, end },
+        None => AssetAnswer::Whole(asset),
     }
 }
 
@@ -151,23 +154,39 @@ fn byte_range(header: &str, len: usize) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meshes::GEM;
     use crate::textures::{CHECKER, MISSING, ORIENTED, TEXTURES};
 
     fn q(id: Uuid) -> String {
         format!("texture_id={id}")
     }
 
+    fn answer(query: Option<&str>, range: Option<&str>) -> AssetAnswer {
+        super::answer(&AssetStore::builtin(), query, range)
+    }
+
+    fn get(id: Uuid) -> Asset {
+        AssetStore::builtin().get(id).unwrap().clone()
+    }
+
     #[test]
     fn queries_decide_like_opensim() {
-        let oriented = textures::texture(ORIENTED).unwrap();
+        let oriented = get(ORIENTED);
         assert_eq!(
             answer(Some(&q(ORIENTED)), None),
-            AssetAnswer::Whole(oriented)
+            AssetAnswer::Whole(oriented.clone())
         );
         assert_eq!(
             answer(Some(&format!("foo=1&texture_id={CHECKER}&mesh_id=x")), None),
-            AssetAnswer::Whole(textures::texture(CHECKER).unwrap())
+            AssetAnswer::Whole(get(CHECKER))
         );
+        // Meshes by `mesh_id`; an id of the other kind is unknown either way.
+        assert_eq!(
+            answer(Some(&format!("mesh_id={GEM}")), None),
+            AssetAnswer::Whole(get(GEM))
+        );
+        assert_eq!(get(GEM).kind, AssetKind::Mesh);
+        assert_eq!(answer(Some(&q(GEM)), None), AssetAnswer::NotFound);
         assert_eq!(answer(Some(&q(MISSING)), None), AssetAnswer::NotFound);
         assert_eq!(answer(Some(&q(Uuid([7; 16]))), None), AssetAnswer::NotFound);
         assert_eq!(
@@ -226,17 +245,17 @@ mod tests {
             assert_eq!(byte_range(ignored, len), None, "{ignored}");
         }
         assert_eq!(byte_range("bytes=0-", 0), None);
-        let first = &TEXTURES[0];
+        let first = get(TEXTURES[0].id);
         assert_eq!(
-            answer(Some(&q(first.id)), Some("bytes=0-599")),
+            answer(Some(&q(TEXTURES[0].id)), Some("bytes=0-599")),
             AssetAnswer::Partial {
-                texture: first,
+                asset: first.clone(),
                 start: 0,
                 end: 599
             }
         );
         assert_eq!(
-            answer(Some(&q(first.id)), Some("bytes=999999-")),
+            answer(Some(&q(TEXTURES[0].id)), Some("bytes=999999-")),
             AssetAnswer::Whole(first)
         );
     }

@@ -15,8 +15,9 @@
 //! The capabilities themselves are deliberately minimal: `EventQueueGet` holds the poll and then
 //! answers 502 (OpenSim's and Second Life's "no events" reply, so viewers simply poll again;
 //! an agent holds at most [`super::EVENT_POLLS_PER_AGENT`] polls, a newer one ends the oldest),
-//! `SimulatorFeatures` a small map declaring no mesh support, the agent-information caps an empty
-//! map, and `GetTexture` / `ViewerAsset` serve the region's own textures (module `assets`). URLs
+//! `SimulatorFeatures` a small map (meshes shown, not uploaded), the agent-information caps an
+//! empty map, and `GetTexture` / `ViewerAsset` / `GetMesh` / `GetMesh2` serve the region's
+//! textures and meshes (module `assets`). URLs
 //! have OpenSim's shapes: `/CE/<uuid>` for the event queue, `/<uuid>` for the others; each is
 //! drawn from the OS CSPRNG per session, and is the capability's only credential.
 
@@ -27,13 +28,15 @@ use overlook_protocol::types::Uuid;
 use super::reply::escape;
 
 /// The capabilities this region grants when asked for them.
-pub const SUPPORTED_CAPS: [&str; 6] = [
+pub const SUPPORTED_CAPS: [&str; 8] = [
     "EventQueueGet",
     "SimulatorFeatures",
     "UpdateAgentInformation",
     "UpdateAgentLanguage",
     "GetTexture",
     "ViewerAsset",
+    "GetMesh",
+    "GetMesh2",
 ];
 
 /// What a capability URL does.
@@ -45,7 +48,8 @@ pub enum CapKind {
     SimulatorFeatures,
     /// `UpdateAgentInformation` / `UpdateAgentLanguage`: an empty LLSD map.
     Acknowledge,
-    /// `GetTexture` / `ViewerAsset`: `GET <cap>/?texture_id=<uuid>` (see module `assets`).
+    /// `GetTexture` / `ViewerAsset` / `GetMesh` / `GetMesh2`: `GET <cap>/?texture_id=<uuid>`
+    /// or `?mesh_id=<uuid>` (see module `assets`).
     Assets,
 }
 
@@ -56,7 +60,7 @@ impl CapKind {
             "EventQueueGet" => Some(CapKind::EventQueueGet),
             "SimulatorFeatures" => Some(CapKind::SimulatorFeatures),
             "UpdateAgentInformation" | "UpdateAgentLanguage" => Some(CapKind::Acknowledge),
-            "GetTexture" | "ViewerAsset" => Some(CapKind::Assets),
+            "GetTexture" | "ViewerAsset" | "GetMesh" | "GetMesh2" => Some(CapKind::Assets),
             _ => None,
         }
     }
@@ -178,9 +182,9 @@ pub(super) fn is_llsd_xml(content_type: Option<&str>) -> bool {
 /// `OpenSimExtras`.
 pub(super) fn simulator_features_xml(grid_name: &str) -> String {
     format!(
-        "<llsd><map><key>MeshRezEnabled</key><boolean>0</boolean>\
+        "<llsd><map><key>MeshRezEnabled</key><boolean>1</boolean>\
          <key>MeshUploadEnabled</key><boolean>0</boolean>\
-         <key>MeshXferEnabled</key><boolean>0</boolean>\
+         <key>MeshXferEnabled</key><boolean>1</boolean>\
          <key>PhysicsMaterialsEnabled</key><boolean>0</boolean>\
          <key>OpenSimExtras</key><map><key>GridName</key><string>{}</string>\
          <key>ExportSupported</key><boolean>0</boolean></map></map></llsd>",
@@ -209,7 +213,7 @@ mod tests {
         assert!(segment.ends_with("0000") && segment.len() == 40);
         assert_eq!(table.agent_of(&segment), Some(agent));
         let names: Vec<String> = [
-            "GetMesh",
+            "GetDisplayNames",
             "EventQueueGet",
             "SimulatorFeatures",
             "EventQueueGet",
@@ -260,7 +264,8 @@ mod tests {
         assert!(!is_llsd_xml(Some("application/llsd+xml2")));
         assert!(!is_llsd_xml(None));
         assert!(simulator_features_xml("A&B").contains("<string>A&amp;B</string>"));
-        assert_eq!(CapKind::for_name("GetMesh"), None);
+        assert_eq!(CapKind::for_name("GetDisplayNames"), None);
+        assert_eq!(CapKind::for_name("GetMesh2"), Some(CapKind::Assets));
         assert_eq!(CapKind::for_name("GetTexture"), Some(CapKind::Assets));
         assert_eq!(CapKind::for_name("ViewerAsset"), Some(CapKind::Assets));
         assert!(

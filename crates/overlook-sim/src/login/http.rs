@@ -25,7 +25,7 @@ use super::assets::{self, AssetAnswer};
 use super::authenticate::{LoginAttempt, LoginRefusal};
 use super::caps::{CapKind, is_llsd_xml, seed_path_segment, simulator_features_xml};
 use super::reply::llsd_xml;
-use crate::textures::J2C_CONTENT_TYPE;
+use crate::store::AssetStore;
 
 /// XML-RPC fault code for an unknown method (xmlrpc-epi, as OpenSim uses it).
 const FAULT_METHOD_NOT_FOUND: i64 = -32601;
@@ -228,35 +228,31 @@ async fn capabilities(
         }
         CapKind::SimulatorFeatures => llsd_reply(simulator_features_xml(&service.config.grid_name)),
         CapKind::Acknowledge => llsd_reply("<llsd><map></map></llsd>".to_owned()),
-        CapKind::Assets => asset(&method, &uri, &headers),
+        CapKind::Assets => asset(&service.config.assets, &method, &uri, &headers),
     }
 }
 
-/// `GetTexture` / `ViewerAsset` (see module `assets`): `GET` (or `HEAD`) only, else 404 like an
-/// unknown path. Error answers have empty bodies, as OpenSim's.
-fn asset(method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+/// `GetTexture` / `ViewerAsset` / `GetMesh` / `GetMesh2` (see module `assets`): `GET` (or
+/// `HEAD`) only, else 404 like an unknown path. Error answers have empty bodies, as OpenSim's.
+fn asset(store: &AssetStore, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
     if *method != Method::GET && *method != Method::HEAD {
         return not_found();
     }
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    match assets::answer(uri.query(), range) {
-        AssetAnswer::Whole(texture) => (
+    match assets::answer(store, uri.query(), range) {
+        AssetAnswer::Whole(asset) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, J2C_CONTENT_TYPE)],
-            texture.bytes,
+            [(header::CONTENT_TYPE, asset.kind.content_type())],
+            Bytes::from_owner(asset.bytes),
         )
             .into_response(),
-        AssetAnswer::Partial {
-            texture,
-            start,
-            end,
-        } => {
-            let range = format!("bytes {start}-{end}/{}", texture.bytes.len());
-            let body = texture.bytes.get(start..=end).unwrap_or_default();
+        AssetAnswer::Partial { asset, start, end } => {
+            let range = format!("bytes {start}-{end}/{}", asset.bytes.len());
+            let body = Bytes::from_owner(asset.bytes.clone()).slice(start..=end);
             (
                 StatusCode::PARTIAL_CONTENT,
                 [
-                    (header::CONTENT_TYPE, J2C_CONTENT_TYPE.to_owned()),
+                    (header::CONTENT_TYPE, asset.kind.content_type().to_owned()),
                     (header::CONTENT_RANGE, range),
                 ],
                 body,

@@ -85,12 +85,14 @@ pub struct LoginConfig {
     pub event_polls_per_agent: usize,
     /// Timeouts and the connection cap of the HTTP transport (see [`HttpLimits`]).
     pub http: HttpLimits,
+    /// The textures and meshes the asset capabilities serve.
+    pub assets: crate::store::AssetStore,
 }
 
 impl LoginConfig {
     /// A configuration with the defaults: grid name `Overlook`, [`DEFAULT_START`],
-    /// [`DEFAULT_LOOK_AT`], [`WELCOME_MESSAGE`], [`EVENT_POLL_HOLD`], [`EVENT_POLLS_PER_AGENT`]
-    /// and the default [`HttpLimits`].
+    /// [`DEFAULT_LOOK_AT`], [`WELCOME_MESSAGE`], [`EVENT_POLL_HOLD`], [`EVENT_POLLS_PER_AGENT`],
+    /// the default [`HttpLimits`] and the region's own assets.
     pub fn new(accounts: Vec<Account>, region: RegionInfo, public_url: &str) -> Self {
         LoginConfig {
             accounts,
@@ -103,6 +105,7 @@ impl LoginConfig {
             event_poll_hold: EVENT_POLL_HOLD,
             event_polls_per_agent: EVENT_POLLS_PER_AGENT,
             http: HttpLimits::default(),
+            assets: crate::store::AssetStore::builtin(),
         }
     }
 }

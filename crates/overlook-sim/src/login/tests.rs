@@ -264,6 +264,8 @@ async fn seed_capability_follows_opensims_rules() {
         keys,
         [
             "EventQueueGet",
+            "GetMesh",
+            "GetMesh2",
             "GetTexture",
             "SimulatorFeatures",
             "UpdateAgentInformation",

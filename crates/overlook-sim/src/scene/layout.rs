@@ -7,7 +7,11 @@
 //! ([`ORIENTED`]), and a few faces show the other textures the region serves (see
 //! [`textured_faces`]). The last two entries are the orbiting sphere and the blinking box.
 
-use crate::textures::{CHECKER, LEAF_ALPHA, MISSING, ORIENTED};
+use crate::meshes::{GEM, KNOT};
+use crate::textures::{
+    CHECKER, LEAF_ALPHA, MISSING, ORIENTED, SCULPT_CYLINDER, SCULPT_PLANE, SCULPT_SPHERE,
+    SCULPT_TORUS,
+};
 use overlook_protocol::message::object::{PCode, PrimShape, TeField, TextureEntry, te_material};
 use overlook_protocol::types::{Uuid, Vec3};
 
@@ -15,6 +19,9 @@ use overlook_protocol::types::{Uuid, Vec3};
 pub(super) enum Kind {
     /// A prim: shape and TextureEntry bytes.
     Prim(PrimShape, Vec<u8>),
+    /// A sculpty or a mesh: TextureEntry bytes, and the ExtraParams `0x30` entry's asset
+    /// (sculpt map or mesh) and type byte.
+    Asset(Vec<u8>, Uuid, u8),
     /// A plant: PCode and species.
     Plant(PCode, u8),
 }
@@ -199,7 +206,98 @@ pub(super) fn layout() -> Vec<Entry> {
     entries.extend(plants());
     entries.extend(animated());
     entries.push(sign());
+    entries.extend(sculpties_and_meshes());
     entries
+}
+
+/// Index of the first sculpty; the four sculpt types follow in order, then the two meshes.
+pub(super) const FIRST_SCULPTY: usize = 36;
+
+/// A sculpty or mesh entry.
+fn asset(
+    name: &'static str,
+    (dx, dy): (f32, f32),
+    scale: Vec3,
+    te: TextureEntry,
+    id: Uuid,
+    kind_byte: u8,
+) -> Entry {
+    Entry {
+        name,
+        offset: (dx, dy),
+        scale,
+        yaw_deg: 0.0,
+        kind: Kind::Asset(te.to_bytes(), id, kind_byte),
+    }
+}
+
+/// North-east of the arrival point, in view of its camera and clear of the sign: a sculpty of
+/// each type (sphere, torus, plane, cylinder; the checker on each, tinted) and the two meshes
+/// the region serves (the knot: face 0 orange, face 1 the checker; the gem: the oriented
+/// texture on its table, its crown and pavilion blue).
+fn sculpties_and_meshes() -> Vec<Entry> {
+    let checker = |colour: [u8; 4]| TextureEntry {
+        textures: TeField::new(CHECKER),
+        ..te(colour, &[])
+    };
+    let knot = TextureEntry {
+        textures: TeField {
+            default: ORIENTED,
+            exceptions: vec![(2, CHECKER)],
+        },
+        ..te([255, 150, 40, 255], &[(2, WHITE)])
+    };
+    let gem = te([120, 170, 255, 255], &[(1, WHITE)]);
+    vec![
+        asset(
+            "sculpty sphere (pumpkin)",
+            (5.0, 6.0),
+            Vec3::new(1.6, 1.6, 1.3),
+            checker([255, 160, 60, 255]),
+            SCULPT_SPHERE,
+            1,
+        ),
+        asset(
+            "sculpty torus (wavy ring)",
+            (8.0, 7.0),
+            Vec3::new(2.0, 2.0, 1.2),
+            checker([240, 240, 120, 255]),
+            SCULPT_TORUS,
+            2,
+        ),
+        asset(
+            "sculpty plane (wave sheet)",
+            (14.0, 3.0),
+            Vec3::new(3.0, 3.0, 1.0),
+            checker([140, 220, 140, 255]),
+            SCULPT_PLANE,
+            3,
+        ),
+        asset(
+            "sculpty cylinder (vase)",
+            (4.0, 9.0),
+            Vec3::new(1.0, 1.0, 2.0),
+            checker([200, 140, 255, 255]),
+            SCULPT_CYLINDER,
+            4,
+        ),
+        asset(
+            "mesh knot",
+            (11.0, 7.5),
+            Vec3::new(2.0, 2.0, 1.5),
+            knot,
+            KNOT,
+            5,
+        ),
+        asset(
+            "mesh gem",
+            (7.0, 10.5),
+            Vec3::new(1.2, 1.2, 1.5),
+            gem,
+            GEM,
+            5,
+        ),
+    ]
 }
 
 /// The sign: a 4 × 4 m board (0.2 m thick, its faces to the east and west) 12 m east and 4 m
@@ -501,11 +599,13 @@ mod tests {
     #[test]
     fn indices_name_the_special_entries() {
         let l = layout();
-        assert_eq!(l.len(), 36);
+        assert_eq!(l.len(), 42);
         assert_eq!(l[LINK_CHILD].name, "linkset child sphere");
         assert_eq!(l[LINK_CHILD - 1].name, "linkset root box");
         assert_eq!(l[MOVER].name, "orbiting sphere");
         assert_eq!(l[BLINKER].name, "blinking box");
         assert_eq!(l[35].name, "sign 0.2x4x4 (oriented texture)");
+        assert_eq!(l[FIRST_SCULPTY].name, "sculpty sphere (pumpkin)");
+        assert_eq!(l[FIRST_SCULPTY + 5].name, "mesh gem");
     }
 }
