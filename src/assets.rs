@@ -43,6 +43,7 @@ use crate::net::textures::TextureAsk;
 use crate::objects::plugin::ObjectsSystems;
 use crate::scene::material::SceneTextures;
 use crate::scene::{RegionInfo, RegionSystems, SceneMaterial, SceneMaterial3d};
+use crate::shapes::{ShapeAssets, ShapesReferenced, ShapesSystems};
 use overlook_geometry::terrain::DEFAULT_BAND_COLOURS;
 use overlook_protocol::circuit::Phase;
 use overlook_protocol::message::Message;
@@ -334,29 +335,35 @@ impl Plugin for AssetsPlugin {
                 ask_by_size.after(bevy::transform::TransformSystems::Propagate),
             )
             .add_message::<TexturesReferenced>()
+            .add_message::<ShapesReferenced>()
             .add_systems(
                 PreUpdate,
-                (
-                    reference_textures,
-                    apply_texture_news,
-                    finish_decodes,
-                    reach_textures_settled,
-                )
+                (reference_textures, apply_texture_news, finish_decodes)
                     .chain()
                     .in_set(AssetsSystems::Apply)
                     .after(NetSystems::Receive)
                     .after(RegionSystems::Apply)
                     .after(ObjectsSystems::Apply),
+            )
+            .add_systems(
+                PreUpdate,
+                reach_textures_settled
+                    .after(AssetsSystems::Apply)
+                    .after(ShapesSystems::Apply),
             );
     }
 }
 
+/// A sculpt map's fetch priority: after the terrain's textures, before any face texture.
+pub const SCULPT_MAP_PRIORITY: f32 = 1.0e9;
+
 /// Finds new texture references: the handshake's terrain textures are asked at once (first,
-/// whole); the objects' face textures wait for [`ask_by_size`].
+/// whole), then sculpt maps (whole); the objects' face textures wait for [`ask_by_size`].
 fn reference_textures(
     mut started: MessageReader<SessionStarted>,
     mut messages: MessageReader<RegionMessage>,
     mut faces: MessageReader<TexturesReferenced>,
+    mut shapes: MessageReader<ShapesReferenced>,
     mut textures: ResMut<RegionTextures>,
     mut outgoing: MessageWriter<Outgoing>,
 ) {
@@ -372,6 +379,19 @@ fn reference_textures(
     for TexturesReferenced(ids) in faces.read() {
         let new = textures.reference(ids.iter().copied());
         textures.to_ask.extend(new);
+    }
+    // Sculpt maps are geometry: asked at once and whole, after the terrain's textures.
+    let mut maps = Vec::new();
+    for r in shapes.read() {
+        maps.extend(textures.reference(r.sculpt_maps.iter().copied()));
+    }
+    if !maps.is_empty() && textures.unavailable.is_none() {
+        let asks = maps.into_iter().map(|id| TextureAsk {
+            id,
+            priority: SCULPT_MAP_PRIORITY,
+            first_bytes: None,
+        });
+        outgoing.write(Outgoing(NetCommand::FetchTextures(asks.collect())));
     }
     if !terrain.is_empty() && textures.unavailable.is_none() {
         let asks = terrain.into_iter().map(|id| TextureAsk {
@@ -540,6 +560,8 @@ fn apply_texture_news(
                 textures.last_ms = textures.last_ms.max(t.ms);
             }
             TextureNews::Unavailable(why) => textures.unavailable = Some(why.clone()),
+            // Meshes are the shapes plugin's.
+            TextureNews::Mesh(_) => {}
         }
     }
 }
@@ -637,23 +659,30 @@ fn finish_decodes(
     }
 }
 
-/// Records `textures_settled` once the objects settled and nothing is waiting.
+/// Records `textures_settled` once the objects settled and nothing is waiting: no texture, and
+/// (with the shapes plugin) no sculpt map or mesh.
 fn reach_textures_settled(
     textures: Res<RegionTextures>,
+    shapes: Option<Res<ShapeAssets>>,
     mut session: ResMut<Session>,
     mut phases: MessageWriter<PhaseReached>,
 ) {
+    let shapes_settled = shapes.as_ref().is_none_or(|s| s.settled());
+    let no_meshes = shapes.as_ref().is_none_or(|s| s.meshes.is_empty());
     if session.reached(Phase::TexturesSettled)
         || textures.unavailable.is_some()
-        || textures.referenced.is_empty()
+        || (textures.referenced.is_empty() && no_meshes)
         || !textures.settled()
+        || !shapes_settled
     {
         return;
     }
     let Some(objects) = session.phases.get(Phase::ObjectsSettled) else {
         return;
     };
-    let ms = objects.max(textures.last_ms);
+    let ms = objects
+        .max(textures.last_ms)
+        .max(shapes.map_or(0, |s| s.last_ms));
     session.phases.record(Phase::TexturesSettled, ms);
     phases.write(PhaseReached {
         phase: Phase::TexturesSettled,

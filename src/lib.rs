@@ -12,7 +12,8 @@
 //! Here, from the wire up:
 //! - [`net`]: the network thread (tokio: login over HTTP, the UDP circuit) and its channels into
 //!   Bevy ([`net::plugin`]);
-//! - [`scene`], [`terrain`], [`objects`], [`camera`], [`ui`]: one Bevy plugin per concern;
+//! - [`scene`], [`terrain`], [`objects`], [`assets`] (textures), [`shapes`] (sculpt maps and
+//!   meshes), [`camera`], [`ui`]: one Bevy plugin per concern;
 //! - [`viewer`]: the app and its headless capture; [`check`]: `overlook check`; [`replay`]:
 //!   `overlook replay --print`.
 
@@ -23,6 +24,7 @@ pub mod net;
 pub mod objects;
 pub mod replay;
 pub mod scene;
+pub mod shapes;
 pub mod terrain;
 pub mod ui;
 pub mod viewer;

@@ -165,6 +165,27 @@ fn check_passes_on_the_embedded_region_and_writes_every_file() {
             .any(|w| w.contains(&overlook_sim::textures::MISSING.to_string())),
         "the missing texture is a warning"
     );
+    // Its meshes, fetched by `mesh_id` and decoded, and its sculpt maps (textures, counted
+    // above) decoded to pixels: every sculpty and mesh object drawn from them, none a box.
+    let meshes = &r["assets"]["meshes"];
+    let served = &overlook_sim::meshes::MESHES;
+    assert_eq!(meshes["referenced"], served.len());
+    assert_eq!(meshes["fetched"], served.len());
+    assert_eq!(meshes["decoded"], served.len());
+    assert_eq!(meshes["pending"], 0);
+    assert_eq!(meshes["failed"], serde_json::json!([]));
+    assert_eq!(
+        meshes["bytes"],
+        served.iter().map(|m| m.bytes.len()).sum::<usize>()
+    );
+    assert_eq!(meshes["objects_drawn"], 2);
+    assert_eq!(meshes["objects_as_box"], 0);
+    let sculpts = &r["assets"]["sculpts"];
+    let maps = overlook_sim::textures::SCULPT_MAPS.len();
+    assert_eq!(sculpts["maps_referenced"], maps);
+    assert_eq!(sculpts["maps_decoded"], maps);
+    assert_eq!(sculpts["objects_drawn"], 4);
+    assert_eq!(sculpts["objects_as_box"], 0);
     // The region's frames: the avatar's view and the overview show terrain, water and objects.
     assert!(r["frames"]["frame_region_share"].as_f64().unwrap() > 0.2);
     assert!(r["frames"]["overview_region_share"].as_f64().unwrap() > 0.99);

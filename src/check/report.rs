@@ -54,6 +54,12 @@ pub struct Collected {
     pub terrain_impossible: Vec<(u32, u32)>,
     /// The region's textures, as fetched.
     pub textures: TextureSummary,
+    /// The region's mesh assets, as fetched (`bytes` the assets' sizes).
+    pub meshes: TextureSummary,
+    /// Sculpt maps named by objects, and how many became pixels.
+    pub sculpt_maps: (usize, usize),
+    /// Sculpties and mesh objects drawn from their assets, and those a box stands in for.
+    pub shaped: crate::objects::plugin::ShapeCounts,
     /// Objects by PCode.
     pub by_pcode: BTreeMap<u8, usize>,
     /// Objects by shape (`box`, `sphere`, … `other`).
@@ -170,6 +176,25 @@ impl Collected {
                 bytes: t.bytes,
                 unavailable: t.unavailable.clone(),
             };
+        }
+        if let Some(s) = world.get_resource::<crate::shapes::ShapeAssets>() {
+            c.meshes = TextureSummary {
+                referenced: s.meshes.len(),
+                fetched: s.meshes_fetched(),
+                decoded: s.meshes_decoded(),
+                pending: s.meshes_pending(),
+                failed: s
+                    .mesh_failures()
+                    .into_iter()
+                    .map(|(id, why)| (id, why.to_owned()))
+                    .collect(),
+                bytes: s.mesh_bytes,
+                unavailable: s.unavailable.clone(),
+            };
+            c.sculpt_maps = (s.sculpt_maps.len(), s.pixels.len());
+        }
+        if let Some(counts) = world.get_resource::<crate::objects::plugin::ShapeCounts>() {
+            c.shaped = *counts;
         }
         if let Some(frames) = world.get_resource::<CapturedFrames>() {
             c.frame = frames.get(View::Avatar).cloned();
@@ -303,6 +328,9 @@ pub fn evaluate(args: &CheckArgs, c: &Collected, mut errors: Vec<String>) -> sup
                 "… and {} more textures could not be fetched or decoded",
                 c.textures.failed.len() - 20
             ));
+        }
+        for (id, why) in c.meshes.failed.iter().take(20) {
+            warnings.push(format!("mesh {id} could not be fetched or decoded: {why}"));
         }
     }
     if circuit && c.timed_out {
@@ -438,39 +466,14 @@ fn scene_checks(
             (!frames_ok).then(|| frame_problems.join("; ")),
         ),
     ];
-    // Textures: failures are warnings, or a failing check with `--require-textures`.
-    let t = &c.textures;
-    let texture_problem = if let Some(why) = &t.unavailable {
-        Some(format!("textures not checked: {why}"))
-    } else if !t.failed.is_empty() || t.pending > 0 {
-        let mut parts = Vec::new();
-        if !t.failed.is_empty() {
-            let named: Vec<String> = t
-                .failed
-                .iter()
-                .take(8)
-                .map(|(id, why)| format!("{id} ({why})"))
-                .collect();
-            let more = t.failed.len().saturating_sub(named.len());
-            parts.push(format!(
-                "{} of {} textures could not be fetched or decoded: {}{}",
-                t.failed.len(),
-                t.referenced,
-                named.join(", "),
-                if more > 0 {
-                    format!(" … and {more} more")
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        if t.pending > 0 {
-            parts.push(format!("{} textures never answered", t.pending));
-        }
-        Some(parts.join("; "))
-    } else {
-        None
-    };
+    // Textures and meshes: failures are warnings, or a failing check with `--require-textures`.
+    let texture_problem = [
+        asset_problem("textures", &c.textures),
+        asset_problem("meshes", &c.meshes),
+    ]
+    .into_iter()
+    .flatten()
+    .reduce(|a, b| format!("{a}; {b}"));
     let mut textures = Check::new(
         "check.textures",
         texture_problem.is_none() || !args.require_textures,
@@ -664,6 +667,25 @@ fn build_report(
                 "bytes": c.textures.bytes,
                 "unavailable": c.textures.unavailable,
             },
+            "meshes": {
+                "referenced": c.meshes.referenced,
+                "fetched": c.meshes.fetched,
+                "decoded": c.meshes.decoded,
+                "pending": c.meshes.pending,
+                "failed": c.meshes.failed.iter().map(|(id, why)| json!({
+                    "uuid": id.to_string(),
+                    "reason": why,
+                })).collect::<Vec<_>>(),
+                "bytes": c.meshes.bytes,
+                "objects_drawn": c.shaped.meshes_drawn,
+                "objects_as_box": c.shaped.meshes_boxed,
+            },
+            "sculpts": {
+                "maps_referenced": c.sculpt_maps.0,
+                "maps_decoded": c.sculpt_maps.1,
+                "objects_drawn": c.shaped.sculpts_drawn,
+                "objects_as_box": c.shaped.sculpts_boxed,
+            },
         },
         "frames": {
             "frame_region_share": shares.0,
@@ -677,6 +699,42 @@ fn build_report(
         "errors": errors,
         "warnings": warnings,
     })
+}
+
+/// What is wrong with one class of assets (`textures`, `meshes`), if anything.
+fn asset_problem(noun: &str, t: &TextureSummary) -> Option<String> {
+    if let Some(why) = &t.unavailable {
+        return (t.referenced > 0 || noun == "textures")
+            .then(|| format!("{noun} not checked: {why}"));
+    }
+    if t.failed.is_empty() && t.pending == 0 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if !t.failed.is_empty() {
+        let named: Vec<String> = t
+            .failed
+            .iter()
+            .take(8)
+            .map(|(id, why)| format!("{id} ({why})"))
+            .collect();
+        let more = t.failed.len().saturating_sub(named.len());
+        parts.push(format!(
+            "{} of {} {noun} could not be fetched or decoded: {}{}",
+            t.failed.len(),
+            t.referenced,
+            named.join(", "),
+            if more > 0 {
+                format!(" … and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if t.pending > 0 {
+        parts.push(format!("{} {noun} never answered", t.pending));
+    }
+    Some(parts.join("; "))
 }
 
 fn height_stats_opt(map: Option<&Heightmap>) -> Option<(f32, f32, f64)> {

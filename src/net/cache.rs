@@ -9,6 +9,9 @@
 //! Writes go to a temporary file renamed into place, so a reader never sees half a file. A hit
 //! refreshes the file's modification time, which is what eviction orders by.
 //!
+//! Meshes have a cache of their own beside it (`…/overlook/meshes`, files `<id>.llmesh`,
+//! [`TextureCache::open_meshes`]), with the same format and bound.
+//!
 //! The viewer uses it; `overlook check` does not (it verifies what the grid serves now).
 
 use std::fs;
@@ -53,6 +56,8 @@ pub fn default_dir() -> Option<PathBuf> {
 #[derive(Debug)]
 pub struct TextureCache {
     dir: PathBuf,
+    /// The files' extension: `j2c` (textures) or `llmesh` (meshes).
+    ext: &'static str,
     max_bytes: u64,
     /// Bytes on disk (file sizes), kept as entries come and go.
     total: Mutex<u64>,
@@ -64,10 +69,26 @@ impl TextureCache {
     /// # Errors
     /// When the directory cannot be created or listed.
     pub fn open(dir: impl Into<PathBuf>, max_bytes: u64) -> io::Result<TextureCache> {
-        let dir = dir.into();
+        Self::open_with(dir.into(), max_bytes, "j2c")
+    }
+
+    /// Opens (creating) the mesh cache beside the texture cache in `texture_dir` (its sibling
+    /// `meshes`), bounded to `max_bytes`.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or listed.
+    pub fn open_meshes(texture_dir: &Path, max_bytes: u64) -> io::Result<TextureCache> {
+        let dir = texture_dir
+            .parent()
+            .map_or_else(|| texture_dir.join("meshes"), |p| p.join("meshes"));
+        Self::open_with(dir, max_bytes, "llmesh")
+    }
+
+    fn open_with(dir: PathBuf, max_bytes: u64, ext: &'static str) -> io::Result<TextureCache> {
         fs::create_dir_all(&dir)?;
         let cache = TextureCache {
             dir,
+            ext,
             max_bytes,
             total: Mutex::new(0),
         };
@@ -94,7 +115,7 @@ impl TextureCache {
     }
 
     fn path(&self, id: Uuid) -> PathBuf {
-        self.dir.join(format!("{id}.j2c"))
+        self.dir.join(format!("{id}.{}", self.ext))
     }
 
     /// The cached codestream of `id`; a damaged entry is deleted and is a miss.
@@ -159,7 +180,7 @@ impl TextureCache {
         for e in fs::read_dir(&self.dir)? {
             let e = e?;
             let path = e.path();
-            if path.extension().is_some_and(|x| x == "j2c")
+            if path.extension().is_some_and(|x| x == self.ext)
                 && let Ok(m) = e.metadata()
             {
                 out.push((

@@ -137,6 +137,10 @@ pub enum NetCommand {
     /// Fetch the rest of these textures, whose first part was fetched, at these priorities:
     /// each ends in a [`NetEvent::TextureFetched`] with the whole codestream.
     FetchTextureRest(Vec<(overlook_protocol::types::Uuid, f32)>),
+    /// Fetch these meshes, whole, at these priorities (higher first; each once per session):
+    /// each ends in a [`NetEvent::MeshFetched`], or one [`NetEvent::TexturesUnavailable`] when
+    /// no asset can be fetched (a replay).
+    FetchMeshes(Vec<(overlook_protocol::types::Uuid, f32)>),
 }
 
 /// Counters of the open circuit, reported every [`NetSettings::stats_interval`].
@@ -225,6 +229,8 @@ pub enum NetEvent {
     Disconnected(String),
     /// A texture was fetched, or could not be ([`textures`]).
     TextureFetched(textures::TextureFetched),
+    /// A mesh was fetched, or could not be (the same record as a texture's, always whole).
+    MeshFetched(textures::TextureFetched),
     /// Textures cannot be fetched at all in this session (a replay): the reason.
     TexturesUnavailable(String),
     /// A replayed recording has delivered its last datagram: nothing more will arrive, so
@@ -343,7 +349,8 @@ async fn run(
             | NetCommand::Controls(_)
             | NetCommand::Logout
             | NetCommand::FetchTextures(_)
-            | NetCommand::FetchTextureRest(_) => {
+            | NetCommand::FetchTextureRest(_)
+            | NetCommand::FetchMeshes(_) => {
                 let _ = events.send(NetEvent::Warning("not connected".into()));
             }
         }

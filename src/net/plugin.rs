@@ -141,11 +141,13 @@ pub struct PhaseReached {
 #[derive(Message, Debug, Clone)]
 pub struct SessionStarted(pub Box<LoginSuccess>);
 
-/// What the network thread says about textures.
+/// What the network thread says about textures and meshes.
 #[derive(Message, Debug, Clone)]
 pub enum TextureNews {
     /// One texture fetched, or failed.
     Fetched(crate::net::textures::TextureFetched),
+    /// One mesh fetched, or failed.
+    Mesh(crate::net::textures::TextureFetched),
     /// None can be fetched in this session: why.
     Unavailable(String),
 }
@@ -286,6 +288,12 @@ pub fn receive_net_events(
                     session.note(format!("texture {} could not be fetched: {why}", t.id));
                 }
                 textures.write(TextureNews::Fetched(t));
+            }
+            NetEvent::MeshFetched(t) => {
+                if let Err(why) = &t.result {
+                    session.note(format!("mesh {} could not be fetched: {why}", t.id));
+                }
+                textures.write(TextureNews::Mesh(t));
             }
             NetEvent::TexturesUnavailable(why) => {
                 textures.write(TextureNews::Unavailable(why));

@@ -165,7 +165,11 @@ pub(super) fn run(
     for d in &recording.datagrams {
         match commands.try_recv() {
             Ok(NetCommand::Shutdown) | Err(mpsc::error::TryRecvError::Disconnected) => return,
-            Ok(NetCommand::FetchTextures(_) | NetCommand::FetchTextureRest(_)) => {
+            Ok(
+                NetCommand::FetchTextures(_)
+                | NetCommand::FetchTextureRest(_)
+                | NetCommand::FetchMeshes(_),
+            ) => {
                 send(no_textures());
             }
             _ => {}
@@ -224,7 +228,9 @@ pub(super) fn run(
     while let Some(command) = commands.blocking_recv() {
         match command {
             NetCommand::Shutdown => return,
-            NetCommand::FetchTextures(_) | NetCommand::FetchTextureRest(_) => {
+            NetCommand::FetchTextures(_)
+            | NetCommand::FetchTextureRest(_)
+            | NetCommand::FetchMeshes(_) => {
                 send(no_textures());
             }
             _ => {}
@@ -234,7 +240,9 @@ pub(super) fn run(
 
 /// A replay has no capabilities to fetch from.
 fn no_textures() -> NetEvent {
-    NetEvent::TexturesUnavailable("a recording is replayed: textures are not fetched".into())
+    NetEvent::TexturesUnavailable(
+        "a recording is replayed: textures and meshes are not fetched".into(),
+    )
 }
 
 /// Passes the circuit's events on as the network thread would; the replayed circuit closing is

@@ -11,7 +11,7 @@ use web_time::Instant;
 use super::cache::{self, TextureCache};
 use super::login::{LoginFailure, post_login, request_seed, resolve_login_uri};
 use super::record::Recorder;
-use super::textures::TextureFetcher;
+use super::textures::{AssetClass, TextureAsk, TextureFetcher};
 use super::{Direction, LoginParams, NetCommand, NetEvent, NetSettings, NetStats, sim_address};
 use overlook_protocol::circuit::{Circuit, CircuitConfig, Event};
 use overlook_protocol::login::{LoginReply, LoginRequest, LoginSuccess};
@@ -194,7 +194,19 @@ async fn pump(
             .ok()
             .map(std::sync::Arc::new)
     });
-    let mut textures = TextureFetcher::new(cache);
+    let mesh_cache = settings.texture_cache.as_ref().and_then(|dir| {
+        TextureCache::open_meshes(dir, cache::DEFAULT_MAX_BYTES)
+            .map_err(|e| {
+                report.send(NetEvent::Warning(format!(
+                    "mesh cache beside {}: {e}; fetching without it",
+                    dir.display()
+                )));
+            })
+            .ok()
+            .map(std::sync::Arc::new)
+    });
+    let mut textures = TextureFetcher::new(AssetClass::Texture, cache);
+    let mut meshes = TextureFetcher::new(AssetClass::Mesh, mesh_cache);
     let mut open = OpenCircuit {
         settings,
         success,
@@ -221,6 +233,10 @@ async fn pump(
             failed.ms = report.ms(Instant::now());
             report.send(NetEvent::TextureFetched(failed));
         }
+        for mut failed in meshes.start(client) {
+            failed.ms = report.ms(Instant::now());
+            report.send(NetEvent::MeshFetched(failed));
+        }
         let deadline = open
             .circuit
             .poll_timeout()
@@ -238,6 +254,12 @@ async fn pump(
             command = commands.recv() => match command {
                 Some(NetCommand::FetchTextures(asks)) => textures.request(asks),
                 Some(NetCommand::FetchTextureRest(asks)) => textures.request_rest(asks),
+                Some(NetCommand::FetchMeshes(asks)) => meshes.request(
+                    asks.into_iter().map(|(id, priority)| TextureAsk {
+                        priority,
+                        ..TextureAsk::whole(id)
+                    }),
+                ),
                 other => open.command(other),
             },
             Some(mut done) = textures.next() => {
@@ -245,15 +267,21 @@ async fn pump(
                 textures.finished(&done);
                 report.send(NetEvent::TextureFetched(done));
             }
+            Some(mut done) = meshes.next() => {
+                done.ms = report.ms(Instant::now());
+                report.send(NetEvent::MeshFetched(done));
+            }
             seed_reply = &mut seed, if seed_pending => {
                 seed_pending = false;
                 match seed_reply {
                     Ok(caps) => {
                         textures.set_caps(Some(&caps));
+                        meshes.set_caps(Some(&caps));
                         report.send(NetEvent::SeedGranted(caps.len()));
                     }
                     Err(e) => {
                         textures.set_caps(None);
+                        meshes.set_caps(None);
                         report.send(NetEvent::Warning(format!("seed capability: {e}")));
                     }
                 }
@@ -370,7 +398,11 @@ impl OpenCircuit<'_> {
                 self.circuit.logout(now);
             }
             // Taken by the pump before it gets here.
-            Some(NetCommand::FetchTextures(_) | NetCommand::FetchTextureRest(_)) => {}
+            Some(
+                NetCommand::FetchTextures(_)
+                | NetCommand::FetchTextureRest(_)
+                | NetCommand::FetchMeshes(_),
+            ) => {}
             Some(NetCommand::Login(_)) => {
                 self.report
                     .send(NetEvent::Warning("already logged in; log out first".into()));

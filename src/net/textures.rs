@@ -18,6 +18,11 @@
 //! later fetches the remainder (`Range: bytes=n-`) when the viewer wants the full quality. A
 //! server that ignores `Range` (`200`) simply sends everything. Only whole codestreams go into
 //! the disk cache, and a cached one is whole at once.
+//!
+//! **Meshes** go through a second fetcher of the same kind ([`AssetClass::Mesh`]):
+//! `GET <cap>/?mesh_id=<uuid>` on `ViewerAsset`, else `GetMesh2`, else `GetMesh`, always whole
+//! (a mesh is small next to its textures), with the same retries, limits and disk cache (its own
+//! folder).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -53,9 +58,44 @@ pub enum TextureFailure {
     /// A range answer that does not fit the request.
     #[error("{0}")]
     BadRange(String),
-    /// The region granted neither `ViewerAsset` nor `GetTexture`.
-    #[error("the region granted no texture capability (ViewerAsset, GetTexture)")]
-    NoCapability,
+    /// The region granted none of the capabilities for this class of asset.
+    #[error("the region granted no {} capability ({})", .0.noun(), .0.caps().join(", "))]
+    NoCapability(AssetClass),
+}
+
+/// What a fetcher fetches: where it asks, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AssetClass {
+    /// Textures and sculpt maps: `texture_id`, on `ViewerAsset` or `GetTexture`.
+    Texture,
+    /// Meshes: `mesh_id`, on `ViewerAsset`, `GetMesh2` or `GetMesh`.
+    Mesh,
+}
+
+impl AssetClass {
+    /// The capabilities that serve it, the preferred first.
+    pub fn caps(self) -> &'static [&'static str] {
+        match self {
+            AssetClass::Texture => &["ViewerAsset", "GetTexture"],
+            AssetClass::Mesh => &["ViewerAsset", "GetMesh2", "GetMesh"],
+        }
+    }
+
+    /// Its query key.
+    pub fn key(self) -> &'static str {
+        match self {
+            AssetClass::Texture => "texture_id",
+            AssetClass::Mesh => "mesh_id",
+        }
+    }
+
+    /// Its name in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            AssetClass::Texture => "texture",
+            AssetClass::Mesh => "mesh",
+        }
+    }
 }
 
 /// What the viewer asks of one texture.
@@ -122,6 +162,7 @@ struct Pending {
 /// The fetch queue of one session.
 #[derive(Debug)]
 pub(super) struct TextureFetcher {
+    class: AssetClass,
     cache: Option<Arc<TextureCache>>,
     cap: Capability,
     queue: Vec<Pending>,
@@ -132,8 +173,9 @@ pub(super) struct TextureFetcher {
 }
 
 impl TextureFetcher {
-    pub(super) fn new(cache: Option<Arc<TextureCache>>) -> Self {
+    pub(super) fn new(class: AssetClass, cache: Option<Arc<TextureCache>>) -> Self {
         TextureFetcher {
+            class,
             cache,
             cap: Capability::Unknown,
             queue: Vec::new(),
@@ -189,9 +231,9 @@ impl TextureFetcher {
         Some(self.queue.remove(best.0))
     }
 
-    /// The seed's answer: the texture capability among `caps` (`ViewerAsset` first), or none.
+    /// The seed's answer: the first capability of the class among `caps`, or none.
     pub(super) fn set_caps(&mut self, caps: Option<&std::collections::BTreeMap<String, String>>) {
-        let url = caps.and_then(|c| c.get("ViewerAsset").or_else(|| c.get("GetTexture")));
+        let url = caps.and_then(|c| self.class.caps().iter().find_map(|name| c.get(*name)));
         self.cap = match url {
             Some(u) if !u.is_empty() => Capability::Url(u.clone()),
             _ => Capability::None,
@@ -208,7 +250,7 @@ impl TextureFetcher {
                 .drain(..)
                 .map(|p| TextureFetched {
                     id: p.ask.id,
-                    result: Err(TextureFailure::NoCapability),
+                    result: Err(TextureFailure::NoCapability(self.class)),
                     total: None,
                     attempts: 0,
                     elapsed: Duration::ZERO,
@@ -222,7 +264,7 @@ impl TextureFetcher {
                     let Some(p) = self.pop() else {
                         break;
                     };
-                    let url = texture_url(&cap, p.ask.id);
+                    let url = asset_url(&cap, self.class, p.ask.id);
                     self.in_flight
                         .spawn(fetch(client.clone(), url, p, self.cache.clone()));
                 }
@@ -250,7 +292,12 @@ impl TextureFetcher {
 
 /// `<cap>/?texture_id=<uuid>` (one slash, whether the capability ends with one or not).
 pub fn texture_url(cap: &str, id: Uuid) -> String {
-    format!("{}/?texture_id={id}", cap.trim_end_matches('/'))
+    asset_url(cap, AssetClass::Texture, id)
+}
+
+/// `<cap>/?texture_id=<uuid>` or `<cap>/?mesh_id=<uuid>` by class.
+pub fn asset_url(cap: &str, class: AssetClass, id: Uuid) -> String {
+    format!("{}/?{}={id}", cap.trim_end_matches('/'), class.key())
 }
 
 /// Fetches one texture (or its first part, or its rest) with retries, from the disk cache when
@@ -470,11 +517,15 @@ mod tests {
         let want = format!("http://h/cap/abc/?texture_id={id}");
         assert_eq!(texture_url("http://h/cap/abc", id), want);
         assert_eq!(texture_url("http://h/cap/abc/", id), want);
+        assert_eq!(
+            asset_url("http://h/cap/abc/", AssetClass::Mesh, id),
+            format!("http://h/cap/abc/?mesh_id={id}")
+        );
     }
 
     #[test]
     fn each_id_is_asked_once_and_no_capability_fails_them_all() {
-        let mut f = TextureFetcher::new(None);
+        let mut f = TextureFetcher::new(AssetClass::Texture, None);
         let (a, b) = (Uuid([1; 16]), Uuid([2; 16]));
         f.request([a, b, a].map(TextureAsk::whole));
         f.request([TextureAsk::whole(b)]);
@@ -490,15 +541,28 @@ mod tests {
         assert!(
             failed
                 .iter()
-                .all(|t| t.result == Err(TextureFailure::NoCapability))
+                .all(|t| t.result == Err(TextureFailure::NoCapability(AssetClass::Texture)))
         );
         f.request([TextureAsk::whole(a)]);
         assert!(f.queue.is_empty(), "not asked again");
+        assert_eq!(
+            TextureFailure::NoCapability(AssetClass::Mesh).to_string(),
+            "the region granted no mesh capability (ViewerAsset, GetMesh2, GetMesh)"
+        );
+        // Meshes take the first of their capabilities the seed granted.
+        let mut m = TextureFetcher::new(AssetClass::Mesh, None);
+        caps.insert("GetMesh".to_owned(), "http://h/m1".to_owned());
+        caps.insert("GetMesh2".to_owned(), "http://h/m2".to_owned());
+        caps.insert("GetTexture".to_owned(), "http://h/t".to_owned());
+        m.set_caps(Some(&caps));
+        assert_eq!(m.cap, Capability::Url("http://h/m2".to_owned()));
+        f.set_caps(Some(&caps));
+        assert_eq!(f.cap, Capability::Url("http://h/t".to_owned()));
     }
 
     #[test]
     fn the_highest_priority_starts_first_and_equals_in_the_order_asked() {
-        let mut f = TextureFetcher::new(None);
+        let mut f = TextureFetcher::new(AssetClass::Texture, None);
         let ask = |n: u8, priority: f32| TextureAsk {
             id: Uuid([n; 16]),
             priority,
@@ -518,7 +582,7 @@ mod tests {
 
     #[test]
     fn a_first_part_waits_for_its_rest_which_goes_with_it() {
-        let mut f = TextureFetcher::new(None);
+        let mut f = TextureFetcher::new(AssetClass::Texture, None);
         let id = Uuid([9; 16]);
         f.request_rest([(id, 5.0)]);
         assert!(f.queue.is_empty(), "no first part: nothing to ask");

@@ -32,7 +32,10 @@ use crate::scene::{
     RegionInfo, RegionSystems, SceneCounts, SceneMaterial, SceneMaterial3d, sl_quat_to_bevy,
     sl_to_bevy,
 };
+use crate::shapes::{ShapeAssets, ShapesReferenced};
+use overlook_geometry::llmesh::Lod;
 use overlook_geometry::prim::{Detail, prim_mesh};
+use overlook_geometry::sculpt::{SculptMap, SculptType, sculpt_mesh};
 use overlook_geometry::standin::standin;
 use overlook_protocol::message::Message;
 use overlook_protocol::message::object::{PCode, PrimShape, ShapeKind, TerseData};
@@ -60,6 +63,60 @@ pub struct AvatarName(pub String);
 /// Marks our own avatar.
 #[derive(Component, Debug, Clone, Copy)]
 pub struct OwnAvatar;
+
+/// A sculpty or mesh object: its state (to rebuild its geometry) and what it shows now.
+#[derive(Component, Debug, Clone, PartialEq)]
+pub struct AssetShape {
+    /// The object as last updated.
+    pub state: Box<ObjectState>,
+    /// The level of detail its geometry is built at ([`Lod::index`]), `None` while its box
+    /// stands in (the map or mesh has not arrived, or failed).
+    pub drawn: Option<usize>,
+    /// The level of detail its size on screen asks for.
+    pub wanted: Lod,
+}
+
+/// How many sculpties and mesh objects show their own shape, and how many a box stands in for.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShapeCounts {
+    /// Sculpties drawn from their map.
+    pub sculpts_drawn: usize,
+    /// Sculpties still a box.
+    pub sculpts_boxed: usize,
+    /// Mesh objects drawn from their asset.
+    pub meshes_drawn: usize,
+    /// Mesh objects still a box.
+    pub meshes_boxed: usize,
+}
+
+/// The level of detail for an object of bounding radius `radius` at `distance` from the eye,
+/// as SL viewers choose it (SLV `LLVolumeLODGroup::getDetailFromTan` with its default
+/// `RenderVolumeLODFactor` 1.25): the radius over the distance, times the factor, against the
+/// thresholds 0.03, 0.06 and 0.24.
+pub fn lod_for(radius: f32, distance: f32) -> Lod {
+    let tan = radius * LOD_FACTOR / distance.max(0.01);
+    if tan.is_nan() || tan < 0.03 {
+        Lod::Lowest
+    } else if tan < 0.06 {
+        Lod::Low
+    } else if tan < 0.24 {
+        Lod::Medium
+    } else {
+        Lod::High
+    }
+}
+
+/// SLV's default `RenderVolumeLODFactor`.
+pub const LOD_FACTOR: f32 = 1.25;
+
+/// A sculpt surface's detail for a level of detail (the two lowest share SL's low detail).
+fn sculpt_detail(lod: Lod) -> Detail {
+    match lod {
+        Lod::Lowest | Lod::Low => Detail::Low,
+        Lod::Medium => Detail::Medium,
+        Lod::High => Detail::High,
+    }
+}
 
 /// Marks a geometry entity below an object (one per face).
 #[derive(Component, Debug, Clone, Copy)]
@@ -172,10 +229,16 @@ impl FaceLook {
     }
 }
 
+/// An object's uploaded meshes, one per SL face number.
+type FaceMeshes = Vec<(u8, Handle<Mesh>)>;
+
 /// Meshes and materials already uploaded.
 #[derive(Resource, Debug, Default)]
 struct AssetCache {
     prims: HashMap<PrimShape, Vec<(u8, Handle<Mesh>)>>,
+    /// Sculpt surfaces by (map, type byte, detail) and mesh LODs by (asset, 5, LOD): one upload
+    /// each, however many objects draw it.
+    shaped: HashMap<(Uuid, u8, u8), FaceMeshes>,
     standins: HashMap<(u8, u8), Handle<Mesh>>,
     materials: HashMap<FaceLook, Handle<SceneMaterial>>,
     white: Option<Handle<SceneMaterial>>,
@@ -190,6 +253,7 @@ struct Looks<'w> {
     materials: ResMut<'w, Assets<SceneMaterial>>,
     textures: ResMut<'w, TextureImages>,
     images: Res<'w, Assets<Image>>,
+    shapes: Option<Res<'w, ShapeAssets>>,
 }
 
 /// System sets of the objects plugin.
@@ -211,6 +275,14 @@ impl Plugin for ObjectsPlugin {
             .init_resource::<TextureImages>()
             .init_resource::<SceneCounts>()
             .init_resource::<AgentPose>()
+            .init_resource::<ShapeCounts>()
+            .add_message::<ShapesReferenced>()
+            .add_systems(
+                PreUpdate,
+                refresh_asset_shapes
+                    .after(ObjectsSystems::Apply)
+                    .after(crate::shapes::ShapesSystems::Apply),
+            )
             .add_systems(
                 PreUpdate,
                 (apply_object_messages, track_own_avatar)
@@ -251,8 +323,67 @@ impl Looks<'_> {
     }
 }
 
-/// Spawns the geometry children of an object.
-fn spawn_geometry(commands: &mut Commands, entity: Entity, state: &ObjectState, looks: &mut Looks) {
+impl Looks<'_> {
+    /// The uploaded face meshes of a sculpty or mesh object at `wanted`, with the level of
+    /// detail they are; `None` while its map or asset is not ready (or failed, or gave no
+    /// surface).
+    fn shaped(&mut self, state: &ObjectState, wanted: Lod) -> Option<(usize, FaceMeshes)> {
+        let (id, kind_byte) = state.sculpt?;
+        let shapes = self.shapes.as_ref()?;
+        let (lod, build): (Lod, Box<dyn FnOnce() -> Vec<overlook_geometry::MeshData>>) =
+            if let Some((kind, invert, mirror)) = SculptType::from_byte(kind_byte) {
+                let pixels = shapes.pixels.get(&id)?.clone();
+                let detail = sculpt_detail(wanted);
+                // The two lowest LODs share a detail: key them as one.
+                let lod = match detail {
+                    Detail::Low => Lod::Low,
+                    Detail::Medium => Lod::Medium,
+                    Detail::High => Lod::High,
+                };
+                (
+                    lod,
+                    Box::new(move || {
+                        let map = SculptMap {
+                            width: pixels.width,
+                            height: pixels.height,
+                            rgba: &pixels.rgba,
+                        };
+                        vec![sculpt_mesh(&map, kind, invert, mirror, detail)]
+                    }),
+                )
+            } else {
+                let (lod, faces) = shapes.mesh(id)?.best(wanted)?;
+                (lod, Box::new(move || faces.as_ref().clone()))
+            };
+        let key = (id, kind_byte, u8::try_from(lod.index()).unwrap_or(0));
+        if let Some(faces) = self.cache.shaped.get(&key) {
+            return Some((lod.index(), faces.clone()));
+        }
+        let meshes = &mut self.meshes;
+        let faces: Vec<(u8, Handle<Mesh>)> = build()
+            .iter()
+            .zip(0u8..)
+            .filter(|(m, _)| !m.indices.is_empty())
+            .map(|(m, face)| (face, meshes.add(to_bevy_mesh(m))))
+            .collect();
+        if faces.is_empty() {
+            return None;
+        }
+        self.cache.shaped.insert(key, faces.clone());
+        Some((lod.index(), faces))
+    }
+}
+
+/// Spawns the geometry children of an object; for a sculpty or mesh object, at `wanted`, and
+/// returns the level of detail drawn (`None`: its box stands in).
+fn spawn_geometry(
+    commands: &mut Commands,
+    entity: Entity,
+    state: &ObjectState,
+    looks: &mut Looks,
+    wanted: Lod,
+) -> Option<usize> {
+    let mut drawn = None;
     let scale = sl_scale_to_bevy(state.scale).abs().max(Vec3::splat(0.001));
     let mut parts: Vec<(Handle<Mesh>, Handle<SceneMaterial>, Transform)> = Vec::new();
     match state.pcode {
@@ -278,21 +409,36 @@ fn spawn_geometry(commands: &mut Commands, entity: Entity, state: &ObjectState, 
             parts.push((mesh, looks.white(), transform));
         }
         PCode::Prim | PCode::Rock | PCode::Unknown(_) => {
-            // Sculpties and meshes need assets we do not fetch: their bounding box stands in.
-            let shape = if matches!(state.kind, ShapeKind::Sculpt | ShapeKind::Mesh) {
-                PrimShape::BOX
+            // Sculpties and meshes are built from their asset; until it is here (or if it
+            // fails) their bounding box stands in.
+            let shaped = if matches!(state.kind, ShapeKind::Sculpt | ShapeKind::Mesh) {
+                looks.shaped(state, wanted)
             } else {
-                state.shape
+                None
             };
-            let meshes = &mut looks.meshes;
-            let faces = looks.cache.prims.entry(shape).or_insert_with(|| {
-                prim_mesh(&shape, Detail::Medium)
-                    .faces
-                    .iter()
-                    .map(|f| (f.face, meshes.add(to_bevy_mesh(&f.mesh))))
-                    .collect()
-            });
-            let faces = faces.clone();
+            let faces = if let Some((lod, faces)) = shaped {
+                drawn = Some(lod);
+                faces
+            } else {
+                let shape = if matches!(state.kind, ShapeKind::Sculpt | ShapeKind::Mesh) {
+                    PrimShape::BOX
+                } else {
+                    state.shape
+                };
+                let meshes = &mut looks.meshes;
+                looks
+                    .cache
+                    .prims
+                    .entry(shape)
+                    .or_insert_with(|| {
+                        prim_mesh(&shape, Detail::Medium)
+                            .faces
+                            .iter()
+                            .map(|f| (f.face, meshes.add(to_bevy_mesh(&f.mesh))))
+                            .collect()
+                    })
+                    .clone()
+            };
             for (face, mesh) in faces {
                 let material = looks.material(FaceLook::of(state, face));
                 parts.push((mesh, material, Transform::from_scale(scale)));
@@ -311,6 +457,61 @@ fn spawn_geometry(commands: &mut Commands, entity: Entity, state: &ObjectState, 
             ));
         }
     });
+    drawn
+}
+
+/// Builds sculpties and meshes again when their asset arrives or their size on screen asks
+/// for another level of detail (checked four times a second, and whenever an asset arrives),
+/// and counts what is drawn.
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn refresh_asset_shapes(
+    mut commands: Commands,
+    mut looks: Looks,
+    mut objects: Query<(Entity, &mut AssetShape, &GlobalTransform, Option<&Children>)>,
+    geometry: Query<(), With<ObjectGeometry>>,
+    cameras: Query<&GlobalTransform, With<crate::camera::ChaseCamera>>,
+    time: Res<Time>,
+    mut timer: Local<Option<Timer>>,
+    mut seen: Local<u64>,
+    mut counts: ResMut<ShapeCounts>,
+) {
+    let timer = timer.get_or_insert_with(|| Timer::from_seconds(0.25, TimerMode::Repeating));
+    let due = timer.tick(time.delta()).just_finished();
+    let generation = looks.shapes.as_ref().map_or(0, |s| s.generation);
+    if !due && generation == *seen {
+        return;
+    }
+    *seen = generation;
+    let eye = cameras.iter().next().map(GlobalTransform::translation);
+    let mut tally = ShapeCounts::default();
+    for (entity, mut shape, global, children) in &mut objects {
+        let wanted = eye.map_or(shape.wanted, |eye| {
+            let s = shape.state.scale;
+            let radius = Vec3::new(s.x, s.y, s.z).length() / 2.0;
+            lod_for(radius, global.translation().distance(eye))
+        });
+        let available = looks.shaped(&shape.state, wanted).map(|(lod, _)| lod);
+        if available != shape.drawn {
+            for child in children.into_iter().flatten() {
+                if geometry.contains(*child) {
+                    commands.entity(*child).despawn();
+                }
+            }
+            let state = shape.state.clone();
+            shape.drawn = spawn_geometry(&mut commands, entity, &state, &mut looks, wanted);
+        }
+        shape.wanted = wanted;
+        let drawn = shape.drawn.is_some();
+        match (shape.state.kind, drawn) {
+            (ShapeKind::Sculpt, true) => tally.sculpts_drawn += 1,
+            (ShapeKind::Sculpt, false) => tally.sculpts_boxed += 1,
+            (_, true) => tally.meshes_drawn += 1,
+            (_, false) => tally.meshes_boxed += 1,
+        }
+    }
+    if *counts != tally {
+        *counts = tally;
+    }
 }
 
 /// Applies full, compressed and terse updates and kills.
@@ -326,8 +527,10 @@ fn apply_object_messages(
     mut objects: Query<(&mut SlObject, &mut Transform, Option<&Children>)>,
     geometry: Query<(), With<ObjectGeometry>>,
     mut textures: MessageWriter<TexturesReferenced>,
+    mut shaped: MessageWriter<ShapesReferenced>,
 ) {
     let mut referenced = Vec::new();
+    let mut shapes = ShapesReferenced::default();
     if started.read().last().is_some() {
         for (_, entity) in index.by_local.drain() {
             commands.entity(entity).try_despawn();
@@ -375,6 +578,13 @@ fn apply_object_messages(
             if let Some(te) = &state.texture_entry {
                 referenced.extend(texture_ids(te));
             }
+            if let Some((id, kind_byte)) = state.sculpt {
+                if SculptType::from_byte(kind_byte).is_some() {
+                    shapes.sculpt_maps.push(id);
+                } else {
+                    shapes.meshes.push(id);
+                }
+            }
             upsert(
                 &mut commands,
                 &mut index,
@@ -388,6 +598,9 @@ fn apply_object_messages(
     }
     if !referenced.is_empty() {
         textures.write(TexturesReferenced(referenced));
+    }
+    if shapes != ShapesReferenced::default() {
+        shaped.write(shapes);
     }
     if touched {
         let avatars = objects
@@ -506,7 +719,19 @@ fn upsert(
             waiting.push(state.local_id);
         }
     }
-    spawn_geometry(commands, entity, &state, looks);
+    if matches!(state.kind, ShapeKind::Sculpt | ShapeKind::Mesh) && state.sculpt.is_some() {
+        // Medium until its size on screen is measured (`refresh_asset_shapes`).
+        let drawn = spawn_geometry(commands, entity, &state, looks, Lod::Medium);
+        e = commands.entity(entity);
+        e.insert(AssetShape {
+            state: Box::new(state.clone()),
+            drawn,
+            wanted: Lod::Medium,
+        });
+    } else {
+        commands.entity(entity).remove::<AssetShape>();
+        spawn_geometry(commands, entity, &state, looks, Lod::Medium);
+    }
     // Adopt children that arrived before this root.
     for child in index.waiting.remove(&state.local_id).unwrap_or_default() {
         if let Some(&c) = index.by_local.get(&child) {

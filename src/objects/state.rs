@@ -2,8 +2,9 @@
 //! `ObjectUpdateCompressed` object, with the sub-blobs decoded once. A blob that does not decode
 //! leaves its field empty and is reported in `problems`; the object is still shown.
 
+use overlook_protocol::message::MessageError;
 use overlook_protocol::message::object::{
-    CompressedObject, ObjectData, PCode, PrimShape, ShapeKind, TextureEntry,
+    CompressedObject, ExtraParams, ObjectData, PCode, PrimShape, ShapeKind, TextureEntry,
 };
 use overlook_protocol::types::{Quat, Uuid, Vec3};
 
@@ -30,12 +31,35 @@ pub struct ObjectState {
     pub kind: ShapeKind,
     /// Per-face appearance, when it decoded.
     pub texture_entry: Option<TextureEntry>,
+    /// A sculpty's map or a mesh object's asset with its sculpt type byte (ExtraParams
+    /// `0x30`), when the object is one ([`ShapeKind::Sculpt`] / [`ShapeKind::Mesh`]).
+    pub sculpt: Option<(Uuid, u8)>,
     /// Trees and grass: species.
     pub species: u8,
     /// `FirstName LastName` from the name values (avatars), when present.
     pub name: Option<String>,
     /// Blobs that did not decode.
     pub problems: Vec<String>,
+}
+
+/// The sculpt entry of a sculpty or mesh object; `None` for other shapes. Extra parameters
+/// that do not decode are a problem (the object then is not a sculpty: the classifier agrees).
+fn sculpt_of(
+    kind: ShapeKind,
+    params: Result<ExtraParams, MessageError>,
+    id: u32,
+    problems: &mut Vec<String>,
+) -> Option<(Uuid, u8)> {
+    match params {
+        Ok(p) => p
+            .sculpt()
+            .filter(|_| matches!(kind, ShapeKind::Sculpt | ShapeKind::Mesh))
+            .map(|s| (s.texture, s.kind_byte)),
+        Err(e) => {
+            problems.push(format!("object {id}: extra parameters: {e}"));
+            None
+        }
+    }
 }
 
 fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
@@ -63,6 +87,7 @@ impl ObjectState {
             .texture_entry()
             .map_err(|e| problems.push(format!("object {}: texture entry: {e}", o.id)))
             .ok();
+        let sculpt = sculpt_of(o.shape_kind(), o.extra_params(), o.id, &mut problems);
         let names = o.name_values();
         let species = if matches!(o.pcode, PCode::Tree | PCode::NewTree | PCode::Grass) {
             o.data.first().copied().unwrap_or(o.state)
@@ -80,6 +105,7 @@ impl ObjectState {
             shape: o.shape,
             kind: o.shape_kind(),
             texture_entry,
+            sculpt,
             species,
             name: full_name(names.first_name(), names.last_name()),
             problems,
@@ -93,6 +119,7 @@ impl ObjectState {
             .texture_entry()
             .map_err(|e| problems.push(format!("object {}: texture entry: {e}", o.local_id)))
             .ok();
+        let sculpt = sculpt_of(o.shape_kind(), o.extra_params(), o.local_id, &mut problems);
         let names = o.name_value_list();
         ObjectState {
             local_id: o.local_id,
@@ -105,6 +132,7 @@ impl ObjectState {
             shape: o.shape,
             kind: o.shape_kind(),
             texture_entry,
+            sculpt,
             species: o.tree_species.unwrap_or(0),
             name: full_name(names.first_name(), names.last_name()),
             problems,

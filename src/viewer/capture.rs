@@ -306,6 +306,7 @@ pub fn headless_app(options: ViewerOptions, settings: CaptureSettings) -> App {
         TerrainPlugin,
         ObjectsPlugin,
         crate::assets::AssetsPlugin,
+        crate::shapes::ShapesPlugin,
         CameraPlugin,
         ScenePlugin {
             spawn_camera: false,

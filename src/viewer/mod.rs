@@ -66,6 +66,7 @@ impl PluginGroup for ViewerPlugins {
             .add(TerrainPlugin)
             .add(ObjectsPlugin)
             .add(crate::assets::AssetsPlugin)
+            .add(crate::shapes::ShapesPlugin)
             .add(CameraPlugin)
             .add(ScenePlugin { spawn_camera: true })
             .add(UiPlugin {

@@ -14,8 +14,11 @@ use core::f32::consts::TAU;
 use super::Lod;
 use crate::MeshData;
 
+/// A mesh's faces per level of detail, as [`super::encode`] takes them.
+pub type Lods = Vec<(Lod, Vec<MeshData>)>;
+
 /// `(name, LODs)` of every demo mesh, in the order the region lists them.
-pub fn demo_meshes() -> Vec<(&'static str, Vec<(Lod, Vec<MeshData>)>)> {
+pub fn demo_meshes() -> Vec<(&'static str, Lods)> {
     let knot_lods = [(96, 10), (48, 6), (24, 4), (12, 3)];
     let gem_lods = [16, 10, 7, 5];
     let lods = [Lod::High, Lod::Medium, Lod::Low, Lod::Lowest];

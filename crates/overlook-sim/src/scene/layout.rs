@@ -211,6 +211,7 @@ pub(super) fn layout() -> Vec<Entry> {
 }
 
 /// Index of the first sculpty; the four sculpt types follow in order, then the two meshes.
+#[cfg(test)]
 pub(super) const FIRST_SCULPTY: usize = 36;
 
 /// A sculpty or mesh entry.
@@ -231,7 +232,8 @@ fn asset(
     }
 }
 
-/// North-east of the arrival point, in view of its camera and clear of the sign: a sculpty of
+/// Ahead of the arrival point, most to the left, in view of its camera, clear of the sign and
+/// of the trees' crowns: a sculpty of
 /// each type (sphere, torus, plane, cylinder; the checker on each, tinted) and the two meshes
 /// the region serves (the knot: face 0 orange, face 1 the checker; the gem: the oriented
 /// texture on its table, its crown and pavilion blue).
@@ -251,7 +253,7 @@ fn sculpties_and_meshes() -> Vec<Entry> {
     vec![
         asset(
             "sculpty sphere (pumpkin)",
-            (5.0, 6.0),
+            (3.5, 3.5),
             Vec3::new(1.6, 1.6, 1.3),
             checker([255, 160, 60, 255]),
             SCULPT_SPHERE,
@@ -260,14 +262,14 @@ fn sculpties_and_meshes() -> Vec<Entry> {
         asset(
             "sculpty torus (wavy ring)",
             (8.0, 7.0),
-            Vec3::new(2.0, 2.0, 1.2),
+            Vec3::new(2.4, 2.4, 1.4),
             checker([240, 240, 120, 255]),
             SCULPT_TORUS,
             2,
         ),
         asset(
             "sculpty plane (wave sheet)",
-            (14.0, 3.0),
+            (15.5, 1.0),
             Vec3::new(3.0, 3.0, 1.0),
             checker([140, 220, 140, 255]),
             SCULPT_PLANE,
@@ -275,7 +277,7 @@ fn sculpties_and_meshes() -> Vec<Entry> {
         ),
         asset(
             "sculpty cylinder (vase)",
-            (4.0, 9.0),
+            (5.0, 6.0),
             Vec3::new(1.0, 1.0, 2.0),
             checker([200, 140, 255, 255]),
             SCULPT_CYLINDER,
@@ -283,16 +285,16 @@ fn sculpties_and_meshes() -> Vec<Entry> {
         ),
         asset(
             "mesh knot",
-            (11.0, 7.5),
-            Vec3::new(2.0, 2.0, 1.5),
+            (11.5, 6.5),
+            Vec3::new(2.4, 2.4, 2.0),
             knot,
             KNOT,
             5,
         ),
         asset(
             "mesh gem",
-            (7.0, 10.5),
-            Vec3::new(1.2, 1.2, 1.5),
+            (18.5, -1.5),
+            Vec3::new(1.5, 1.5, 1.8),
             gem,
             GEM,
             5,
