@@ -15,6 +15,7 @@
 
 pub mod login;
 mod mix;
+pub mod oar;
 pub mod region;
 pub mod scene;
 pub mod server;
