@@ -402,7 +402,7 @@ impl<R: Read> Read for Bounded<R> {
 }
 
 type Compressed<R> = Bounded<std::io::Chain<std::io::Cursor<[u8; 2]>, R>>;
-type Stream<R> = Bounded<flate2::read::GzDecoder<Compressed<R>>>;
+type Stream<R> = std::io::BufReader<Bounded<flate2::read::GzDecoder<Compressed<R>>>>;
 
 /// Reads a whole region archive from `reader` (a `.oar` file's bytes) within `limits`.
 ///
@@ -448,7 +448,7 @@ pub fn read_oar<R: Read>(reader: R, limits: &OarLimits) -> Result<Oar, OarError>
     }
     // The gzip trailer (CRC and length) comes after the tar's end: check it too.
     tar.drain()?;
-    let counted = tar.get_ref();
+    let counted = tar.get_ref().get_ref();
     loader.stats.bytes_uncompressed = counted.count;
     loader.stats.bytes_compressed = counted.inner.get_ref().count;
     Ok(loader.finish())
@@ -483,7 +483,11 @@ fn open<R: Read>(mut reader: R, limits: &OarLimits) -> Result<TarReader<Stream<R
         what: "uncompressed",
         source: false,
     };
-    Ok(TarReader::new(stream))
+    // Inflating into a large buffer, not header by header.
+    Ok(TarReader::new(std::io::BufReader::with_capacity(
+        64 << 10,
+        stream,
+    )))
 }
 
 /// `path` without a leading `./`, refused when absolute or with a `..` component (either

@@ -171,31 +171,40 @@ fn uuid(field: &str, text: &str) -> Result<Uuid, String> {
 impl RawPart {
     /// Takes one element's text; `rel` is its path below the `SceneObjectPart`.
     fn set(&mut self, rel: &[String], text: &str) -> Result<(), String> {
-        let names: Vec<&str> = rel.iter().map(String::as_str).collect();
-        match names.as_slice() {
-            ["UUID", "UUID" | "Guid"] => self.uuid = Some(uuid("UUID", text)?),
-            ["UUID"] if !text.is_empty() => self.uuid = Some(uuid("UUID", text)?),
-            ["Name"] => text.clone_into(&mut self.name),
-            ["Material"] => self.material = byte("Material", text)?,
-            ["GroupPosition", c] => {
-                set_component(&mut self.group_position, "GroupPosition", c, text)?;
-            }
-            ["OffsetPosition", c] => {
-                set_component(&mut self.offset_position, "OffsetPosition", c, text)?;
-            }
-            ["RotationOffset", c] => {
-                let q = self.rotation.get_or_insert([0.0, 0.0, 0.0, 1.0]);
-                set_component(q, "RotationOffset", c, text)?;
-            }
-            ["Scale", c] => {
-                let s = self.scale.get_or_insert([1.0; 3]);
-                set_component(s, "Scale", c, text)?;
-            }
-            ["Shape", "SculptTexture"] if !text.is_empty() => {
-                self.sculpt_texture = uuid("SculptTexture", text)?;
-            }
-            ["Shape", field] => self.set_shape(field, text)?,
-            ["Shape", "SculptTexture", "UUID" | "Guid"] => {
+        match rel {
+            [a] => match a.as_str() {
+                "UUID" if !text.is_empty() => self.uuid = Some(uuid("UUID", text)?),
+                "Name" => text.clone_into(&mut self.name),
+                "Material" => self.material = byte("Material", text)?,
+                _ => {}
+            },
+            [a, b] => match (a.as_str(), b.as_str()) {
+                ("UUID", "UUID" | "Guid") => self.uuid = Some(uuid("UUID", text)?),
+                ("GroupPosition", c) => {
+                    set_component(&mut self.group_position, "GroupPosition", c, text)?;
+                }
+                ("OffsetPosition", c) => {
+                    set_component(&mut self.offset_position, "OffsetPosition", c, text)?;
+                }
+                ("RotationOffset", c) => {
+                    let q = self.rotation.get_or_insert([0.0, 0.0, 0.0, 1.0]);
+                    set_component(q, "RotationOffset", c, text)?;
+                }
+                ("Scale", c) => {
+                    let s = self.scale.get_or_insert([1.0; 3]);
+                    set_component(s, "Scale", c, text)?;
+                }
+                ("Shape", "SculptTexture") if !text.is_empty() => {
+                    self.sculpt_texture = uuid("SculptTexture", text)?;
+                }
+                ("Shape", field) => self.set_shape(field, text)?,
+                _ => {}
+            },
+            [a, b, c]
+                if a == "Shape"
+                    && b == "SculptTexture"
+                    && matches!(c.as_str(), "UUID" | "Guid") =>
+            {
                 self.sculpt_texture = uuid("SculptTexture", text)?;
             }
             _ => {}

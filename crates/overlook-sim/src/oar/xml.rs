@@ -37,7 +37,10 @@ pub(crate) fn walk(
     // A UTF-8 byte order mark is not XML.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = Reader::from_str(text);
+    // Element names from the root; only `..depth` are open (the rest are kept to reuse their
+    // allocations).
     let mut path: Vec<String> = Vec::new();
+    let mut depth = 0usize;
     let mut own_text = String::new();
     let mut seen_root = false;
     loop {
@@ -50,38 +53,43 @@ pub(crate) fn walk(
         let empty = matches!(event, Event::Empty(_));
         match event {
             Event::Start(tag) | Event::Empty(tag) => {
-                if path.is_empty() && seen_root {
+                if depth == 0 && seen_root {
                     return Err("more than one root element".into());
                 }
                 seen_root = true;
-                if path.len() >= max_depth {
+                if depth >= max_depth {
                     return Err(format!("elements nested deeper than {max_depth}"));
                 }
-                let name = tag.local_name().into_inner().to_owned();
-                path.push(name);
+                let name = tag.local_name().into_inner();
+                match path.get_mut(depth) {
+                    Some(slot) => name.clone_into(slot),
+                    None => path.push(name.to_owned()),
+                }
+                depth += 1;
                 own_text.clear();
+                let open = path.get(..depth).unwrap_or_default();
                 visit(Node::Start {
-                    path: &path,
+                    path: open,
                     tag: &tag,
                 })?;
                 if empty {
                     visit(Node::End {
-                        path: &path,
+                        path: open,
                         text: "",
                     })?;
-                    path.pop();
+                    depth -= 1;
                 }
             }
             Event::End(_) => {
                 visit(Node::End {
-                    path: &path,
+                    path: path.get(..depth).unwrap_or_default(),
                     text: own_text.trim(),
                 })?;
                 own_text.clear();
-                path.pop();
+                depth = depth.saturating_sub(1);
             }
             Event::Text(t) => {
-                if path.is_empty() {
+                if depth == 0 {
                     if !t.trim().is_empty() {
                         return Err("text outside the root element".into());
                     }
@@ -106,8 +114,9 @@ pub(crate) fn walk(
                 own_text.push(resolved);
             }
             Event::Eof => {
-                if !path.is_empty() {
-                    return Err(format!("document ends inside <{}>", path.join("/")));
+                if depth > 0 {
+                    let open = path.get(..depth).unwrap_or_default();
+                    return Err(format!("document ends inside <{}>", open.join("/")));
                 }
                 if !seen_root {
                     return Err("no root element".into());
