@@ -17,6 +17,7 @@
 pub mod login;
 pub mod meshes;
 mod mix;
+pub mod oar;
 pub mod region;
 pub mod scene;
 pub mod server;
