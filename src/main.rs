@@ -32,6 +32,21 @@ struct TargetArgs {
     /// Where to arrive: `last`, `home` or `uri:Region&x&y&z`.
     #[arg(long, default_value = "last")]
     start: String,
+    /// Without `--grid`: run the embedded region on this OpenSim region archive (its objects,
+    /// terrain, settings, textures and meshes) instead of its own island and scene.
+    #[arg(long, value_name = "FILE.oar", conflicts_with = "grid")]
+    oar: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    /// The embedded region's configuration: the default, on `--oar`'s archive when given.
+    fn embedded(&self) -> Result<overlook_sim::server::SimConfig, String> {
+        let mut cfg = overlook_sim::server::SimConfig::loopback();
+        if let Some(path) = &self.oar {
+            cfg.oar = Some(overlook::net::embedded::load_oar(path)?);
+        }
+        Ok(cfg)
+    }
 }
 
 /// Viewer options: with no grid, the viewer starts the embedded region and logs into it.
@@ -135,9 +150,9 @@ fn run_asset_fetch(
             &std::env::var("OVERLOOK_PASSWORD").unwrap_or_default(),
             &target.start,
         ),
-        None => match overlook::net::embedded::EmbeddedSim::start(
-            overlook_sim::server::SimConfig::loopback(),
-        ) {
+        None => match target.embedded().and_then(|cfg| {
+            overlook::net::embedded::EmbeddedSim::start(cfg).map_err(|e| e.to_string())
+        }) {
             Ok(sim) => {
                 let params = sim.login_params(&target.start);
                 embedded = Some(sim);
@@ -345,6 +360,13 @@ fn run_check(cli: CheckCli) -> ExitCode {
     use overlook::check::{CheckArgs, run};
 
     let mut args = CheckArgs::embedded(cli.out);
+    match cli.target.embedded() {
+        Ok(cfg) => args.embedded = cfg,
+        Err(e) => {
+            eprintln!("overlook check: {e}");
+            return ExitCode::from(2);
+        }
+    }
     args.start = cli.target.start;
     args.timeout = std::time::Duration::try_from_secs_f64(cli.timeout)
         .unwrap_or(std::time::Duration::from_secs(60));
@@ -396,6 +418,10 @@ struct SimArgs {
     /// Scatter this many more prims over the region, copies of the scene's (a load test).
     #[arg(long, default_value_t = 0)]
     extra_prims: u32,
+    /// Serve this OpenSim region archive: its objects, terrain (else the island at its size),
+    /// settings, textures and meshes, instead of the island's own scene.
+    #[arg(long, value_name = "FILE.oar")]
+    oar: Option<PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -461,7 +487,18 @@ fn run_sim(args: SimArgs) -> ExitCode {
             );
         }
     }
+    let oar = match &args.oar {
+        Some(path) => match overlook::net::embedded::load_oar(path) {
+            Ok(oar) => Some(oar),
+            Err(e) => {
+                eprintln!("overlook sim: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     let cfg = SimConfig {
+        oar,
         http: args.http,
         udp: args.udp,
         size: args.size,
@@ -517,9 +554,9 @@ fn run_viewer(args: ViewArgs) -> ExitCode {
             &target.start,
         ),
         None => {
-            let sim = match overlook::net::embedded::EmbeddedSim::start(
-                overlook_sim::server::SimConfig::loopback(),
-            ) {
+            let sim = match target.embedded().and_then(|cfg| {
+                overlook::net::embedded::EmbeddedSim::start(cfg).map_err(|e| e.to_string())
+            }) {
                 Ok(sim) => sim,
                 Err(e) => {
                     eprintln!("overlook: {e}");

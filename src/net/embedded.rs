@@ -112,3 +112,52 @@ impl Drop for EmbeddedSim {
         }
     }
 }
+
+/// Reads a region archive for the embedded region (`--oar`) within the default limits, and
+/// says on standard error what it holds: objects, assets, terrain, the time it took, what was
+/// skipped, and the textures and meshes it names but lacks (the region answers 404 for those).
+///
+/// # Errors
+/// The file cannot be opened, or the archive is malformed, unsafe or over a limit.
+pub fn load_oar(path: &std::path::Path) -> Result<std::sync::Arc<overlook_sim::oar::Oar>, String> {
+    use overlook_sim::oar::{OarLimits, read_oar};
+    let started = std::time::Instant::now();
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let oar = read_oar(std::io::BufReader::new(file), &OarLimits::default())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let (x, y) = oar.region_size.unwrap_or((256, 256));
+    eprintln!(
+        "{}: {x}x{y} m, {} objects ({} prims), {} assets, terrain {}; read in {:.0} ms",
+        path.display(),
+        oar.stats.groups,
+        oar.objects.len(),
+        oar.assets.len(),
+        if oar.terrain.is_some() {
+            "from the archive"
+        } else {
+            "none (the island instead)"
+        },
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    for p in oar.problems.iter().take(20) {
+        eprintln!("  skipped: {p}");
+    }
+    if oar.problems.len() > 20 {
+        eprintln!("  … and {} more skipped", oar.problems.len() - 20);
+    }
+    let missing = oar.missing_assets();
+    if !missing.is_empty() {
+        let named: Vec<String> = missing
+            .iter()
+            .take(8)
+            .map(|(id, kind)| format!("{id} ({kind:?})"))
+            .collect();
+        eprintln!(
+            "  {} textures and meshes named but not in the archive (answered 404): {}{}",
+            missing.len(),
+            named.join(", "),
+            if missing.len() > 8 { ", …" } else { "" }
+        );
+    }
+    Ok(std::sync::Arc::new(oar))
+}

@@ -110,6 +110,8 @@ pub struct RegionInfo {
     pub udp: core::net::SocketAddrV4,
     /// Water height in metres.
     pub water_height: f32,
+    /// `RegionHandshake.TerrainDetail0..3`: the terrain textures, low ground to high.
+    pub terrain_detail: [Uuid; 4],
 }
 
 impl RegionInfo {

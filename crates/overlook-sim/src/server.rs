@@ -46,6 +46,10 @@ pub struct SimConfig {
     pub withheld_patches: Vec<(u32, u32)>,
     /// Prims scattered over the region besides the default scene (a load test; 0 normally).
     pub extra_prims: u32,
+    /// A region archive to serve instead of the default scene ([`crate::oar::read_oar`]): its
+    /// objects, its terrain (else `terrain` at the archive's size), its water height and
+    /// terrain textures, and its textures and meshes beside the region's own.
+    pub oar: Option<Arc<crate::oar::Oar>>,
 }
 
 impl SimConfig {
@@ -61,6 +65,7 @@ impl SimConfig {
             region_name: "Overlook Region".to_owned(),
             withheld_patches: Vec::new(),
             extra_prims: 0,
+            oar: None,
         }
     }
 }
@@ -254,21 +259,39 @@ impl RegionGate for Gate {
 /// # Errors
 /// [`SimError`] when the terrain cannot be loaded.
 pub fn scene_objects(cfg: &SimConfig) -> Result<Vec<SceneObject>, SimError> {
-    Ok(scene_on(&cfg.terrain.load(region_size(cfg))?, cfg))
+    Ok(scene_on(&terrain_of(cfg)?, cfg))
 }
 
 fn scene_on(map: &Heightmap, cfg: &SimConfig) -> Vec<SceneObject> {
-    let mut objects = default_scene(map, cfg.seed);
+    let mut objects = match &cfg.oar {
+        Some(oar) => oar.objects.clone(),
+        None => default_scene(map, cfg.seed),
+    };
     objects.extend(scattered_prims(map, cfg.seed, &objects, cfg.extra_prims));
     objects
 }
 
-/// The region size `cfg` asks for; an island is 256 m unless told otherwise.
+/// The region size `cfg` asks for: its own, else an archive's (256 m when the archive does not
+/// say); an island is 256 m unless told otherwise.
 fn region_size(cfg: &SimConfig) -> Option<(u32, u32)> {
-    cfg.size.or(match cfg.terrain {
-        TerrainSource::Island { .. } => Some((256, 256)),
-        _ => None,
-    })
+    cfg.size
+        .or_else(|| {
+            cfg.oar
+                .as_ref()
+                .map(|o| o.region_size.unwrap_or((256, 256)))
+        })
+        .or(match cfg.terrain {
+            TerrainSource::Island { .. } => Some((256, 256)),
+            _ => None,
+        })
+}
+
+/// The terrain: an archive's own, else `cfg.terrain` at the region's size.
+fn terrain_of(cfg: &SimConfig) -> Result<Heightmap, SimError> {
+    match cfg.oar.as_ref().and_then(|o| o.terrain.clone()) {
+        Some(map) => Ok(map),
+        None => Ok(cfg.terrain.load(region_size(cfg))?),
+    }
 }
 
 /// Starts the region: loads the terrain, builds the scene, binds both sockets and spawns the
@@ -277,7 +300,7 @@ fn region_size(cfg: &SimConfig) -> Option<(u32, u32)> {
 /// # Errors
 /// [`SimError`] when the terrain cannot be loaded or a socket cannot be bound.
 pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
-    let map = cfg.terrain.load(region_size(&cfg))?;
+    let map = terrain_of(&cfg)?;
     let udp = UdpSocket::bind(cfg.udp)
         .await
         .map_err(|source| SimError::Bind {
@@ -307,6 +330,7 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
             "the region needs an IPv4 UDP address".into(),
         ));
     };
+    let settings = cfg.oar.as_ref().and_then(|o| o.settings.as_ref());
     let info = RegionInfo {
         name: cfg.region_name.clone(),
         region_id: test_account(&cfg.region_name, "region", "").agent_id,
@@ -315,7 +339,8 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
         world_x: 1000 * 256,
         world_y: 1000 * 256,
         udp: udp_v4,
-        water_height: super::terrain::WATER_HEIGHT,
+        water_height: settings.map_or(super::terrain::WATER_HEIGHT, |s| s.water_height),
+        terrain_detail: settings.map_or(crate::textures::TERRAIN_DETAIL, |s| s.terrain_textures),
     };
     let scene = DefaultScene::new(scene_on(&map, &cfg));
     let unix_now = web_time::SystemTime::now()
@@ -337,10 +362,11 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
         wake: Notify::new(),
     });
     let public_url = format!("http://{http_addr}");
-    let login = Arc::new(LoginService::new(
-        LoginConfig::new(cfg.accounts.clone(), info.clone(), &public_url),
-        Arc::new(Gate(shared.clone())),
-    ));
+    let mut login_cfg = LoginConfig::new(cfg.accounts.clone(), info.clone(), &public_url);
+    if let Some(oar) = &cfg.oar {
+        login_cfg.assets = login_cfg.assets.with(oar.served_assets());
+    }
+    let login = Arc::new(LoginService::new(login_cfg, Arc::new(Gate(shared.clone()))));
     let login_uri = login.login_uri();
     let http_task = tokio::spawn(super::login::serve(listener, login));
     let udp_task = tokio::spawn(run_udp(udp, shared.clone()));

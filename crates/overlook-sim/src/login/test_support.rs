@@ -84,6 +84,7 @@ pub(super) fn region() -> RegionInfo {
         world_y: 256_000,
         udp: "127.0.0.1:9123".parse().unwrap(),
         water_height: 20.0,
+        terrain_detail: crate::textures::TERRAIN_DETAIL,
     }
 }
 

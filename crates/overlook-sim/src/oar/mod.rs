@@ -24,6 +24,7 @@ use overlook_protocol::terrain::Heightmap;
 use overlook_protocol::types::Uuid;
 
 use crate::scene::{PRIM_FLAGS, SCENE_FIRST_ID, SceneObject, TREE_FLAGS};
+use crate::store::AssetKind;
 
 mod object;
 mod settings;
@@ -400,6 +401,73 @@ impl<R: Read> Read for Bounded<R> {
         Ok(n)
     }
 }
+
+impl Oar {
+    /// The textures and meshes it carries, as the region serves them.
+    pub fn served_assets(&self) -> Vec<(Uuid, AssetKind, std::sync::Arc<[u8]>)> {
+        self.assets
+            .iter()
+            .filter_map(|(id, a)| {
+                let kind = match a.kind {
+                    OarAssetKind::Texture => AssetKind::Texture,
+                    OarAssetKind::Mesh => AssetKind::Mesh,
+                    _ => return None,
+                };
+                Some((*id, kind, std::sync::Arc::from(a.bytes.as_slice())))
+            })
+            .collect()
+    }
+
+    /// The textures and meshes its objects and settings name that it does not carry: face
+    /// textures, sculpt maps, meshes and terrain textures, each once, in the order first named.
+    /// A region serving it answers `404` for these unless its own set has them
+    /// ([`AssetStore::builtin`](crate::store::AssetStore::builtin)).
+    pub fn missing_assets(&self) -> Vec<(Uuid, AssetKind)> {
+        use overlook_protocol::message::object::{ExtraParams, SculptKind, TextureEntry};
+        let mut named: Vec<(Uuid, AssetKind)> = Vec::new();
+        if let Some(settings) = &self.settings {
+            named.extend(settings.terrain_textures.map(|t| (t, AssetKind::Texture)));
+        }
+        for o in &self.objects {
+            if let Ok(te) = TextureEntry::parse(&o.texture_entry) {
+                named.push((te.textures.default, AssetKind::Texture));
+                named.extend(
+                    te.textures
+                        .exceptions
+                        .iter()
+                        .map(|(_, t)| (*t, AssetKind::Texture)),
+                );
+            }
+            if let Some(s) = ExtraParams::parse(&o.extra_params)
+                .ok()
+                .and_then(|p| p.sculpt().copied())
+            {
+                let kind = match s.kind() {
+                    SculptKind::Mesh => AssetKind::Mesh,
+                    _ => AssetKind::Texture,
+                };
+                named.push((s.texture, kind));
+            }
+        }
+        let builtin = crate::store::AssetStore::builtin();
+        let mut seen = HashSet::new();
+        named
+            .into_iter()
+            .filter(|(id, _)| {
+                *id != Uuid::NIL
+                    && *id != BLANK_TEXTURE
+                    && !self.assets.contains_key(id)
+                    && builtin.get(*id).is_none()
+                    && seen.insert(*id)
+            })
+            .collect()
+    }
+}
+
+/// SL's blank texture, which viewers draw as untextured (never fetched).
+const BLANK_TEXTURE: Uuid = Uuid([
+    0x57, 0x48, 0xde, 0xcc, 0xf6, 0x29, 0x46, 0x1c, 0x9a, 0x36, 0xa3, 0x5a, 0x22, 0x1f, 0xe2, 0x1f,
+]);
 
 type Compressed<R> = Bounded<std::io::Chain<std::io::Cursor<[u8; 2]>, R>>;
 type Stream<R> = std::io::BufReader<Bounded<flate2::read::GzDecoder<Compressed<R>>>>;

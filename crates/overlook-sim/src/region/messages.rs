@@ -2,7 +2,6 @@
 //! (taken from the `test-region` capture where the protocol leaves them open).
 
 use crate::RegionInfo;
-use crate::textures::TERRAIN_DETAIL;
 use overlook_protocol::message::region::{RegionInfo4, sim_access, stat_id};
 use overlook_protocol::message::{
     AgentIds, AgentMovementComplete, CoarseLocation, CoarseLocationUpdate, KickUser, LogoutReply,
@@ -17,8 +16,9 @@ pub const REGION_FLAGS: u32 = 0x1410_8026;
 /// `RegionProtocols`: more than six baked textures (bit 63), as OpenSim 0.9.2.2.
 const REGION_PROTOCOLS: u64 = 1 << 63;
 
-/// `RegionHandshake` for `info`: name, water height, the region's own terrain textures
-/// ([`TERRAIN_DETAIL`]: dirt, grass, rock, snow, served over `GetTexture`) and OpenSim's default
+/// `RegionHandshake` for `info`: name, water height, its terrain textures (the region's own
+/// [`TERRAIN_DETAIL`](crate::textures::TERRAIN_DETAIL) — dirt, grass, rock, snow — unless an
+/// archive names others) and OpenSim's default
 /// start heights (10 m) and ranges (60 m) at the four corners.
 pub(super) fn region_handshake(info: &RegionInfo) -> RegionHandshake {
     RegionHandshake {
@@ -31,7 +31,7 @@ pub(super) fn region_handshake(info: &RegionInfo) -> RegionHandshake {
         billable_factor: 1.0,
         cache_id: info.region_id,
         terrain_base: [Uuid::NIL; 4],
-        terrain_detail: TERRAIN_DETAIL,
+        terrain_detail: info.terrain_detail,
         terrain_start_height: [10.0; 4],
         terrain_height_range: [60.0; 4],
         region_id: info.region_id,

@@ -42,6 +42,7 @@ pub fn info(sx: u32, sy: u32) -> RegionInfo {
         world_y: 256_000,
         udp: "127.0.0.1:9001".parse().unwrap(),
         water_height: 20.0,
+        terrain_detail: crate::textures::TERRAIN_DETAIL,
     }
 }
 
