@@ -422,6 +422,19 @@ struct SimArgs {
     /// settings, textures and meshes, instead of the island's own scene.
     #[arg(long, value_name = "FILE.oar")]
     oar: Option<PathBuf>,
+    /// Write the region as an OpenSim region archive (objects, terrain, settings and the
+    /// textures and meshes they name) to this file and exit, e.g. to `load oar --merge` it
+    /// into a real OpenSim and compare.
+    #[arg(long, value_name = "FILE.oar")]
+    save_oar: Option<PathBuf>,
+    /// Owner and creator of the objects in `--save-oar`'s archive (an account of the grid that
+    /// loads it; otherwise OpenSim gives them to its estate owner).
+    #[arg(
+        long,
+        value_name = "UUID",
+        default_value = "00000000-0000-0000-0000-000000000000"
+    )]
+    owner: overlook_protocol::types::Uuid,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -509,6 +522,24 @@ fn run_sim(args: SimArgs) -> ExitCode {
         withheld_patches: Vec::new(),
         extra_prims: args.extra_prims,
     };
+    if let Some(path) = &args.save_oar {
+        let written = std::fs::File::create(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                server::save_oar(&cfg, args.owner, std::io::BufWriter::new(f))
+                    .map_err(|e| e.to_string())
+            });
+        return match written {
+            Ok(()) => {
+                println!("wrote {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("overlook sim: {}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

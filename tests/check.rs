@@ -555,3 +555,60 @@ fn strings_to_ms(timeline: &Value, phase: &str) -> u64 {
         .and_then(|t| t["ms"].as_u64())
         .unwrap_or_else(|| panic!("{phase} missing from {timeline}"))
 }
+
+/// The archive a live OpenSim 0.9.2.2 saved (`save oar`) after loading the embedded region's
+/// scene (`overlook sim --save-oar` on the Test Region's terrain, `load oar`): terrain,
+/// settings, 41 objects with their sculpties and meshes, and the 13 textures and meshes they
+/// use. `check --oar` on it reports what `check` against that live OpenSim reported
+/// (`opensim-saved-demo.live-report.json`, the live run's report).
+#[test]
+fn an_archive_opensim_saved_checks_like_the_live_opensim_that_saved_it() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let data = overlook_testdata::data_dir().join("oar");
+    let oar = overlook::net::embedded::load_oar(&data.join("opensim-saved-demo.oar")).unwrap();
+    assert!(oar.problems.is_empty(), "{:?}", oar.problems);
+    let live: Value = serde_json::from_str(
+        &std::fs::read_to_string(data.join("opensim-saved-demo.live-report.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = out_dir("check-oar");
+    let mut args = CheckArgs::embedded(&dir);
+    args.embedded = SimConfig {
+        oar: Some(oar),
+        ..SimConfig::loopback()
+    };
+    args.require_textures = true;
+    let outcome = run(&args);
+    let r = read_report(&dir);
+    // The one texture the scene names and nobody serves fails here as it did there.
+    assert_eq!(outcome.code, 1, "errors: {:?}", outcome.errors);
+    assert_eq!(
+        r["assets"]["textures"]["failed"],
+        live["assets"]["textures"]["failed"]
+    );
+    // The same terrain: every patch, the same extremes; the mean within OpenSim's rounding of
+    // terrain it stores to a millimetre.
+    for key in [
+        "patches_expected",
+        "patches_received",
+        "height_min",
+        "height_max",
+    ] {
+        assert_eq!(r["terrain"][key], live["terrain"][key], "{key}");
+    }
+    let mean = |v: &Value| v["terrain"]["height_mean"].as_f64().unwrap();
+    assert!(
+        (mean(&r) - mean(&live)).abs() < 1e-3,
+        "{} {}",
+        mean(&r),
+        mean(&live)
+    );
+    assert_eq!(r["region"]["size"], live["region"]["size"]);
+    assert_eq!(r["region"]["water_height"], live["region"]["water_height"]);
+    // The same objects, by PCode and by shape (blinker and all: OpenSim does not animate it),
+    // and the same assets, fetched, decoded and drawn.
+    assert_eq!(r["objects"], live["objects"]);
+    for class in ["textures", "meshes", "sculpts"] {
+        assert_eq!(r["assets"][class], live["assets"][class], "{class}");
+    }
+}

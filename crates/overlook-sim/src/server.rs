@@ -294,6 +294,58 @@ fn terrain_of(cfg: &SimConfig) -> Result<Heightmap, SimError> {
     }
 }
 
+/// Writes the region `cfg` describes as an OpenSim region archive to `out` (`overlook sim
+/// --save-oar`): its objects owned by `owner`, its terrain and settings, and every texture and
+/// mesh it serves that its objects or terrain name. A real OpenSim loads it with
+/// `load oar --merge` (objects and assets; `--force-terrain` for the terrain too).
+///
+/// # Errors
+/// [`SimError`] when the terrain cannot be loaded; the writer's errors as [`SimError::Region`].
+pub fn save_oar(cfg: &SimConfig, owner: Uuid, out: impl std::io::Write) -> Result<(), SimError> {
+    use overlook_protocol::message::object::{ExtraParams, TextureEntry};
+    let map = terrain_of(cfg)?;
+    let objects = scene_on(&map, cfg);
+    let settings = cfg.oar.as_ref().and_then(|o| o.settings.as_ref());
+    let water = settings.map_or(super::terrain::WATER_HEIGHT, |s| s.water_height);
+    let detail = settings.map_or(crate::textures::TERRAIN_DETAIL, |s| s.terrain_textures);
+    let mut store = crate::store::AssetStore::builtin();
+    if let Some(oar) = &cfg.oar {
+        store = store.with(oar.served_assets());
+    }
+    let mut named: Vec<Uuid> = detail.to_vec();
+    for o in &objects {
+        if let Ok(te) = TextureEntry::parse(&o.texture_entry) {
+            named.push(te.textures.default);
+            named.extend(te.textures.exceptions.iter().map(|(_, t)| *t));
+        }
+        if let Some(sc) = ExtraParams::parse(&o.extra_params)
+            .ok()
+            .and_then(|p| p.sculpt().copied())
+        {
+            named.push(sc.texture);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    named.retain(|id| seen.insert(*id));
+    let assets: Vec<(Uuid, crate::store::AssetKind, &[u8])> = named
+        .iter()
+        .filter_map(|id| store.get(*id).map(|a| (*id, a.kind, &a.bytes[..])))
+        .collect();
+    crate::oar::write_oar(
+        out,
+        &crate::oar::ArchiveContent {
+            region_name: &cfg.region_name,
+            size: (map.size_x(), map.size_y()),
+            terrain: Some(&map),
+            settings: Some((detail, water)),
+            objects: &objects,
+            assets: &assets,
+            owner,
+        },
+    )
+    .map_err(|e| SimError::Region(format!("writing the archive: {e}")))
+}
+
 /// Starts the region: loads the terrain, builds the scene, binds both sockets and spawns the
 /// HTTP and UDP tasks on the current tokio runtime.
 ///

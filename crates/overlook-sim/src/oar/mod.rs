@@ -29,12 +29,14 @@ use crate::store::AssetKind;
 mod object;
 mod settings;
 mod tar;
+mod write;
 mod xml;
 
 #[cfg(test)]
 mod tests;
 
 pub use settings::{DEFAULT_TERRAIN_TEXTURES, OarSettings};
+pub use write::{ArchiveContent, write_oar};
 
 use tar::{EntryKind, TarReader};
 
