@@ -418,6 +418,10 @@ struct SimArgs {
     /// Scatter this many more prims over the region, copies of the scene's (a load test).
     #[arg(long, default_value_t = 0)]
     extra_prims: u32,
+    /// Scatter this many copies of the scene's mesh objects over the region (a load test:
+    /// many objects, few mesh assets).
+    #[arg(long, default_value_t = 0)]
+    extra_meshes: u32,
     /// Serve this OpenSim region archive: its objects, terrain (else the island at its size),
     /// settings, textures and meshes, instead of the island's own scene.
     #[arg(long, value_name = "FILE.oar")]
@@ -521,6 +525,7 @@ fn run_sim(args: SimArgs) -> ExitCode {
         region_name: args.name,
         withheld_patches: Vec::new(),
         extra_prims: args.extra_prims,
+        extra_meshes: args.extra_meshes,
     };
     if let Some(path) = &args.save_oar {
         let written = std::fs::File::create(path)

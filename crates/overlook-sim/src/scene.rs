@@ -327,7 +327,38 @@ pub fn scattered_prims(
     scene: &[SceneObject],
     count: u32,
 ) -> Vec<SceneObject> {
-    let templates: Vec<&SceneObject> = scene.iter().filter(|o| o.is_standalone_prim()).collect();
+    scattered_copies(map, seed, scene, count, |_| true)
+}
+
+/// [`scattered_prims`] of `scene`'s mesh objects only (`overlook sim --extra-meshes N`: many
+/// objects sharing few mesh assets, as a region with furniture has).
+pub fn scattered_meshes(
+    map: &Heightmap,
+    seed: u64,
+    scene: &[SceneObject],
+    count: u32,
+) -> Vec<SceneObject> {
+    use overlook_protocol::message::object::{ExtraParams, SculptKind};
+    let is_mesh = |o: &SceneObject| {
+        ExtraParams::parse(&o.extra_params)
+            .ok()
+            .and_then(|p| p.sculpt().map(|s| s.kind() == SculptKind::Mesh))
+            .unwrap_or(false)
+    };
+    scattered_copies(map, seed ^ 0x4D45_5348, scene, count, is_mesh)
+}
+
+fn scattered_copies(
+    map: &Heightmap,
+    seed: u64,
+    scene: &[SceneObject],
+    count: u32,
+    keep: impl Fn(&SceneObject) -> bool,
+) -> Vec<SceneObject> {
+    let templates: Vec<&SceneObject> = scene
+        .iter()
+        .filter(|o| o.is_standalone_prim() && keep(o))
+        .collect();
     let first_id = scene
         .iter()
         .map(|o| o.local_id)

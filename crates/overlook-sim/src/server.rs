@@ -18,7 +18,7 @@ use web_time::Instant;
 
 use super::login::{LoginConfig, LoginService};
 use super::region::{AgentLoad, MoverState, Region, RegionConfig, SceneSource};
-use super::scene::{SceneObject, default_scene, scattered_prims};
+use super::scene::{SceneObject, default_scene, scattered_meshes, scattered_prims};
 use super::terrain::{TerrainError, TerrainSource};
 use super::{Account, ExpectedCircuit, RegionGate, RegionInfo};
 use overlook_protocol::message::object::{CompressedBlock, ObjectData};
@@ -46,6 +46,8 @@ pub struct SimConfig {
     pub withheld_patches: Vec<(u32, u32)>,
     /// Prims scattered over the region besides the default scene (a load test; 0 normally).
     pub extra_prims: u32,
+    /// Copies of the scene's mesh objects scattered over the region (a load test; 0 normally).
+    pub extra_meshes: u32,
     /// A region archive to serve instead of the default scene ([`crate::oar::read_oar`]): its
     /// objects, its terrain (else `terrain` at the archive's size), its water height and
     /// terrain textures, and its textures and meshes beside the region's own.
@@ -65,6 +67,7 @@ impl SimConfig {
             region_name: "Overlook Region".to_owned(),
             withheld_patches: Vec::new(),
             extra_prims: 0,
+            extra_meshes: 0,
             oar: None,
         }
     }
@@ -268,6 +271,7 @@ fn scene_on(map: &Heightmap, cfg: &SimConfig) -> Vec<SceneObject> {
         None => default_scene(map, cfg.seed),
     };
     objects.extend(scattered_prims(map, cfg.seed, &objects, cfg.extra_prims));
+    objects.extend(scattered_meshes(map, cfg.seed, &objects, cfg.extra_meshes));
     objects
 }
 

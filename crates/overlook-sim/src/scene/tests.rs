@@ -495,3 +495,21 @@ fn scattered_prims_stand_on_the_ground_across_the_region_with_fresh_ids() {
         "deterministic"
     );
 }
+
+#[test]
+fn scattered_meshes_copy_only_the_mesh_objects_with_fresh_ids() {
+    use overlook_protocol::message::object::ShapeKind;
+    let (map, mut objects) = scene();
+    objects.extend(scattered_prims(&map, 11, &objects, 50));
+    let meshes = super::scattered_meshes(&map, 11, &objects, 300);
+    assert_eq!(meshes.len(), 300);
+    assert!(
+        meshes
+            .iter()
+            .all(|o| o.to_object_data(0.0).shape_kind() == ShapeKind::Mesh)
+    );
+    let ids: BTreeSet<u32> = objects.iter().chain(&meshes).map(|o| o.local_id).collect();
+    assert_eq!(ids.len(), objects.len() + 300, "local ids are unique");
+    let uuids: BTreeSet<_> = objects.iter().chain(&meshes).map(|o| o.full_id).collect();
+    assert_eq!(uuids.len(), objects.len() + 300);
+}
