@@ -3,7 +3,8 @@
 # Datagram targets get every captured datagram; `login` gets the captured XML bodies; the stateful
 # `*_session` targets read their input as a sequence of operations, which no capture holds (they
 # replay the capture's handshake themselves), so their corpus starts empty and libFuzzer grows it;
-# `mesh_asset` starts empty too; `j2c_decode` gets the texture corpus (tests/data/opensim-0.9.2.2/assets/).
+# `mesh_asset` starts empty too; `j2c_decode` gets the texture corpus (tests/data/opensim-0.9.2.2/assets/);
+# `oar` the archives of tests/data/oar/, compressed and not.
 set -euo pipefail
 cd "$(dirname "$0")"
 target="$1"
@@ -18,6 +19,14 @@ case "$target" in
     mesh_asset)
         # No captured mesh asset yet; libFuzzer grows the corpus (the target also feeds every
         # input through zlib as a LOD block, so the LLSD decoder is reached from the start).
+        ;;
+    oar)
+        # The archives of tests/data/oar: made by the project's OpenSim setup and saved by a live
+        # OpenSim (compressed: the target reads each input as it is and gzip-compressed again).
+        for f in ../tests/data/oar/*.oar; do
+            cp "$f" "corpus/$target/$(basename "$f")"
+            gzip -dc "$f" >"corpus/$target/$(basename "$f" .oar).tar"
+        done
         ;;
     j2c_decode)
         # Every codestream OpenSim served or ships (assets/README.md), whole and as the first

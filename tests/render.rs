@@ -194,6 +194,47 @@ fn renders_the_embedded_region_with_sky_terrain_water_and_prims() {
         assert!(test(pixel), "the sign's {what} corner at {at} is {pixel:?}");
     }
 
+    // Sculpties and meshes take their shapes, not their bounding boxes: the pumpkin (a sphere
+    // sculpty, its surface within ±0.4 of its box's height) shows its orange at its middle and
+    // not at a top corner of its box; the gem (a mesh whose table is at 0.2 of its box's
+    // height) shows its blue below the table and not above it, where a box would still be.
+    let scene = overlook_sim::server::scene_objects(&SimConfig::loopback()).unwrap();
+    let at_unit = |name: &str, unit: [f32; 3]| {
+        let o = scene.iter().find(|o| o.name == name).expect("in the scene");
+        let local = [unit[0] * o.scale.x, unit[1] * o.scale.y, unit[2] * o.scale.z];
+        let rotation = bevy::math::Quat::from_array(sl_quat_to_bevy(o.rotation));
+        let world = bevy::math::Vec3::from_array(sl_to_bevy(o.position))
+            + rotation * bevy::math::Vec3::from_array(sl_array_to_bevy(local));
+        let at = camera
+            .world_to_viewport(eye, world)
+            .unwrap_or_else(|e| panic!("{name} {unit:?} not in view: {e:?}"));
+        let pixel = frame
+            .pixel(at.x as u32, at.y as u32)
+            .unwrap_or_else(|| panic!("{name} {unit:?} at {at} is outside the frame"));
+        (at, pixel)
+    };
+    // The checker tinted orange: orange or a dark brown, red well above blue either way.
+    let pumpkin = |p: [u8; 4]| i32::from(p[0]) > i32::from(p[2]) + 40 && p[0] > p[1];
+    let (at, middle) = at_unit("sculpty sphere (pumpkin)", [-0.3, 0.0, 0.0]);
+    assert!(pumpkin(middle), "the pumpkin's middle at {at} is {middle:?}");
+    let (at, corner) = at_unit("sculpty sphere (pumpkin)", [-0.45, -0.45, 0.47]);
+    assert!(
+        !pumpkin(corner),
+        "a top corner of the pumpkin's box at {at} is {corner:?}: drawn as a box?"
+    );
+    // Its blue is deep (blue over 2.5 × red and 2 × green), the sea's behind it is not.
+    let gem = |p: [u8; 4]| {
+        let (r, g, b) = (f32::from(p[0]), f32::from(p[1]), f32::from(p[2]));
+        b > 2.5 * r && b > 2.0 * g
+    };
+    let (at, below) = at_unit("mesh gem", [0.0, 0.0, -0.1]);
+    assert!(gem(below), "the gem below its table at {at} is {below:?}");
+    let (at, above) = at_unit("mesh gem", [0.0, 0.0, 0.45]);
+    assert!(
+        !gem(above),
+        "above the gem's table at {at} is {above:?}: drawn as a box?"
+    );
+
     // The terrain wears its detail textures: where the land is in the grass band, the overview
     // is green and varies from pixel to pixel as a texture does (the flat band colours of an
     // untextured terrain are smooth: under 30 % of samples differ from a neighbour by 4 levels, where

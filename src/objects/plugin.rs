@@ -822,6 +822,25 @@ mod tests {
         app
     }
 
+    #[test]
+    fn the_level_of_detail_follows_size_on_screen_like_slv() {
+        // A 2 m object (radius ~1.73 m for a 2 m cube) from near to far: the thresholds at
+        // radius × 1.25 / distance = 0.24, 0.06 and 0.03.
+        let r = 3f32.sqrt();
+        let at = |tan: f32| r * LOD_FACTOR / tan;
+        assert_eq!(lod_for(r, 1.0), Lod::High);
+        assert_eq!(lod_for(r, at(0.24) * 0.99), Lod::High);
+        assert_eq!(lod_for(r, at(0.24) * 1.01), Lod::Medium);
+        assert_eq!(lod_for(r, at(0.06) * 1.01), Lod::Low);
+        assert_eq!(lod_for(r, at(0.03) * 1.01), Lod::Lowest);
+        assert_eq!(lod_for(r, 0.0), Lod::High, "at the eye");
+        assert_eq!(lod_for(f32::NAN, 10.0), Lod::Lowest);
+        // Sculpt surfaces: the two lowest share SL's low detail.
+        assert_eq!(sculpt_detail(Lod::Lowest), Detail::Low);
+        assert_eq!(sculpt_detail(Lod::Low), Detail::Low);
+        assert_eq!(sculpt_detail(Lod::High), Detail::High);
+    }
+
     fn motion(x: f32, y: f32, z: f32) -> Vec<u8> {
         let mut blob = vec![0u8; 60];
         for (i, v) in [x, y, z].into_iter().enumerate() {
