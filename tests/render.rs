@@ -201,7 +201,11 @@ fn renders_the_embedded_region_with_sky_terrain_water_and_prims() {
     let scene = overlook_sim::server::scene_objects(&SimConfig::loopback()).unwrap();
     let at_unit = |name: &str, unit: [f32; 3]| {
         let o = scene.iter().find(|o| o.name == name).expect("in the scene");
-        let local = [unit[0] * o.scale.x, unit[1] * o.scale.y, unit[2] * o.scale.z];
+        let local = [
+            unit[0] * o.scale.x,
+            unit[1] * o.scale.y,
+            unit[2] * o.scale.z,
+        ];
         let rotation = bevy::math::Quat::from_array(sl_quat_to_bevy(o.rotation));
         let world = bevy::math::Vec3::from_array(sl_to_bevy(o.position))
             + rotation * bevy::math::Vec3::from_array(sl_array_to_bevy(local));
@@ -216,7 +220,10 @@ fn renders_the_embedded_region_with_sky_terrain_water_and_prims() {
     // The checker tinted orange: orange or a dark brown, red well above blue either way.
     let pumpkin = |p: [u8; 4]| i32::from(p[0]) > i32::from(p[2]) + 40 && p[0] > p[1];
     let (at, middle) = at_unit("sculpty sphere (pumpkin)", [-0.3, 0.0, 0.0]);
-    assert!(pumpkin(middle), "the pumpkin's middle at {at} is {middle:?}");
+    assert!(
+        pumpkin(middle),
+        "the pumpkin's middle at {at} is {middle:?}"
+    );
     let (at, corner) = at_unit("sculpty sphere (pumpkin)", [-0.45, -0.45, 0.47]);
     assert!(
         !pumpkin(corner),
