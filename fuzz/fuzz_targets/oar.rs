@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
         && let Ok(bytes) = gz.finish()
         && let Ok(oar) = read_oar(&bytes[..], &limits)
     {
-        assert!(oar.objects.len() <= limits.max_parts, "more parts than the limit");
+        assert!(
+            oar.objects.len() <= limits.max_parts,
+            "more parts than the limit"
+        );
         let _ = oar.served_assets();
         let _ = oar.missing_assets();
     }

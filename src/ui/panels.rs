@@ -34,6 +34,8 @@ pub struct UiState<'w, 's> {
     objects: Option<Res<'w, ObjectIndex>>,
     terrain: Option<Res<'w, Terrain>>,
     textures: Option<Res<'w, RegionTextures>>,
+    shapes: Option<Res<'w, crate::shapes::ShapeAssets>>,
+    shaped: Option<Res<'w, crate::objects::plugin::ShapeCounts>>,
 }
 
 /// What the region sent that could not be real, counted: objects with an impossible place,
@@ -59,7 +61,38 @@ pub fn problem_summary(
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// The status bar's sculpt and mesh entry: `meshes F/N (K failed), shaped D/T`, or `None` when
+/// the region has neither.
+pub fn shapes_label(
+    fetched: usize,
+    referenced: usize,
+    failed: usize,
+    counts: crate::objects::plugin::ShapeCounts,
+) -> Option<String> {
+    let drawn = counts.sculpts_drawn + counts.meshes_drawn;
+    let total = drawn + counts.sculpts_boxed + counts.meshes_boxed;
+    if referenced == 0 && total == 0 {
+        return None;
+    }
+    let mut label = format!("meshes {fetched}/{referenced}");
+    if failed > 0 {
+        label.push_str(&format!(" ({failed} failed)"));
+    }
+    label.push_str(&format!(", shaped {drawn}/{total}"));
+    Some(label)
+}
+
 impl UiState<'_, '_> {
+    fn shapes_label(&self) -> Option<String> {
+        let shapes = self.shapes.as_deref()?;
+        shapes_label(
+            shapes.meshes_fetched(),
+            shapes.meshes.len(),
+            shapes.mesh_failures().len(),
+            self.shaped.as_deref().copied().unwrap_or_default(),
+        )
+    }
+
     fn problem_summary(&self) -> Option<String> {
         problem_summary(
             self.objects.as_ref().map_or(0, |o| o.invalid_count()),
@@ -233,6 +266,13 @@ fn status_bar(root: &mut egui::Ui, ui: &mut UiState) {
                 } else {
                     bar.label(label);
                 }
+                bar.separator();
+            }
+            if let Some(label) = ui.shapes_label() {
+                bar.label(label).on_hover_text(
+                    "mesh assets fetched / named; sculpties and mesh objects drawn in their \
+                     own shape (the rest stand as boxes until their asset arrives)",
+                );
                 bar.separator();
             }
             if let Some(problems) = ui.problem_summary() {
@@ -528,6 +568,30 @@ fn login_dialog(ctx: &egui::Context, ui: &mut UiState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shapes_entry_counts_meshes_and_shaped_objects() {
+        use crate::objects::plugin::ShapeCounts;
+        assert_eq!(shapes_label(0, 0, 0, ShapeCounts::default()), None);
+        let counts = ShapeCounts {
+            sculpts_drawn: 4,
+            sculpts_boxed: 0,
+            meshes_drawn: 1,
+            meshes_boxed: 1,
+        };
+        assert_eq!(
+            shapes_label(2, 2, 1, counts).as_deref(),
+            Some("meshes 2/2 (1 failed), shaped 5/6")
+        );
+        let sculpts_only = ShapeCounts {
+            sculpts_boxed: 3,
+            ..ShapeCounts::default()
+        };
+        assert_eq!(
+            shapes_label(0, 0, 0, sculpts_only).as_deref(),
+            Some("meshes 0/0, shaped 0/3")
+        );
+    }
 
     #[test]
     fn the_viewport_is_what_the_panels_leave_free() {
