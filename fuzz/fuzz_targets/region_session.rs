@@ -150,6 +150,7 @@ impl Harness {
             world_y: 256_000,
             udp: "127.0.0.1:9000".parse().expect("addr"),
             water_height: 20.0,
+            terrain_detail: overlook_sim::textures::TERRAIN_DETAIL,
         };
         let map = Heightmap::new(256, 256).expect("a 256 m heightmap");
         let scene = Box::new(DemoScene::new(PRIMS));
