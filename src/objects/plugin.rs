@@ -357,7 +357,8 @@ impl Looks<'_> {
             };
         let key = (id, kind_byte, u8::try_from(lod.index()).unwrap_or(0));
         if let Some(faces) = self.cache.shaped.get(&key) {
-            return Some((lod.index(), faces.clone()));
+            // An empty entry: the map or LOD gave no surface; its box stays, not rebuilt.
+            return (!faces.is_empty()).then(|| (lod.index(), faces.clone()));
         }
         let meshes = &mut self.meshes;
         let faces: Vec<(u8, Handle<Mesh>)> = build()
@@ -366,11 +367,8 @@ impl Looks<'_> {
             .filter(|(m, _)| !m.indices.is_empty())
             .map(|(m, face)| (face, meshes.add(to_bevy_mesh(m))))
             .collect();
-        if faces.is_empty() {
-            return None;
-        }
         self.cache.shaped.insert(key, faces.clone());
-        Some((lod.index(), faces))
+        (!faces.is_empty()).then_some((lod.index(), faces))
     }
 }
 
