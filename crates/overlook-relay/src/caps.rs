@@ -131,7 +131,9 @@ pub(crate) async fn cap(State(state): State<RelayState>, request: Request) -> Re
         Ok(b) => b,
         Err(e) => return upstream_failed("capability reply", &e),
     };
-    let body = if status.is_success() && method == Method::POST {
+    // Seed and event-queue answers are rewritten whatever the method: none may carry a grid URL
+    // to the page.
+    let body = if status.is_success() {
         let base = base_url(&state, &parts.headers);
         match kind {
             CapKind::Plain => body,

@@ -218,6 +218,17 @@ async fn a_client_over_the_relay_completes_the_story() {
     // The sim is the real one: the page addresses its frames to it.
     assert_eq!(SocketAddr::from((ok.sim_ip, ok.sim_port)), rig.sim.udp);
 
+    // Grid info, forwarded.
+    let r = rig
+        .http
+        .get(format!("{}/relay/get_grid_info", rig.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let info = overlook_protocol::login::parse_grid_info(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(info.login.as_deref(), Some(rig.sim.login_uri.as_str()));
+
     // The seed, through the relay: every granted capability is a relay URL.
     let seed = ok.seed_capability.strip_prefix(&rig.base).unwrap();
     let (status, body) = rig
