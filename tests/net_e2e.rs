@@ -525,6 +525,21 @@ fn replays_every_capture_through_the_circuit_with_its_recorded_times() {
     }
 }
 
+/// A network thread with the asset disk cache in `cache`, logged into `sim` as Test User.
+fn logged_in_with_cache(sim: &EmbeddedSim, cache: &std::path::Path) -> NetHandle {
+    let settings = NetSettings {
+        texture_cache: Some(cache.to_owned()),
+        report_datagrams: false,
+        ..NetSettings::default()
+    };
+    let net = NetHandle::spawn(settings).unwrap();
+    assert!(net.send(NetCommand::Login(params(&sim.login_uri, "test"))));
+    collect(&net, Duration::from_secs(30), |e| {
+        matches!(e, NetEvent::LoggedIn(_) | NetEvent::LoginFailed(_))
+    });
+    net
+}
+
 #[test]
 fn textures_come_first_part_first_then_whole_then_from_the_disk_cache() {
     use overlook::net::textures::{TextureAsk, TextureFailure, TextureFetched};
@@ -547,16 +562,7 @@ fn textures_come_first_part_first_then_whole_then_from_the_disk_cache() {
         got
     };
     for run in 0..2 {
-        let settings = NetSettings {
-            texture_cache: Some(cache.clone()),
-            report_datagrams: false,
-            ..NetSettings::default()
-        };
-        let mut net = NetHandle::spawn(settings).unwrap();
-        assert!(net.send(NetCommand::Login(params(&sim.login_uri, "test"))));
-        collect(&net, Duration::from_secs(30), |e| {
-            matches!(e, NetEvent::LoggedIn(_) | NetEvent::LoginFailed(_))
-        });
+        let mut net = logged_in_with_cache(&sim, &cache);
         // The first part of each: a range request the region answers with 206.
         let asks = wanted.iter().enumerate().map(|(i, &id)| TextureAsk {
             id,
@@ -668,16 +674,7 @@ fn meshes_come_whole_by_mesh_id_then_from_their_own_disk_cache() {
         MESHES.iter().map(|m| (m.id, 1.0)).collect();
     wanted.push((ORIENTED, 0.0));
     for run in 0..2 {
-        let settings = NetSettings {
-            texture_cache: Some(textures.clone()),
-            report_datagrams: false,
-            ..NetSettings::default()
-        };
-        let mut net = NetHandle::spawn(settings).unwrap();
-        assert!(net.send(NetCommand::Login(params(&sim.login_uri, "test"))));
-        collect(&net, Duration::from_secs(30), |e| {
-            matches!(e, NetEvent::LoggedIn(_) | NetEvent::LoginFailed(_))
-        });
+        let mut net = logged_in_with_cache(&sim, &textures);
         assert!(net.send(NetCommand::FetchMeshes(wanted.clone())));
         let mut got: Vec<TextureFetched> = Vec::new();
         collect(&net, Duration::from_secs(30), |e| {
