@@ -586,8 +586,8 @@ fn an_archive_opensim_saved_checks_like_the_live_opensim_that_saved_it() {
         r["assets"]["textures"]["failed"],
         live["assets"]["textures"]["failed"]
     );
-    // The same terrain: every patch, the same extremes; the mean within OpenSim's rounding of
-    // terrain it stores to a millimetre.
+    // The same terrain: every patch, the same extremes; the mean within what the two regions'
+    // LayerData encoders round differently (a few µm).
     for key in [
         "patches_expected",
         "patches_received",
@@ -610,5 +610,57 @@ fn an_archive_opensim_saved_checks_like_the_live_opensim_that_saved_it() {
     assert_eq!(r["objects"], live["objects"]);
     for class in ["textures", "meshes", "sculpts"] {
         assert_eq!(r["assets"][class], live["assets"][class], "{class}");
+    }
+}
+
+/// The archives the project's OpenSim setup writes (objects only) and loads into its two
+/// regions: `check --oar` on each, on that region's own heightmap, reports the objects and
+/// terrain `check` reported against the live OpenSim that loaded it (`*.live-report.json`, the
+/// live runs' reports, 2026-12-08).
+#[test]
+fn the_setups_archives_check_like_the_live_regions_that_loaded_them() {
+    use overlook_sim::terrain::TerrainSource;
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let data = overlook_testdata::data_dir().join("oar");
+    for region in ["test-region", "var-region"] {
+        let oar = overlook::net::embedded::load_oar(&data.join(format!("{region}.oar"))).unwrap();
+        let live: Value = serde_json::from_str(
+            &std::fs::read_to_string(data.join(format!("{region}.live-report.json"))).unwrap(),
+        )
+        .unwrap();
+        let dir = out_dir(&format!("check-{region}"));
+        let mut args = CheckArgs::embedded(&dir);
+        args.embedded = SimConfig {
+            oar: Some(oar),
+            terrain: TerrainSource::R32(overlook_testdata::capture_path(&format!(
+                "{region}.terrain.r32"
+            ))),
+            ..SimConfig::loopback()
+        };
+        let outcome = run(&args);
+        assert_eq!(outcome.code, 0, "{region}: {:?}", outcome.errors);
+        let r = read_report(&dir);
+        assert_eq!(r["objects"], live["objects"], "{region}");
+        assert_eq!(r["region"]["size"], live["region"]["size"], "{region}");
+        for key in [
+            "patches_expected",
+            "patches_received",
+            "height_min",
+            "height_max",
+        ] {
+            assert_eq!(r["terrain"][key], live["terrain"][key], "{region} {key}");
+        }
+        let mean = |v: &Value| v["terrain"]["height_mean"].as_f64().unwrap();
+        assert!((mean(&r) - mean(&live)).abs() < 1e-3, "{region}");
+        // OpenSim serves its library's plywood, which the archive names and does not carry:
+        // here it is the one texture that fails, and it is named.
+        assert_eq!(live["assets"]["textures"]["failed"], serde_json::json!([]));
+        assert_eq!(
+            r["assets"]["textures"]["failed"],
+            serde_json::json!([{
+                "uuid": "89556747-24cb-43ed-920b-47caed15465f",
+                "reason": "HTTP 404",
+            }])
+        );
     }
 }

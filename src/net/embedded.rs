@@ -135,7 +135,7 @@ pub fn load_oar(path: &std::path::Path) -> Result<std::sync::Arc<overlook_sim::o
         if oar.terrain.is_some() {
             "from the archive"
         } else {
-            "none (the island instead)"
+            "none (the region's own instead)"
         },
         started.elapsed().as_secs_f64() * 1000.0
     );
