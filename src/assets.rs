@@ -286,6 +286,21 @@ impl RegionTextures {
         self.states.values().filter(|s| f(s)).count()
     }
 
+    /// Asks for the rest of a texture of which only a first part has decoded (a sculpt map that
+    /// was first referenced as a face texture): marks it fetching and returns true when the
+    /// caller is to send `FetchTextureRest` for it; false when it is not partial or already asked.
+    pub fn want_whole(&mut self, id: Uuid) -> bool {
+        let partial = matches!(
+            self.states.get(&id),
+            Some(TextureState::Decoded(_, info)) if info.partial_of.is_some()
+        );
+        if !partial || !self.rest_asked.insert(id) {
+            return false;
+        }
+        self.states.insert(id, TextureState::Fetching);
+        true
+    }
+
     /// Adds the ids not referenced before; returns them.
     fn reference(&mut self, ids: impl IntoIterator<Item = Uuid>) -> Vec<Uuid> {
         let mut new = Vec::new();
@@ -884,6 +899,33 @@ mod tests {
             app.update();
         }
         app.update();
+    }
+
+    #[test]
+    fn a_partial_texture_is_wanted_whole_once() {
+        let mut t = RegionTextures::default();
+        let info = |partial_of| DecodedInfo {
+            width: 64,
+            height: 64,
+            components: 3,
+            has_alpha: false,
+            reduce: 0,
+            image_bytes: 0,
+            partial_of,
+        };
+        let (partial, whole) = (Uuid([1; 16]), Uuid([2; 16]));
+        let bytes: Arc<[u8]> = Arc::from(vec![0u8; 4]);
+        t.states.insert(
+            partial,
+            TextureState::Decoded(bytes.clone(), info(Some(9000))),
+        );
+        t.states
+            .insert(whole, TextureState::Decoded(bytes, info(None)));
+        assert!(t.want_whole(partial));
+        assert_eq!(t.states[&partial], TextureState::Fetching);
+        assert!(!t.want_whole(partial), "asked once");
+        assert!(!t.want_whole(whole), "already whole");
+        assert!(!t.want_whole(Uuid([3; 16])), "unknown");
     }
 
     #[test]

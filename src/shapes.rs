@@ -2,9 +2,10 @@
 //! PROTOCOL §12).
 //!
 //! - **Sculpt maps** are textures: the objects plugin names them ([`ShapesReferenced`]), the
-//!   assets plugin fetches them whole right after the terrain's textures, and once a map's whole
-//!   codestream has decoded there, it is decoded once more here at full size into its pixels
-//!   ([`SculptPixels`]), which the objects plugin builds the surface from.
+//!   assets plugin fetches them whole right after the terrain's textures (or, for a map first
+//!   asked as a face texture, its rest), and once a map's whole codestream has decoded there, it
+//!   is decoded once more here at full size into its pixels ([`SculptPixels`]), which the
+//!   objects plugin builds the surface from.
 //! - **Meshes** are fetched whole through the region's `ViewerAsset` / `GetMesh2` / `GetMesh`
 //!   capability, once per asset however many objects use it, and decoded off the main thread:
 //!   the header, then every LOD the asset has ([`DecodedMesh`]). A LOD that does not decode is
@@ -320,8 +321,9 @@ pub fn decode_mesh(bytes: &[u8]) -> Result<DecodedMesh, String> {
 /// a map whose fetch or decode failed there is failed here.
 fn decode_maps(
     mut shapes: ResMut<ShapeAssets>,
-    textures: Res<RegionTextures>,
+    mut textures: ResMut<RegionTextures>,
     mut decoding: ResMut<ShapeDecoding>,
+    mut outgoing: MessageWriter<Outgoing>,
 ) {
     if shapes.maps_pending() == 0 {
         return;
@@ -336,7 +338,14 @@ fn decode_maps(
                 && !shapes.maps_decoding.contains(id)
         })
         .collect();
+    let mut rest = Vec::new();
     for id in waiting {
+        // A map first asked as a face texture may have only its first part: a sculpt needs
+        // all of it.
+        if textures.want_whole(id) {
+            rest.push((id, crate::assets::SCULPT_MAP_PRIORITY));
+            continue;
+        }
         match textures.states.get(&id) {
             Some(TextureState::Decoded(bytes, info)) if info.partial_of.is_none() => {
                 let bytes = bytes.clone();
@@ -358,6 +367,9 @@ fn decode_maps(
             }
             _ => {}
         }
+    }
+    if !rest.is_empty() {
+        outgoing.write(Outgoing(NetCommand::FetchTextureRest(rest)));
     }
 }
 
