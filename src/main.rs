@@ -120,26 +120,32 @@ enum AssetCommand {
         level: u8,
     },
     /// Log in (to the embedded region when no grid is given), fetch textures by UUID through
-    /// the region's `ViewerAsset` / `GetTexture` capability, decode each and say what came back;
-    /// with `--out`, write each as `UUID.j2c`. Exit 0: every one fetched and decoded; 1: some
-    /// did not; 2: no session. The password comes from `OVERLOOK_PASSWORD`.
+    /// the region's `ViewerAsset` / `GetTexture` capability (with `--mesh`: meshes through
+    /// `ViewerAsset` / `GetMesh2` / `GetMesh`), decode each and say what came back; with
+    /// `--out`, write each as `UUID.j2c` (`UUID.llmesh`). Exit 0: every one fetched and decoded;
+    /// 1: some did not; 2: no session. The password comes from `OVERLOOK_PASSWORD`.
     Fetch {
         #[command(flatten)]
         target: TargetArgs,
-        /// Write each fetched codestream into this folder as `UUID.j2c`.
+        /// Write each fetched asset into this folder as `UUID.j2c` (`UUID.llmesh`).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// The ids are meshes: fetch them by `mesh_id` and say which levels of detail decode,
+        /// with their faces and triangles.
+        #[arg(long)]
+        mesh: bool,
         /// The textures.
         #[arg(required = true)]
         ids: Vec<overlook_protocol::types::Uuid>,
     },
 }
 
-/// `overlook asset fetch`: one line per texture.
+/// `overlook asset fetch`: one line per texture (or mesh).
 fn run_asset_fetch(
     target: TargetArgs,
     out: Option<&std::path::Path>,
     ids: &[overlook_protocol::types::Uuid],
+    mesh: bool,
 ) -> ExitCode {
     let mut embedded = None;
     let params = match target.grid {
@@ -164,8 +170,14 @@ fn run_asset_fetch(
             }
         },
     };
-    let fetched = match overlook::net::textures::fetch_through_login(
+    let class = if mesh {
+        overlook::net::textures::AssetClass::Mesh
+    } else {
+        overlook::net::textures::AssetClass::Texture
+    };
+    let fetched = match overlook::net::textures::fetch_assets_through_login(
         params,
+        class,
         ids,
         std::time::Duration::from_secs(60),
     ) {
@@ -182,6 +194,21 @@ fn run_asset_fetch(
             Err(e) => {
                 all_good = false;
                 format!("{e}")
+            }
+            Ok(bytes) if mesh => {
+                let (mut line, good) = mesh_line(bytes);
+                all_good &= good;
+                if let Some(dir) = out {
+                    let path = dir.join(format!("{}.llmesh", t.id));
+                    match std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, bytes)) {
+                        Ok(()) => line.push_str(&format!(" → {}", path.display())),
+                        Err(e) => {
+                            all_good = false;
+                            line.push_str(&format!("; cannot write {}: {e}", path.display()));
+                        }
+                    }
+                }
+                line
             }
             Ok(bytes) => {
                 let started = std::time::Instant::now();
@@ -227,6 +254,40 @@ fn run_asset_fetch(
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// One mesh's line: its size and each level of detail it has (faces, triangles), or why it does
+/// not decode; and whether every LOD it has decoded.
+fn mesh_line(bytes: &[u8]) -> (String, bool) {
+    use overlook_geometry::llmesh::Lod;
+    let started = std::time::Instant::now();
+    match overlook::shapes::decode_mesh(bytes) {
+        Ok(m) => {
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            let lods: Vec<String> = Lod::ALL
+                .iter()
+                .rev()
+                .filter_map(|&lod| {
+                    let faces = m.lods.get(lod.index())?.as_ref()?;
+                    let tris: usize = faces.iter().map(|f| f.triangle_count()).sum();
+                    Some(format!("{lod} {} faces {tris} triangles", faces.len()))
+                })
+                .collect();
+            let mut line = format!(
+                "{} bytes, {}, decoded in {ms:.1} ms",
+                bytes.len(),
+                lods.join(", ")
+            );
+            for p in &m.problems {
+                line.push_str(&format!("; {p}"));
+            }
+            (line, m.problems.is_empty())
+        }
+        Err(e) => (
+            format!("{} bytes that do not decode: {e}", bytes.len()),
+            false,
+        ),
     }
 }
 
@@ -640,8 +701,14 @@ fn main() -> ExitCode {
             command: AssetCommand::Decode { file, png, level },
         } => run_asset_decode(&file, png.as_deref(), level),
         Command::Asset {
-            command: AssetCommand::Fetch { target, out, ids },
-        } => run_asset_fetch(target, out.as_deref(), &ids),
+            command:
+                AssetCommand::Fetch {
+                    target,
+                    out,
+                    ids,
+                    mesh,
+                },
+        } => run_asset_fetch(target, out.as_deref(), &ids, mesh),
         Command::Replay {
             file,
             speed,

@@ -702,3 +702,30 @@ fn meshes_come_whole_by_mesh_id_then_from_their_own_disk_cache() {
     assert_eq!(files, MESHES.len());
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn asset_fetch_of_meshes_logs_in_fetches_them_by_mesh_id() {
+    use overlook::net::textures::{AssetClass, TextureFailure, fetch_assets_through_login};
+    use overlook_sim::meshes::GEM;
+    use overlook_sim::textures::ORIENTED;
+    let sim = EmbeddedSim::start(SimConfig::loopback()).unwrap();
+    let got = fetch_assets_through_login(
+        sim.login_params("last"),
+        AssetClass::Mesh,
+        &[GEM, ORIENTED],
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let gem = got.iter().find(|t| t.id == GEM).unwrap();
+    let served = overlook_sim::meshes::MESHES
+        .iter()
+        .find(|m| m.id == GEM)
+        .unwrap();
+    assert_eq!(gem.result.as_deref().ok(), Some(served.bytes));
+    let decoded = overlook::shapes::decode_mesh(served.bytes).unwrap();
+    assert!(decoded.lods.iter().all(Option::is_some));
+    // A texture is not a mesh.
+    let texture = got.iter().find(|t| t.id == ORIENTED).unwrap();
+    assert_eq!(texture.result, Err(TextureFailure::Status(404)));
+}

@@ -463,6 +463,20 @@ pub fn fetch_through_login(
     ids: &[Uuid],
     timeout: Duration,
 ) -> Result<Vec<TextureFetched>, String> {
+    fetch_assets_through_login(params, AssetClass::Texture, ids, timeout)
+}
+
+/// [`fetch_through_login`] for either class: textures, or meshes through the region's
+/// `ViewerAsset` / `GetMesh2` / `GetMesh` (`overlook asset fetch --mesh`).
+///
+/// # Errors
+/// As [`fetch_through_login`].
+pub fn fetch_assets_through_login(
+    params: super::LoginParams,
+    class: AssetClass,
+    ids: &[Uuid],
+    timeout: Duration,
+) -> Result<Vec<TextureFetched>, String> {
     use super::{NetCommand, NetEvent, NetHandle, NetSettings};
     let settings = NetSettings {
         report_datagrams: false,
@@ -488,14 +502,24 @@ pub fn fetch_through_login(
                 _ => {}
             }
         }
-        net.send(NetCommand::FetchTextures(
-            ids.iter().map(|&id| TextureAsk::whole(id)).collect(),
-        ));
+        net.send(match class {
+            AssetClass::Texture => {
+                NetCommand::FetchTextures(ids.iter().map(|&id| TextureAsk::whole(id)).collect())
+            }
+            AssetClass::Mesh => NetCommand::FetchMeshes(ids.iter().map(|&id| (id, 0.0)).collect()),
+        });
         let wanted: HashSet<Uuid> = ids.iter().copied().collect();
         let mut got: Vec<TextureFetched> = Vec::new();
         while got.len() < wanted.len() {
             match next(&net)? {
-                NetEvent::TextureFetched(t) if wanted.contains(&t.id) => got.push(t),
+                NetEvent::TextureFetched(t)
+                    if class == AssetClass::Texture && wanted.contains(&t.id) =>
+                {
+                    got.push(t);
+                }
+                NetEvent::MeshFetched(t) if class == AssetClass::Mesh && wanted.contains(&t.id) => {
+                    got.push(t);
+                }
                 NetEvent::Disconnected(why) => return Err(format!("disconnected: {why}")),
                 _ => {}
             }
