@@ -36,12 +36,21 @@ struct TargetArgs {
     /// terrain, settings, textures and meshes) instead of its own island and scene.
     #[arg(long, value_name = "FILE.oar", conflicts_with = "grid")]
     oar: Option<PathBuf>,
+    /// Without `--grid`: the embedded region's terrain, an OpenSim `.r32` (the default: its
+    /// island; an archive's own terrain wins) — e.g. `--oar` an archive without terrain on the
+    /// heightmap of the region it came from.
+    #[arg(long, value_name = "FILE.r32", conflicts_with = "grid")]
+    terrain: Option<PathBuf>,
 }
 
 impl TargetArgs {
-    /// The embedded region's configuration: the default, on `--oar`'s archive when given.
+    /// The embedded region's configuration: the default, on `--oar`'s archive and `--terrain`'s
+    /// heightmap when given.
     fn embedded(&self) -> Result<overlook_sim::server::SimConfig, String> {
         let mut cfg = overlook_sim::server::SimConfig::loopback();
+        if let Some(path) = &self.terrain {
+            cfg.terrain = overlook_sim::terrain::TerrainSource::R32(path.clone());
+        }
         if let Some(path) = &self.oar {
             cfg.oar = Some(overlook::net::embedded::load_oar(path)?);
         }
