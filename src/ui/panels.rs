@@ -329,6 +329,15 @@ fn side_panel(root: &mut egui::Ui, ui: &mut UiState) {
                         .default_open(false)
                         .show(panel, |p| texture_list(p, t));
                 }
+                if let Some(m) = ui
+                    .shapes
+                    .as_deref()
+                    .filter(|m| !m.meshes.is_empty() || !m.sculpt_maps.is_empty())
+                {
+                    egui::CollapsingHeader::new("Meshes")
+                        .default_open(false)
+                        .show(panel, |p| mesh_list(p, m));
+                }
                 egui::CollapsingHeader::new("Log")
                     .default_open(false)
                     .show(panel, |p| {
@@ -336,6 +345,74 @@ fn side_panel(root: &mut egui::Ui, ui: &mut UiState) {
                             p.label(line);
                         }
                     });
+            });
+        });
+}
+
+/// One row of the Meshes panel: the id, and its state (fetching, its LODs' triangles, or why it
+/// failed).
+pub fn mesh_row(id: Uuid, state: &crate::shapes::MeshState, cached: bool) -> (String, String) {
+    use crate::shapes::MeshState;
+    use overlook_geometry::llmesh::Lod;
+    let what = match state {
+        MeshState::Fetching => "fetching".to_owned(),
+        MeshState::Decoding(bytes) => format!("decoding ({bytes} B)"),
+        MeshState::Ready(m) => {
+            let lods: Vec<String> = Lod::ALL
+                .iter()
+                .rev()
+                .filter_map(|&lod| {
+                    let faces = m.lods.get(lod.index())?.as_ref()?;
+                    let tris: usize = faces.iter().map(|f| f.triangle_count()).sum();
+                    Some(format!("{tris}"))
+                })
+                .collect();
+            let mut s = format!(
+                "triangles by LOD {}, {} faces",
+                lods.join(" / "),
+                m.best(Lod::High).map_or(0, |(_, f)| f.len())
+            );
+            if !m.problems.is_empty() {
+                s.push_str(&format!(" ({} LODs broken)", m.problems.len()));
+            }
+            if cached {
+                s.push_str(", from the disk cache");
+            }
+            s
+        }
+        MeshState::Failed(why) => why.clone(),
+    };
+    (id.to_string(), what)
+}
+
+fn mesh_list(p: &mut egui::Ui, m: &crate::shapes::ShapeAssets) {
+    use crate::shapes::MeshState;
+    p.label(format!(
+        "{} meshes, {} decoded, {} failed, {} B; {} sculpt maps, {} ready",
+        m.meshes.len(),
+        m.meshes_decoded(),
+        m.mesh_failures().len(),
+        m.mesh_bytes,
+        m.sculpt_maps.len(),
+        m.pixels.len()
+    ));
+    egui::ScrollArea::vertical()
+        .id_salt("meshes")
+        .max_height(160.0)
+        .show(p, |p| {
+            egui::Grid::new("meshes").striped(true).show(p, |g| {
+                for id in &m.meshes {
+                    if let Some(state) = m.mesh_states.get(id) {
+                        let (id, what) = mesh_row(*id, state, m.meshes_from_cache.contains(id));
+                        g.monospace(id);
+                        if matches!(state, MeshState::Failed(_)) {
+                            g.colored_label(egui::Color32::from_rgb(230, 80, 60), what);
+                        } else {
+                            g.label(what);
+                        }
+                        g.end_row();
+                    }
+                }
             });
         });
 }
@@ -568,6 +645,23 @@ fn login_dialog(ctx: &egui::Context, ui: &mut UiState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mesh_rows_say_their_lods_or_why_they_failed() {
+        use crate::shapes::{MeshState, decode_mesh};
+        let id = Uuid([4; 16]);
+        let gem = overlook_sim::meshes::MESHES[1];
+        let ready = MeshState::Ready(std::sync::Arc::new(decode_mesh(gem.bytes).unwrap()));
+        assert_eq!(
+            mesh_row(id, &ready, true).1,
+            "triangles by LOD 64 / 40 / 28 / 20, 3 faces, from the disk cache"
+        );
+        assert_eq!(mesh_row(id, &MeshState::Fetching, false).1, "fetching");
+        assert_eq!(
+            mesh_row(id, &MeshState::Failed("HTTP 404".into()), false),
+            (id.to_string(), "HTTP 404".to_owned())
+        );
+    }
 
     #[test]
     fn the_shapes_entry_counts_meshes_and_shaped_objects() {
