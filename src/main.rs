@@ -204,42 +204,16 @@ fn run_asset_fetch(
                 all_good = false;
                 format!("{e}")
             }
-            Ok(bytes) if mesh => {
-                let (mut line, good) = mesh_line(bytes);
+            Ok(bytes) => {
+                let (mut line, good) = if mesh {
+                    mesh_line(bytes)
+                } else {
+                    texture_line(bytes)
+                };
                 all_good &= good;
                 if let Some(dir) = out {
-                    let path = dir.join(format!("{}.llmesh", t.id));
-                    match std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, bytes)) {
-                        Ok(()) => line.push_str(&format!(" → {}", path.display())),
-                        Err(e) => {
-                            all_good = false;
-                            line.push_str(&format!("; cannot write {}: {e}", path.display()));
-                        }
-                    }
-                }
-                line
-            }
-            Ok(bytes) => {
-                let started = std::time::Instant::now();
-                let decoded =
-                    overlook_texture::decode(bytes, overlook_texture::DecodeOptions::default());
-                let ms = started.elapsed().as_secs_f64() * 1e3;
-                let mut line = match decoded {
-                    Ok(d) => format!(
-                        "{} bytes, {} x {}, {} components{}, decoded in {ms:.1} ms",
-                        bytes.len(),
-                        d.width,
-                        d.height,
-                        d.components,
-                        if d.has_alpha { ", alpha" } else { "" }
-                    ),
-                    Err(e) => {
-                        all_good = false;
-                        format!("{} bytes that do not decode: {e}", bytes.len())
-                    }
-                };
-                if let Some(dir) = out {
-                    let path = dir.join(format!("{}.j2c", t.id));
+                    let ext = if mesh { "llmesh" } else { "j2c" };
+                    let path = dir.join(format!("{}.{ext}", t.id));
                     match std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, bytes)) {
                         Ok(()) => line.push_str(&format!(" → {}", path.display())),
                         Err(e) => {
@@ -266,22 +240,42 @@ fn run_asset_fetch(
     }
 }
 
+/// One texture's line: its size and components, or why it does not decode; and whether it
+/// decoded.
+fn texture_line(bytes: &[u8]) -> (String, bool) {
+    let started = std::time::Instant::now();
+    let decoded = overlook_texture::decode(bytes, overlook_texture::DecodeOptions::default());
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    match decoded {
+        Ok(d) => (
+            format!(
+                "{} bytes, {} x {}, {} components{}, decoded in {ms:.1} ms",
+                bytes.len(),
+                d.width,
+                d.height,
+                d.components,
+                if d.has_alpha { ", alpha" } else { "" }
+            ),
+            true,
+        ),
+        Err(e) => (
+            format!("{} bytes that do not decode: {e}", bytes.len()),
+            false,
+        ),
+    }
+}
+
 /// One mesh's line: its size and each level of detail it has (faces, triangles), or why it does
 /// not decode; and whether every LOD it has decoded.
 fn mesh_line(bytes: &[u8]) -> (String, bool) {
-    use overlook_geometry::llmesh::Lod;
     let started = std::time::Instant::now();
     match overlook::shapes::decode_mesh(bytes) {
         Ok(m) => {
             let ms = started.elapsed().as_secs_f64() * 1e3;
-            let lods: Vec<String> = Lod::ALL
+            let lods: Vec<String> = m
+                .lod_sizes()
                 .iter()
-                .rev()
-                .filter_map(|&lod| {
-                    let faces = m.lods.get(lod.index())?.as_ref()?;
-                    let tris: usize = faces.iter().map(|f| f.triangle_count()).sum();
-                    Some(format!("{lod} {} faces {tris} triangles", faces.len()))
-                })
+                .map(|(lod, faces, tris)| format!("{lod} {faces} faces {tris} triangles"))
                 .collect();
             let mut line = format!(
                 "{} bytes, {}, decoded in {ms:.1} ms",

@@ -73,6 +73,19 @@ impl DecodedMesh {
         lower.chain(higher).find_map(|&l| at(l))
     }
 
+    /// Each LOD it has, highest first, with its faces and triangles.
+    pub fn lod_sizes(&self) -> Vec<(Lod, usize, usize)> {
+        Lod::ALL
+            .iter()
+            .rev()
+            .filter_map(|&lod| {
+                let faces = self.lods.get(lod.index())?.as_ref()?;
+                let tris = faces.iter().map(MeshData::triangle_count).sum();
+                Some((lod, faces.len(), tris))
+            })
+            .collect()
+    }
+
     /// Triangles of the highest LOD it has.
     pub fn triangles(&self) -> usize {
         self.best(Lod::High).map_or(0, |(_, faces)| {

@@ -358,14 +358,10 @@ pub fn mesh_row(id: Uuid, state: &crate::shapes::MeshState, cached: bool) -> (St
         MeshState::Fetching => "fetching".to_owned(),
         MeshState::Decoding(bytes) => format!("decoding ({bytes} B)"),
         MeshState::Ready(m) => {
-            let lods: Vec<String> = Lod::ALL
+            let lods: Vec<String> = m
+                .lod_sizes()
                 .iter()
-                .rev()
-                .filter_map(|&lod| {
-                    let faces = m.lods.get(lod.index())?.as_ref()?;
-                    let tris: usize = faces.iter().map(|f| f.triangle_count()).sum();
-                    Some(format!("{tris}"))
-                })
+                .map(|(_, _, tris)| tris.to_string())
                 .collect();
             let mut s = format!(
                 "triangles by LOD {}, {} faces",
