@@ -15,7 +15,7 @@
 //! - [`scene`], [`terrain`], [`objects`], [`assets`] (textures), [`shapes`] (sculpt maps and
 //!   meshes), [`camera`], [`ui`]: one Bevy plugin per concern;
 //! - [`viewer`]: the app and its headless capture; [`check`]: `overlook check`; [`replay`]:
-//!   `overlook replay --print`.
+//!   `overlook replay --print`; [`web`]: `overlook web` (the relay and, later, the browser build).
 
 pub mod assets;
 pub mod camera;
@@ -28,3 +28,4 @@ pub mod shapes;
 pub mod terrain;
 pub mod ui;
 pub mod viewer;
+pub mod web;

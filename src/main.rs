@@ -105,6 +105,12 @@ enum Command {
         #[arg(long)]
         summary: bool,
     },
+    /// Serve the browser viewer and its relay on one origin (issue 17, started: the relay works,
+    /// the browser build is not there yet). The relay talks only to `--grid`, or, without it,
+    /// to the embedded region run in this process. With `--first/--last` and
+    /// `OVERLOOK_PASSWORD` (or on the embedded region) a page logs in at once through
+    /// `/relay/auto-login`; the password never reaches the page.
+    Web(WebArgs),
     /// Work with assets (textures): decode a file, or fetch through a grid's capability.
     Asset {
         #[command(subcommand)]
@@ -452,6 +458,104 @@ fn run_check(cli: CheckCli) -> ExitCode {
     ExitCode::from(run(&args).code)
 }
 
+/// `overlook web` options.
+#[derive(Debug, clap::Args)]
+struct WebArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Where to serve the page and the relay (a non-loopback address prints a warning).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: std::net::SocketAddr,
+    /// The browser build's folder (its index.html at `/`); default `web/dist` when it exists.
+    #[arg(long, value_name = "DIR")]
+    bundle: Option<PathBuf>,
+}
+
+fn run_web(args: WebArgs) -> ExitCode {
+    use overlook_relay::{Credentials, RelayConfig, RelayState};
+    if !args.http.ip().is_loopback() {
+        eprintln!(
+            "overlook web: warning: serving on {}, reachable beyond this machine: anyone who can \
+             reach it can use the relay (and its auto-login, if configured).",
+            args.http
+        );
+    }
+    let bundle = args
+        .bundle
+        .clone()
+        .or_else(|| Some(PathBuf::from("web/dist")).filter(|d| d.join("index.html").is_file()));
+    let mut embedded = None;
+    let config = match &args.target.grid {
+        Some(grid) => {
+            let mut config = RelayConfig::new(grid);
+            if let (Some(first), Some(last), Ok(password)) = (
+                &args.target.first,
+                &args.target.last,
+                std::env::var("OVERLOOK_PASSWORD"),
+            ) {
+                let mut c = Credentials::new(first, last, &password);
+                c.start.clone_from(&args.target.start);
+                config.credentials = Some(c);
+            }
+            config
+        }
+        None => {
+            let sim = match args.target.embedded().and_then(|cfg| {
+                overlook::net::embedded::EmbeddedSim::start(cfg).map_err(|e| e.to_string())
+            }) {
+                Ok(sim) => sim,
+                Err(e) => {
+                    eprintln!("overlook web: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let mut config = RelayConfig::new(&sim.login_uri);
+            let (first, last, password) = &sim.account;
+            let mut c = Credentials::new(first, last, password);
+            c.start.clone_from(&args.target.start);
+            config.credentials = Some(c);
+            embedded = Some(sim);
+            config
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("overlook web: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async move {
+        let state = match RelayState::new(config) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("overlook web: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let listener = match tokio::net::TcpListener::bind(args.http).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("overlook web: cannot bind {}: {e}", args.http);
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(args.http);
+        println!("open http://{addr}/");
+        match &bundle {
+            Some(dir) => println!("browser build: {}", dir.display()),
+            None => println!("no browser build yet (issue 17): the relay alone is served"),
+        }
+        let app = overlook::web::app(state.clone(), bundle);
+        tokio::select! {
+            () = overlook_relay::serve(listener, state, app) => ExitCode::FAILURE,
+            _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+        }
+    });
+    drop(embedded);
+    code
+}
+
 /// `overlook sim` options.
 #[derive(Debug, clap::Args)]
 struct SimArgs {
@@ -700,6 +804,7 @@ fn main() -> ExitCode {
         Command::View(args) => run_viewer(args),
         Command::Check(args) => run_check(args),
         Command::Sim(args) => run_sim(args),
+        Command::Web(args) => run_web(args),
         Command::Asset {
             command: AssetCommand::Decode { file, png, level },
         } => run_asset_decode(&file, png.as_deref(), level),
