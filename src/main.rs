@@ -485,19 +485,20 @@ fn run_web(args: WebArgs) -> ExitCode {
         .clone()
         .or_else(|| Some(PathBuf::from("web/dist")).filter(|d| d.join("index.html").is_file()));
     let mut embedded = None;
-    let config = match &args.target.grid {
+    // The grid, and who logs in at once: the account given, or the embedded region's.
+    let (login_uri, account) = match &args.target.grid {
         Some(grid) => {
-            let mut config = RelayConfig::new(grid);
-            if let (Some(first), Some(last), Ok(password)) = (
+            let account = match (
                 &args.target.first,
                 &args.target.last,
                 std::env::var("OVERLOOK_PASSWORD"),
             ) {
-                let mut c = Credentials::new(first, last, &password);
-                c.start.clone_from(&args.target.start);
-                config.credentials = Some(c);
-            }
-            config
+                (Some(first), Some(last), Ok(password)) => {
+                    Some((first.clone(), last.clone(), password))
+                }
+                _ => None,
+            };
+            (grid.clone(), account)
         }
         None => {
             let sim = match args.target.embedded().and_then(|cfg| {
@@ -509,15 +510,17 @@ fn run_web(args: WebArgs) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let mut config = RelayConfig::new(&sim.login_uri);
-            let (first, last, password) = &sim.account;
-            let mut c = Credentials::new(first, last, password);
-            c.start.clone_from(&args.target.start);
-            config.credentials = Some(c);
+            let login = (sim.login_uri.clone(), Some(sim.account.clone()));
             embedded = Some(sim);
-            config
+            login
         }
     };
+    let mut config = RelayConfig::new(&login_uri);
+    config.credentials = account.map(|(first, last, password)| {
+        let mut c = Credentials::new(&first, &last, &password);
+        c.start.clone_from(&args.target.start);
+        c
+    });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

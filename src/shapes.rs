@@ -124,6 +124,8 @@ pub struct ShapeAssets {
     pub mesh_bytes: u64,
     /// Meshes that came from the disk cache.
     pub meshes_from_cache: HashSet<Uuid>,
+    /// Meshes whose bytes arrived (whatever their decode did).
+    fetched_count: usize,
     /// Assets cannot be fetched in this session (a replay): why.
     pub unavailable: Option<String>,
     /// Bumped whenever a map or mesh becomes ready or fails: objects waiting look again.
@@ -140,12 +142,7 @@ impl ShapeAssets {
 
     /// Meshes whose bytes arrived (decoded, being decoded, or failing to decode).
     pub fn meshes_fetched(&self) -> usize {
-        self.count(|s| matches!(s, MeshState::Decoding(_) | MeshState::Ready(_)))
-            + self
-                .mesh_states
-                .values()
-                .filter(|s| matches!(s, MeshState::Failed(w) if w.starts_with("decode")))
-                .count()
+        self.fetched_count
     }
 
     /// Meshes decoded.
@@ -277,14 +274,16 @@ fn apply_mesh_news(
                 let state = match &t.result {
                     Ok(bytes) => {
                         shapes.mesh_bytes += bytes.len() as u64;
+                        shapes.fetched_count += 1;
                         if t.cached {
                             shapes.meshes_from_cache.insert(t.id);
                         }
+                        let len = bytes.len();
                         let bytes = bytes.clone();
                         let task =
                             AsyncComputeTaskPool::get().spawn(async move { decode_mesh(&bytes) });
                         decoding.meshes.push((t.id, task));
-                        MeshState::Decoding(t.result.as_ref().map_or(0, |b| b.len()))
+                        MeshState::Decoding(len)
                     }
                     Err(e) => {
                         shapes.generation += 1;

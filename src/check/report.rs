@@ -53,9 +53,9 @@ pub struct Collected {
     /// Patches whose heights are impossible, `(px, py)`.
     pub terrain_impossible: Vec<(u32, u32)>,
     /// The region's textures, as fetched.
-    pub textures: TextureSummary,
+    pub textures: AssetSummary,
     /// The region's mesh assets, as fetched (`bytes` the assets' sizes).
-    pub meshes: TextureSummary,
+    pub meshes: AssetSummary,
     /// Sculpt maps named by objects, and how many became pixels.
     pub sculpt_maps: (usize, usize),
     /// Sculpties and mesh objects drawn from their assets, and those a box stands in for.
@@ -163,7 +163,7 @@ impl Collected {
             c.problems.extend(region.problems.iter().cloned());
         }
         if let Some(t) = world.get_resource::<RegionTextures>() {
-            c.textures = TextureSummary {
+            c.textures = AssetSummary {
                 referenced: t.referenced.len(),
                 fetched: t.fetched(),
                 decoded: t.decoded(),
@@ -178,7 +178,7 @@ impl Collected {
             };
         }
         if let Some(s) = world.get_resource::<crate::shapes::ShapeAssets>() {
-            c.meshes = TextureSummary {
+            c.meshes = AssetSummary {
                 referenced: s.meshes.len(),
                 fetched: s.meshes_fetched(),
                 decoded: s.meshes_decoded(),
@@ -210,10 +210,10 @@ impl Collected {
     }
 }
 
-/// The region's textures at the end of a check.
+/// One class of the region's assets (textures, or meshes) at the end of a check.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct TextureSummary {
-    /// Distinct textures the terrain and the objects reference (blank and null excluded).
+pub struct AssetSummary {
+    /// Distinct assets the terrain and the objects reference (blank and null excluded).
     pub referenced: usize,
     /// Fetched.
     pub fetched: usize,
@@ -225,7 +225,7 @@ pub struct TextureSummary {
     pub failed: Vec<(overlook_protocol::types::Uuid, String)>,
     /// Bytes fetched.
     pub bytes: u64,
-    /// Textures could not be fetched at all (a replay): why.
+    /// Assets could not be fetched at all (a replay): why.
     pub unavailable: Option<String>,
 }
 
@@ -655,31 +655,13 @@ fn build_report(
         },
         "rtt_ms": c.stats.rtt.map(|d| d.as_secs_f64() * 1000.0),
         "assets": {
-            "textures": {
-                "referenced": c.textures.referenced,
-                "fetched": c.textures.fetched,
-                "decoded": c.textures.decoded,
-                "pending": c.textures.pending,
-                "failed": c.textures.failed.iter().map(|(id, why)| json!({
-                    "uuid": id.to_string(),
-                    "reason": why,
-                })).collect::<Vec<_>>(),
-                "bytes": c.textures.bytes,
+            "textures": asset_json(&c.textures, json!({
                 "unavailable": c.textures.unavailable,
-            },
-            "meshes": {
-                "referenced": c.meshes.referenced,
-                "fetched": c.meshes.fetched,
-                "decoded": c.meshes.decoded,
-                "pending": c.meshes.pending,
-                "failed": c.meshes.failed.iter().map(|(id, why)| json!({
-                    "uuid": id.to_string(),
-                    "reason": why,
-                })).collect::<Vec<_>>(),
-                "bytes": c.meshes.bytes,
+            })),
+            "meshes": asset_json(&c.meshes, json!({
                 "objects_drawn": c.shaped.meshes_drawn,
                 "objects_as_box": c.shaped.meshes_boxed,
-            },
+            })),
             "sculpts": {
                 "maps_referenced": c.sculpt_maps.0,
                 "maps_decoded": c.sculpt_maps.1,
@@ -701,8 +683,28 @@ fn build_report(
     })
 }
 
+/// One class of assets in `report.json`: the counts, the failures and the bytes every class has,
+/// and `extra` (an object) beside them.
+fn asset_json(t: &AssetSummary, extra: serde_json::Value) -> serde_json::Value {
+    let mut v = json!({
+        "referenced": t.referenced,
+        "fetched": t.fetched,
+        "decoded": t.decoded,
+        "pending": t.pending,
+        "failed": t.failed.iter().map(|(id, why)| json!({
+            "uuid": id.to_string(),
+            "reason": why,
+        })).collect::<Vec<_>>(),
+        "bytes": t.bytes,
+    });
+    if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+        v.extend(extra);
+    }
+    v
+}
+
 /// What is wrong with one class of assets (`textures`, `meshes`), if anything.
-fn asset_problem(noun: &str, t: &TextureSummary) -> Option<String> {
+fn asset_problem(noun: &str, t: &AssetSummary) -> Option<String> {
     if let Some(why) = &t.unavailable {
         return (t.referenced > 0 || noun == "textures")
             .then(|| format!("{noun} not checked: {why}"));

@@ -183,28 +183,25 @@ async fn pump(
     };
     tokio::pin!(seed);
     let mut seed_pending = true;
-    let cache = settings.texture_cache.as_ref().and_then(|dir| {
-        TextureCache::open(dir, cache::DEFAULT_MAX_BYTES)
+    // The disk caches, textures' and meshes' beside it; one that cannot be opened is a warning.
+    let open_cache = |open: fn(&std::path::Path, u64) -> std::io::Result<TextureCache>,
+                      what: &str| {
+        let dir = settings.texture_cache.as_deref()?;
+        open(dir, cache::DEFAULT_MAX_BYTES)
             .map_err(|e| {
                 report.send(NetEvent::Warning(format!(
-                    "texture cache {}: {e}; fetching without it",
+                    "{what} {}: {e}; fetching without it",
                     dir.display()
                 )));
             })
             .ok()
             .map(std::sync::Arc::new)
-    });
-    let mesh_cache = settings.texture_cache.as_ref().and_then(|dir| {
-        TextureCache::open_meshes(dir, cache::DEFAULT_MAX_BYTES)
-            .map_err(|e| {
-                report.send(NetEvent::Warning(format!(
-                    "mesh cache beside {}: {e}; fetching without it",
-                    dir.display()
-                )));
-            })
-            .ok()
-            .map(std::sync::Arc::new)
-    });
+    };
+    let cache = open_cache(|dir, max| TextureCache::open(dir, max), "texture cache");
+    let mesh_cache = open_cache(
+        TextureCache::open_meshes,
+        "mesh cache beside the texture cache",
+    );
     let mut textures = TextureFetcher::new(AssetClass::Texture, cache);
     let mut meshes = TextureFetcher::new(AssetClass::Mesh, mesh_cache);
     let mut open = OpenCircuit {

@@ -19,6 +19,7 @@
 //! included) is reported the same way and the object is shown as a root.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
@@ -32,7 +33,7 @@ use crate::scene::{
     RegionInfo, RegionSystems, SceneCounts, SceneMaterial, SceneMaterial3d, sl_quat_to_bevy,
     sl_to_bevy,
 };
-use crate::shapes::{ShapeAssets, ShapesReferenced};
+use crate::shapes::{SculptPixels, ShapeAssets, ShapesReferenced};
 use overlook_geometry::llmesh::Lod;
 use overlook_geometry::prim::{Detail, prim_mesh};
 use overlook_geometry::sculpt::{SculptMap, SculptType, sculpt_mesh};
@@ -330,38 +331,43 @@ impl Looks<'_> {
     fn shaped(&mut self, state: &ObjectState, wanted: Lod) -> Option<(usize, FaceMeshes)> {
         let (id, kind_byte) = state.sculpt?;
         let shapes = self.shapes.as_ref()?;
-        let (lod, build): (Lod, Box<dyn FnOnce() -> Vec<overlook_geometry::MeshData>>) =
-            if let Some((kind, invert, mirror)) = SculptType::from_byte(kind_byte) {
-                let pixels = shapes.pixels.get(&id)?.clone();
-                let detail = sculpt_detail(wanted);
-                // The two lowest LODs share a detail: key them as one.
-                let lod = match detail {
-                    Detail::Low => Lod::Low,
-                    Detail::Medium => Lod::Medium,
-                    Detail::High => Lod::High,
-                };
-                (
-                    lod,
-                    Box::new(move || {
-                        let map = SculptMap {
-                            width: pixels.width,
-                            height: pixels.height,
-                            rgba: &pixels.rgba,
-                        };
-                        vec![sculpt_mesh(&map, kind, invert, mirror, detail)]
-                    }),
-                )
-            } else {
-                let (lod, faces) = shapes.mesh(id)?.best(wanted)?;
-                (lod, Box::new(move || faces.as_ref().clone()))
+        // What to build from, only read on a cache miss: a sculpt map, or a mesh's decoded LOD.
+        enum Source {
+            Sculpt(Arc<SculptPixels>, SculptType, bool, bool, Detail),
+            Mesh(Arc<Vec<overlook_geometry::MeshData>>),
+        }
+        let (lod, source) = if let Some((kind, invert, mirror)) = SculptType::from_byte(kind_byte) {
+            let pixels = shapes.pixels.get(&id)?.clone();
+            let detail = sculpt_detail(wanted);
+            // The two lowest LODs share a detail: key them as one.
+            let lod = match detail {
+                Detail::Low => Lod::Low,
+                Detail::Medium => Lod::Medium,
+                Detail::High => Lod::High,
             };
+            (lod, Source::Sculpt(pixels, kind, invert, mirror, detail))
+        } else {
+            let (lod, faces) = shapes.mesh(id)?.best(wanted)?;
+            (lod, Source::Mesh(faces))
+        };
         let key = (id, kind_byte, u8::try_from(lod.index()).unwrap_or(0));
         if let Some(faces) = self.cache.shaped.get(&key) {
             // An empty entry: the map or LOD gave no surface; its box stays, not rebuilt.
             return (!faces.is_empty()).then(|| (lod.index(), faces.clone()));
         }
+        let built = match source {
+            Source::Sculpt(pixels, kind, invert, mirror, detail) => {
+                let map = SculptMap {
+                    width: pixels.width,
+                    height: pixels.height,
+                    rgba: &pixels.rgba,
+                };
+                Arc::new(vec![sculpt_mesh(&map, kind, invert, mirror, detail)])
+            }
+            Source::Mesh(faces) => faces,
+        };
         let meshes = &mut self.meshes;
-        let faces: Vec<(u8, Handle<Mesh>)> = build()
+        let faces: Vec<(u8, Handle<Mesh>)> = built
             .iter()
             .zip(0u8..)
             .filter(|(m, _)| !m.indices.is_empty())

@@ -306,7 +306,6 @@ fn terrain_of(cfg: &SimConfig) -> Result<Heightmap, SimError> {
 /// # Errors
 /// [`SimError`] when the terrain cannot be loaded; the writer's errors as [`SimError::Region`].
 pub fn save_oar(cfg: &SimConfig, owner: Uuid, out: impl std::io::Write) -> Result<(), SimError> {
-    use overlook_protocol::message::object::{ExtraParams, TextureEntry};
     let map = terrain_of(cfg)?;
     let objects = scene_on(&map, cfg);
     let settings = cfg.oar.as_ref().and_then(|o| o.settings.as_ref());
@@ -316,24 +315,10 @@ pub fn save_oar(cfg: &SimConfig, owner: Uuid, out: impl std::io::Write) -> Resul
     if let Some(oar) = &cfg.oar {
         store = store.with(oar.served_assets());
     }
-    let mut named: Vec<Uuid> = detail.to_vec();
-    for o in &objects {
-        if let Ok(te) = TextureEntry::parse(&o.texture_entry) {
-            named.push(te.textures.default);
-            named.extend(te.textures.exceptions.iter().map(|(_, t)| *t));
-        }
-        if let Some(sc) = ExtraParams::parse(&o.extra_params)
-            .ok()
-            .and_then(|p| p.sculpt().copied())
-        {
-            named.push(sc.texture);
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    named.retain(|id| seen.insert(*id));
+    let named = crate::store::assets_named(&detail, &objects);
     let assets: Vec<(Uuid, crate::store::AssetKind, &[u8])> = named
         .iter()
-        .filter_map(|id| store.get(*id).map(|a| (*id, a.kind, &a.bytes[..])))
+        .filter_map(|(id, _)| store.get(*id).map(|a| (*id, a.kind, &a.bytes[..])))
         .collect();
     crate::oar::write_oar(
         out,

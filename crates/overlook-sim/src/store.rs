@@ -94,6 +94,49 @@ impl AssetStore {
     }
 }
 
+/// SL's blank texture, which viewers draw as untextured (never fetched).
+const BLANK_TEXTURE: Uuid = Uuid([
+    0x57, 0x48, 0xde, 0xcc, 0xf6, 0x29, 0x46, 0x1c, 0x9a, 0x36, 0xa3, 0x5a, 0x22, 0x1f, 0xe2, 0x1f,
+]);
+
+/// The textures and meshes a region with these terrain textures and objects names — terrain
+/// textures, face textures, sculpt maps and meshes — each once, in the order first named; the
+/// null id and the blank texture are not assets.
+pub fn assets_named(
+    terrain_textures: &[Uuid],
+    objects: &[crate::scene::SceneObject],
+) -> Vec<(Uuid, AssetKind)> {
+    use overlook_protocol::message::object::{ExtraParams, SculptKind, TextureEntry};
+    let mut named: Vec<(Uuid, AssetKind)> = terrain_textures
+        .iter()
+        .map(|t| (*t, AssetKind::Texture))
+        .collect();
+    for o in objects {
+        if let Ok(te) = TextureEntry::parse(&o.texture_entry) {
+            named.push((te.textures.default, AssetKind::Texture));
+            named.extend(
+                te.textures
+                    .exceptions
+                    .iter()
+                    .map(|(_, t)| (*t, AssetKind::Texture)),
+            );
+        }
+        if let Some(s) = ExtraParams::parse(&o.extra_params)
+            .ok()
+            .and_then(|p| p.sculpt().copied())
+        {
+            let kind = match s.kind() {
+                SculptKind::Mesh => AssetKind::Mesh,
+                _ => AssetKind::Texture,
+            };
+            named.push((s.texture, kind));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    named.retain(|(id, _)| *id != Uuid::NIL && *id != BLANK_TEXTURE && seen.insert(*id));
+    named
+}
+
 impl FromIterator<(Uuid, AssetKind, Arc<[u8]>)> for AssetStore {
     fn from_iter<T: IntoIterator<Item = (Uuid, AssetKind, Arc<[u8]>)>>(iter: T) -> Self {
         AssetStore::default().with(iter)

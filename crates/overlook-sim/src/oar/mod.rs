@@ -425,51 +425,18 @@ impl Oar {
     /// A region serving it answers `404` for these unless its own set has them
     /// ([`AssetStore::builtin`](crate::store::AssetStore::builtin)).
     pub fn missing_assets(&self) -> Vec<(Uuid, AssetKind)> {
-        use overlook_protocol::message::object::{ExtraParams, SculptKind, TextureEntry};
-        let mut named: Vec<(Uuid, AssetKind)> = Vec::new();
-        if let Some(settings) = &self.settings {
-            named.extend(settings.terrain_textures.map(|t| (t, AssetKind::Texture)));
-        }
-        for o in &self.objects {
-            if let Ok(te) = TextureEntry::parse(&o.texture_entry) {
-                named.push((te.textures.default, AssetKind::Texture));
-                named.extend(
-                    te.textures
-                        .exceptions
-                        .iter()
-                        .map(|(_, t)| (*t, AssetKind::Texture)),
-                );
-            }
-            if let Some(s) = ExtraParams::parse(&o.extra_params)
-                .ok()
-                .and_then(|p| p.sculpt().copied())
-            {
-                let kind = match s.kind() {
-                    SculptKind::Mesh => AssetKind::Mesh,
-                    _ => AssetKind::Texture,
-                };
-                named.push((s.texture, kind));
-            }
-        }
+        let terrain = self
+            .settings
+            .as_ref()
+            .map(|s| s.terrain_textures.to_vec())
+            .unwrap_or_default();
         let builtin = crate::store::AssetStore::builtin();
-        let mut seen = HashSet::new();
-        named
+        crate::store::assets_named(&terrain, &self.objects)
             .into_iter()
-            .filter(|(id, _)| {
-                *id != Uuid::NIL
-                    && *id != BLANK_TEXTURE
-                    && !self.assets.contains_key(id)
-                    && builtin.get(*id).is_none()
-                    && seen.insert(*id)
-            })
+            .filter(|(id, _)| !self.assets.contains_key(id) && builtin.get(*id).is_none())
             .collect()
     }
 }
-
-/// SL's blank texture, which viewers draw as untextured (never fetched).
-const BLANK_TEXTURE: Uuid = Uuid([
-    0x57, 0x48, 0xde, 0xcc, 0xf6, 0x29, 0x46, 0x1c, 0x9a, 0x36, 0xa3, 0x5a, 0x22, 0x1f, 0xe2, 0x1f,
-]);
 
 type Compressed<R> = Bounded<std::io::Chain<std::io::Cursor<[u8; 2]>, R>>;
 type Stream<R> = std::io::BufReader<Bounded<flate2::read::GzDecoder<Compressed<R>>>>;
