@@ -9,22 +9,6 @@
 
 #import bevy_render::view::View
 
-// One drawn mesh: `scene::render::SceneInstance`.
-struct SceneInstance {
-    world_from_local: mat4x4<f32>,
-    // Inverse transpose of the upper 3×3 of `world_from_local`: normals under non-uniform scale.
-    normal_from_local: mat3x3<f32>,
-    // The material's base colour (linear); multiplied by the vertex colours and the texture.
-    color: vec4<f32>,
-    // Added after lighting (glow).
-    emissive: vec4<f32>,
-    // The face texture's transform (SL's repeats, offsets, rotation): s' = uv_s.xyz · (s, t, 1),
-    // t' = uv_t.xyz · (s, t, 1).
-    uv_s: vec4<f32>,
-    uv_t: vec4<f32>,
-    flags: u32,
-    specular: f32,
-};
 
 // `scene::render::SceneLightingUniform`: the sun (colour × illuminance) and the sky light.
 struct SceneLighting {
@@ -43,7 +27,6 @@ const TERRAIN_TILE_METRES: f32 = 16.0;
 
 @group(0) @binding(0) var<uniform> view: View;
 @group(0) @binding(1) var<uniform> lighting: SceneLighting;
-@group(0) @binding(2) var<storage, read> instances: array<SceneInstance>;
 
 // The draw's textures: a face uses the first; the terrain its four detail textures, lowest band
 // first. Unused slots hold a white texel.
@@ -54,13 +37,35 @@ const TERRAIN_TILE_METRES: f32 = 16.0;
 @group(1) @binding(4) var texture_sampler: sampler;
 
 struct Vertex {
-    // The draw's first instance is its index in `instances`.
-    @builtin(instance_index) instance: u32,
     @location(0) position: vec3<f32>,
     @location(1) normal: vec3<f32>,
     @location(2) color: vec4<f32>,
     // A face's texture coordinate (SL's: t grows upwards); on terrain, x is the band coordinate.
     @location(3) uv: vec2<f32>,
+};
+
+// One drawn mesh, read per instance from a vertex buffer (`scene::render::SceneInstance`; no
+// storage buffer, which WebGL2 lacks).
+struct Instance {
+    // `world_from_local`'s columns.
+    @location(4) world_x: vec4<f32>,
+    @location(5) world_y: vec4<f32>,
+    @location(6) world_z: vec4<f32>,
+    @location(7) world_w: vec4<f32>,
+    // The material's base colour (linear); multiplied by the vertex colours and the texture.
+    @location(8) color: vec4<f32>,
+    // Glow (added after lighting) in rgb, the highlight strength in a.
+    @location(9) emissive_specular: vec4<f32>,
+    // The face texture's transform (SL's repeats, offsets, rotation): s' = uv_s.xyz · (s, t, 1),
+    // t' = uv_t.xyz · (s, t, 1).
+    @location(10) uv_s: vec4<f32>,
+    @location(11) uv_t: vec4<f32>,
+    // Inverse transpose of the upper 3×3 of `world_from_local`: normals under non-uniform scale.
+    @location(12) normal_x: vec3<f32>,
+    @location(13) normal_y: vec3<f32>,
+    @location(14) normal_z: vec3<f32>,
+    // The flags, and the highlight strength's bits.
+    @location(15) flags_specular: vec2<u32>,
 };
 
 struct VertexOutput {
@@ -77,17 +82,19 @@ struct VertexOutput {
 };
 
 @vertex
-fn vertex(v: Vertex) -> VertexOutput {
-    let instance = instances[v.instance];
-    let world = instance.world_from_local * vec4<f32>(v.position, 1.0);
+fn vertex(v: Vertex, instance: Instance) -> VertexOutput {
+    let world_from_local = mat4x4<f32>(instance.world_x, instance.world_y, instance.world_z, instance.world_w);
+    let normal_from_local = mat3x3<f32>(instance.normal_x, instance.normal_y, instance.normal_z);
+    let flags = instance.flags_specular.x;
+    let world = world_from_local * vec4<f32>(v.position, 1.0);
     var out: VertexOutput;
     out.clip_position = view.clip_from_world * world;
     out.world_position = world.xyz;
-    out.world_normal = instance.normal_from_local * v.normal;
+    out.world_normal = normal_from_local * v.normal;
     out.color = v.color * instance.color;
-    out.emissive_specular = vec4<f32>(instance.emissive.rgb, instance.specular);
-    out.flags = instance.flags;
-    if (instance.flags & TERRAIN) != 0u {
+    out.emissive_specular = vec4<f32>(instance.emissive_specular.rgb, bitcast<f32>(instance.flags_specular.y));
+    out.flags = flags;
+    if (flags & TERRAIN) != 0u {
         out.uv = v.uv;
     } else {
         let st = vec3<f32>(v.uv, 1.0);

@@ -13,15 +13,17 @@
 //!   [`SceneFrame`], rebuilt every frame, and [`SceneDraw`]s: opaque meshes that share a mesh and
 //!   textures — prims share one mesh per distinct shape, faces one upload per texture — are one
 //!   instanced draw ([`plan_batches`]).
-//! - **Prepare:** the instances go to one storage buffer, the lighting to one uniform, and one
-//!   bind group holds both with the view uniform. Each distinct set of textures drawn gets a
+//! - **Prepare:** the instances go to one vertex buffer (stepped per instance: no storage
+//!   buffer, so the same pipeline runs on WebGL2, which has none), the lighting to one uniform,
+//!   and one bind group holds it with the view uniform. Each distinct set of textures drawn gets a
 //!   second bind group (kept while drawn, keyed by the texture views, so a texture that arrives
 //!   or changes gets a new one); a slot whose image is not there yet holds a white texel.
 //! - **Queue:** every draw is a [`Transparent3d`] item of its view: the opaque ones first,
 //!   nearest first (the depth test then rejects hidden pixels before they are shaded), and the
 //!   blended ones after them, farthest first ([`sorting_info`]).
-//! - **Draw:** one `draw_indexed` per draw out of Bevy's mesh allocator, over its members'
-//!   run of [`SceneInstance`]s (the shader indexes them by `instance_index`).
+//! - **Draw:** one `draw_indexed` per draw out of Bevy's mesh allocator, with the instance
+//!   buffer bound at its members' run of [`SceneInstance`]s (an offset, not a first instance:
+//!   WebGL2 has no base instance).
 //!
 //! Two pipelines per camera format: opaque (writes depth) and blended (does not).
 
@@ -45,9 +47,7 @@ use bevy::render::render_phase::{
     AddRenderCommand, DrawFunctions, PhaseItem, PhaseItemExtraIndex, RenderCommand,
     RenderCommandResult, SetItemPipeline, TrackedRenderPass, ViewSortedRenderPhases,
 };
-use bevy::render::render_resource::binding_types::{
-    sampler, storage_buffer_read_only, texture_2d, uniform_buffer,
-};
+use bevy::render::render_resource::binding_types::{sampler, texture_2d, uniform_buffer};
 use bevy::render::render_resource::*;
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::sync_world::{MainEntity, RenderEntity};
@@ -100,13 +100,13 @@ impl Plugin for SceneRenderPlugin {
     }
 }
 
-/// One drawn mesh as the shader reads it (`SceneInstance` in `shaders/scene.wgsl`).
-#[derive(ShaderType, Debug, Clone, Copy, PartialEq)]
+/// One drawn mesh as the shader reads it: per-instance vertex attributes 4 to 15 of
+/// `shaders/scene.wgsl` ([`SceneInstance::LAYOUT`]), byte for byte.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct SceneInstance {
     /// Local to world.
     pub world_from_local: Mat4,
-    /// The inverse transpose of `world_from_local`'s 3×3 part: normals under non-uniform scale.
-    pub normal_from_local: Mat3,
     /// The material's base colour (linear).
     pub color: Vec4,
     /// The material's glow (linear).
@@ -115,14 +115,40 @@ pub struct SceneInstance {
     pub uv_s: Vec4,
     /// The second row of the face texture's transform (`w` unused).
     pub uv_t: Vec4,
+    /// The inverse transpose of `world_from_local`'s 3×3 part: normals under non-uniform scale.
+    pub normal_from_local: Mat3,
     /// The material's flags ([`super::material::FULLBRIGHT`]), with [`TERRAIN`] or [`TEXTURED`]
     /// where the textures are ready.
     pub flags: u32,
     /// The material's highlight strength.
     pub specular: f32,
+    /// Zero: the size a multiple of the matrices' alignment, with no padding byte undefined.
+    pub padding: u32,
 }
 
 impl SceneInstance {
+    /// Bytes per instance in the instance buffer.
+    pub const SIZE: u64 = std::mem::size_of::<SceneInstance>() as u64;
+
+    /// The instance buffer's layout: the matrix's columns at locations 4–7, colour, glow and
+    /// the two texture-transform rows at 8–11, the normal matrix's columns at 12–14, and the
+    /// flags with the highlight strength's bits at 15. With the mesh's four attributes that is
+    /// 16, WebGL2's limit.
+    pub const LAYOUT: [VertexAttribute; 12] = [
+        instance_attribute(VertexFormat::Float32x4, 0, 4),
+        instance_attribute(VertexFormat::Float32x4, 16, 5),
+        instance_attribute(VertexFormat::Float32x4, 32, 6),
+        instance_attribute(VertexFormat::Float32x4, 48, 7),
+        instance_attribute(VertexFormat::Float32x4, 64, 8),
+        instance_attribute(VertexFormat::Float32x4, 80, 9),
+        instance_attribute(VertexFormat::Float32x4, 96, 10),
+        instance_attribute(VertexFormat::Float32x4, 112, 11),
+        instance_attribute(VertexFormat::Float32x3, 128, 12),
+        instance_attribute(VertexFormat::Float32x3, 140, 13),
+        instance_attribute(VertexFormat::Float32x3, 152, 14),
+        instance_attribute(VertexFormat::Uint32x2, 164, 15),
+    ];
+
     /// The instance of a mesh placed by `transform` with `material`; `None` when the transform
     /// is degenerate (a zero scale: nothing to draw, and no normal matrix). `textures_ready`:
     /// the material's textures have images, so it is drawn with them.
@@ -152,7 +178,16 @@ impl SceneInstance {
             uv_t: Vec3::from_array(t).extend(0.0),
             flags: (material.flags & !(TERRAIN | TEXTURED)) | textured,
             specular: material.specular,
+            padding: 0,
         })
+    }
+}
+
+const fn instance_attribute(format: VertexFormat, offset: u64, location: u32) -> VertexAttribute {
+    VertexAttribute {
+        format,
+        offset,
+        shader_location: location,
     }
 }
 
@@ -206,7 +241,7 @@ pub struct SceneFrame {
     pub draws: Vec<SceneDraw>,
     /// The distinct texture sets of the frame's draws; the first is the untextured one.
     pub texture_sets: Vec<TextureSet>,
-    instances: BufferVec<SceneInstance>,
+    instances: RawBufferVec<SceneInstance>,
     lighting: UniformBuffer<SceneLightingUniform>,
     bind_group: Option<BindGroup>,
     /// One per texture set, in its order.
@@ -217,7 +252,7 @@ pub struct SceneFrame {
 
 impl Default for SceneFrame {
     fn default() -> Self {
-        let mut instances = BufferVec::new(BufferUsages::STORAGE);
+        let mut instances = RawBufferVec::new(BufferUsages::VERTEX);
         instances.set_label(Some("overlook_scene_instances"));
         SceneFrame {
             draws: Vec::new(),
@@ -320,8 +355,6 @@ fn init_scene_pipeline(
                 (
                     uniform_buffer::<ViewUniform>(true),
                     uniform_buffer::<SceneLightingUniform>(false),
-                    storage_buffer_read_only::<SceneInstance>(false)
-                        .visibility(ShaderStages::VERTEX),
                 ),
             ),
         ),
@@ -368,7 +401,14 @@ impl SpecializedMeshPipeline for ScenePipeline {
             vertex: VertexState {
                 shader: SCENE_SHADER,
                 entry_point: Some("vertex".into()),
-                buffers: vec![vertex_layout],
+                buffers: vec![
+                    vertex_layout,
+                    VertexBufferLayout {
+                        array_stride: SceneInstance::SIZE,
+                        step_mode: VertexStepMode::Instance,
+                        attributes: SceneInstance::LAYOUT.to_vec(),
+                    },
+                ],
                 ..default()
             },
             primitive: PrimitiveState {
@@ -599,17 +639,14 @@ fn prepare_scene_bind_group(
     }
     frame.texture_cache = kept;
     frame.bind_group = None;
-    let (Some(view), Some(lighting), Some(instances)) = (
-        view_uniforms.uniforms.binding(),
-        frame.lighting.binding(),
-        frame.instances.binding(),
-    ) else {
+    let (Some(view), Some(lighting)) = (view_uniforms.uniforms.binding(), frame.lighting.binding())
+    else {
         return;
     };
     frame.bind_group = Some(device.create_bind_group(
         "overlook_scene_bind_group",
         &pipeline_cache.get_bind_group_layout(&pipeline.layout),
-        &BindGroupEntries::sequential((view, lighting, instances)),
+        &BindGroupEntries::sequential((view, lighting)),
     ));
 }
 
@@ -722,13 +759,15 @@ impl<P: PhaseItem> RenderCommand<P> for DrawSceneMesh {
             .binary_search_by_key(&first, |d| d.first_instance)
             .ok()
             .and_then(|i| frame.draws.get(i));
-        let (Some(bind_group), Some(draw)) = (frame.bind_group.as_ref(), draw) else {
+        let (Some(bind_group), Some(draw), Some(instance_buffer)) =
+            (frame.bind_group.as_ref(), draw, frame.instances.buffer())
+        else {
             return RenderCommandResult::Skip;
         };
         let Some(textures) = frame.texture_bind_groups.get(draw.textures as usize) else {
             return RenderCommandResult::Skip;
         };
-        let instances = first..first + draw.instances;
+        let instances = 0..draw.instances;
         let (Some(mesh), Some(vertices)) = (
             meshes.get(draw.mesh),
             allocator.mesh_vertex_slice(&draw.mesh),
@@ -738,6 +777,10 @@ impl<P: PhaseItem> RenderCommand<P> for DrawSceneMesh {
         pass.set_bind_group(0, bind_group, &[view_offset.offset]);
         pass.set_bind_group(1, textures, &[]);
         pass.set_vertex_buffer(0, vertices.buffer.slice(..));
+        pass.set_vertex_buffer(
+            1,
+            instance_buffer.slice(u64::from(first) * SceneInstance::SIZE..),
+        );
         match &mesh.buffer_info {
             RenderMeshBufferInfo::Indexed {
                 index_format,
@@ -885,8 +928,6 @@ mod tests {
     fn the_shader_reads_what_the_rust_side_writes() {
         let wgsl = include_str!("../../shaders/scene.wgsl");
         for field in [
-            "world_from_local: mat4x4<f32>",
-            "normal_from_local: mat3x3<f32>",
             "direction_to_sun: vec3<f32>",
             "sun: vec3<f32>",
             "ambient: vec3<f32>",
@@ -904,14 +945,71 @@ mod tests {
         }
         assert!(wgsl.contains("@group(1) @binding(4) var texture_sampler: sampler;"));
         assert!(wgsl.contains("@location(3) uv: vec2<f32>"));
-        // The layout's three bindings, in order.
+        // The layout's two bindings, in order, and no storage buffer (WebGL2 has none).
         assert!(wgsl.contains("@group(0) @binding(0) var<uniform> view: View;"));
         assert!(wgsl.contains("@group(0) @binding(1) var<uniform> lighting: SceneLighting;"));
-        assert!(
-            wgsl.contains(
-                "@group(0) @binding(2) var<storage, read> instances: array<SceneInstance>;"
-            )
-        );
+        assert!(!wgsl.contains("var<storage"));
+        // The instance attributes where the layout puts them.
+        for (location, name) in [
+            (4, "world_x"),
+            (7, "world_w"),
+            (8, "color"),
+            (9, "emissive_specular"),
+            (10, "uv_s"),
+            (11, "uv_t"),
+            (12, "normal_x"),
+            (14, "normal_z"),
+            (15, "flags_specular"),
+        ] {
+            let attribute = SceneInstance::LAYOUT
+                .iter()
+                .find(|a| a.shader_location == location)
+                .unwrap();
+            assert!(
+                wgsl.contains(&format!("@location({location}) {name}:")),
+                "{name} at {location}"
+            );
+            assert!(attribute.offset + attribute.format.size() <= SceneInstance::SIZE);
+        }
+    }
+
+    #[test]
+    fn the_instance_layout_covers_the_struct_byte_for_byte() {
+        assert_eq!(SceneInstance::SIZE, 176);
+        let mut covered: Vec<(u64, u64)> = SceneInstance::LAYOUT
+            .iter()
+            .map(|a| (a.offset, a.offset + a.format.size()))
+            .collect();
+        covered.sort_unstable();
+        let mut end = 0;
+        for (start, stop) in covered {
+            assert_eq!(start, end, "a gap or an overlap at byte {start}");
+            end = stop;
+        }
+        // Everything but the padding word.
+        assert_eq!(end, SceneInstance::SIZE - 4);
+        // The fields sit where the layout reads them.
+        let i = SceneInstance {
+            world_from_local: Mat4::from_cols_array(&std::array::from_fn(|k| k as f32)),
+            color: Vec4::splat(16.0),
+            emissive: Vec4::splat(17.0),
+            uv_s: Vec4::splat(18.0),
+            uv_t: Vec4::splat(19.0),
+            normal_from_local: Mat3::from_cols_array(&std::array::from_fn(|k| 20.0 + k as f32)),
+            flags: 7,
+            specular: 0.5,
+            padding: 0,
+        };
+        let bytes = bytemuck::bytes_of(&i);
+        let f32_at = |o: usize| f32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
+        assert_eq!(f32_at(48), 12.0, "world_from_local's fourth column");
+        assert_eq!(f32_at(64), 16.0);
+        assert_eq!(f32_at(80), 17.0);
+        assert_eq!(f32_at(112), 19.0);
+        assert_eq!(f32_at(128), 20.0);
+        assert_eq!(f32_at(160), 28.0);
+        assert_eq!(u32::from_le_bytes(bytes[164..168].try_into().unwrap()), 7);
+        assert_eq!(f32_at(168), 0.5);
     }
 
     #[test]
