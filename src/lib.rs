@@ -15,10 +15,13 @@
 //! - [`scene`], [`terrain`], [`objects`], [`assets`] (textures), [`shapes`] (sculpt maps and
 //!   meshes), [`camera`], [`ui`]: one Bevy plugin per concern;
 //! - [`viewer`]: the app and its headless capture; [`check`]: `overlook check`; [`replay`]:
-//!   `overlook replay --print`; [`web`]: `overlook web` (the relay and, later, the browser build).
+//!   `overlook replay --print`; [`web`]: `overlook web` (the relay and the browser build's files);
+//!   [`browser`]: the viewer in a page (the same plugins, built for `wasm32-unknown-unknown`).
 
 pub mod assets;
+pub mod browser;
 pub mod camera;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod check;
 pub mod net;
 pub mod objects;
@@ -28,4 +31,5 @@ pub mod shapes;
 pub mod terrain;
 pub mod ui;
 pub mod viewer;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod web;

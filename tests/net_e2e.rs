@@ -473,10 +473,10 @@ fn replays_every_capture_through_the_circuit_with_its_recorded_times() {
         ("test-region-fresh", 256),
         ("var-region", 1024),
     ] {
-        let mut net = NetHandle::replay(ReplaySource {
-            udp: overlook_testdata::capture_path(&format!("{session}.udp.jsonl")),
-            speed: None,
-        })
+        let mut net = NetHandle::replay(ReplaySource::file(
+            overlook_testdata::capture_path(&format!("{session}.udp.jsonl")),
+            None,
+        ))
         .unwrap();
         let events = collect(&net, Duration::from_secs(20), |e| {
             matches!(e, NetEvent::Stats(_))

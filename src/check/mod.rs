@@ -177,10 +177,7 @@ fn target(args: &CheckArgs) -> Result<(Option<LoginParams>, Option<EmbeddedSim>)
 /// Runs the headless viewer with the check's plugin until the scene is shot (or the check gives
 /// up) and collects what it saw.
 fn run_app(args: &CheckArgs, login: Option<LoginParams>) -> Collected {
-    let replay = args
-        .replay
-        .clone()
-        .map(|udp| ReplaySource { udp, speed: None });
+    let replay = args.replay.clone().map(|udp| ReplaySource::file(udp, None));
     if let Some(r) = &replay {
         eprintln!("check: replaying {}", r.udp.display());
     } else if let Some(login) = &login {

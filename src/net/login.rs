@@ -50,6 +50,7 @@ const SEED_CAPS: [&str; 5] = [
 ];
 
 /// The HTTP client of the network thread.
+#[cfg(not(target_arch = "wasm32"))]
 pub(super) fn http_client(settings: &NetSettings) -> Result<reqwest::Client, reqwest::Error> {
     // reqwest is built without a default crypto provider; install ring's once per process
     // (a second install fails harmlessly).
@@ -59,6 +60,13 @@ pub(super) fn http_client(settings: &NetSettings) -> Result<reqwest::Client, req
         .timeout(settings.login_timeout)
         .user_agent(concat!("Overlook/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// The HTTP client of the page: the browser's fetch, which sets its own agent and connection
+/// timeouts (each request keeps its own timeout).
+#[cfg(target_arch = "wasm32")]
+pub(super) fn http_client(_settings: &NetSettings) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder().build()
 }
 
 fn failure(e: &reqwest::Error, timeout: Duration) -> LoginFailure {
@@ -91,20 +99,32 @@ pub(super) enum CappedRead {
 /// Reads a response body of at most `cap` bytes: a larger one is refused by its
 /// `Content-Length` before reading, or as soon as it streams past the cap.
 pub(super) async fn read_body_capped(
-    mut response: reqwest::Response,
+    #[cfg_attr(target_arch = "wasm32", allow(unused_mut))] mut response: reqwest::Response,
     cap: usize,
 ) -> Result<Vec<u8>, CappedRead> {
     if response.content_length().is_some_and(|n| n > cap as u64) {
         return Err(CappedRead::TooLarge);
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(CappedRead::Transport)? {
-        if body.len() + chunk.len() > cap {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(CappedRead::Transport)? {
+            if body.len() + chunk.len() > cap {
+                return Err(CappedRead::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+    // The browser's fetch reads the body whole; the cap still holds for what it read.
+    #[cfg(target_arch = "wasm32")]
+    {
+        let body = response.bytes().await.map_err(CappedRead::Transport)?;
+        if body.len() > cap {
             return Err(CappedRead::TooLarge);
         }
-        body.extend_from_slice(&chunk);
+        Ok(body.to_vec())
     }
-    Ok(body)
 }
 
 /// The most bytes read of a login reply, grid info or seed reply. OpenSim 0.9.2.2's login reply

@@ -1,6 +1,8 @@
-//! The network side of the viewer: one thread running a tokio runtime owns the HTTP login, the
-//! seed capability request, the UDP socket and the sans-IO [`Circuit`]; it sleeps until the
-//! circuit's next deadline, a datagram or a command.
+//! The network side of the viewer: one task owns the HTTP login, the seed capability request,
+//! the circuit's socket and the sans-IO [`Circuit`]; it sleeps until the circuit's next
+//! deadline, a datagram or a command. On the desktop the task is a thread running a tokio
+//! runtime and the socket is UDP; in a page (`wasm32`) it runs on the page's event loop and the
+//! datagrams go through `overlook web`'s relay ([`platform`]).
 //!
 //! [`NetHandle::spawn`] starts it. [`NetCommand`]s go in through a tokio channel (a synchronous
 //! `send`, so Bevy systems can call it); [`NetEvent`]s come out through a crossbeam channel that
@@ -15,16 +17,17 @@
 
 pub mod cache;
 mod login;
+mod platform;
 pub mod record;
 pub mod replay;
 mod session;
 pub mod textures;
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod embedded;
 pub mod plugin;
 
 use std::net::SocketAddr;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -243,23 +246,47 @@ pub enum NetEvent {
 pub struct NetHandle {
     commands: mpsc::UnboundedSender<NetCommand>,
     events: Receiver<NetEvent>,
-    thread: Option<JoinHandle<()>>,
+    /// The desktop's thread (a page's task cannot be joined).
+    #[cfg(not(target_arch = "wasm32"))]
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl NetHandle {
-    /// Starts the network thread with its own single-threaded tokio runtime.
+    /// Starts the network task: on the desktop a thread with its own single-threaded tokio
+    /// runtime, in a page a task on its event loop.
     ///
     /// # Errors
     /// When the runtime or the thread cannot be created (out of resources).
     pub fn spawn(settings: NetSettings) -> std::io::Result<NetHandle> {
+        NetHandle::start("overlook-net", move |commands, events| async move {
+            run(settings, commands, events).await;
+        })
+    }
+
+    /// Starts a task that plays a recording as a session's events, with no network.
+    ///
+    /// # Errors
+    /// When the thread cannot be created.
+    pub fn replay(source: replay::ReplaySource) -> std::io::Result<NetHandle> {
+        NetHandle::start("overlook-replay", move |commands, events| async move {
+            replay::run(&source, commands, &events).await;
+        })
+    }
+
+    /// Runs `task` on its own thread (a current-thread tokio runtime's) with the two channels.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn start<F: Future<Output = ()> + 'static>(
+        name: &str,
+        task: impl FnOnce(mpsc::UnboundedReceiver<NetCommand>, Sender<NetEvent>) -> F + Send + 'static,
+    ) -> std::io::Result<NetHandle> {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let thread = std::thread::Builder::new()
-            .name("overlook-net".into())
-            .spawn(move || runtime.block_on(run(settings, cmd_rx, ev_tx)))?;
+            .name(name.into())
+            .spawn(move || runtime.block_on(task(cmd_rx, ev_tx)))?;
         Ok(NetHandle {
             commands: cmd_tx,
             events: ev_rx,
@@ -267,20 +294,18 @@ impl NetHandle {
         })
     }
 
-    /// Starts a thread that plays a recording as a session's events, with no network.
-    ///
-    /// # Errors
-    /// When the thread cannot be created.
-    pub fn replay(source: replay::ReplaySource) -> std::io::Result<NetHandle> {
+    /// Runs `task` on the page's event loop with the two channels.
+    #[cfg(target_arch = "wasm32")]
+    fn start<F: Future<Output = ()> + 'static>(
+        _name: &str,
+        task: impl FnOnce(mpsc::UnboundedReceiver<NetCommand>, Sender<NetEvent>) -> F,
+    ) -> std::io::Result<NetHandle> {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
-        let thread = std::thread::Builder::new()
-            .name("overlook-replay".into())
-            .spawn(move || replay::run(&source, cmd_rx, &ev_tx))?;
+        wasm_bindgen_futures::spawn_local(task(cmd_rx, ev_tx));
         Ok(NetHandle {
             commands: cmd_tx,
             events: ev_rx,
-            thread: Some(thread),
         })
     }
 
@@ -296,6 +321,7 @@ impl NetHandle {
 
     /// Sends [`NetCommand::Shutdown`] and waits up to `timeout` for the thread to log out and
     /// end. Returns true when it ended in time.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn shutdown(&mut self, timeout: Duration) -> bool {
         let _ = self.commands.send(NetCommand::Shutdown);
         let Some(thread) = self.thread.take() else {
@@ -310,13 +336,23 @@ impl NetHandle {
         }
         thread.join().is_ok()
     }
+
+    /// Sends [`NetCommand::Shutdown`]: the page's task logs out on its own (a page cannot wait
+    /// for it). Returns true.
+    #[cfg(target_arch = "wasm32")]
+    pub fn shutdown(&mut self, _timeout: Duration) -> bool {
+        self.commands.send(NetCommand::Shutdown).is_ok()
+    }
 }
 
 impl Drop for NetHandle {
     fn drop(&mut self) {
+        #[cfg(not(target_arch = "wasm32"))]
         if self.thread.is_some() {
             self.shutdown(Duration::from_secs(6));
         }
+        #[cfg(target_arch = "wasm32")]
+        self.shutdown(Duration::ZERO);
     }
 }
 

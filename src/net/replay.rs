@@ -12,6 +12,7 @@ use crossbeam_channel::Sender;
 use tokio::sync::mpsc;
 use web_time::Instant;
 
+use super::platform;
 use super::record::sibling;
 use super::{Direction, NetCommand, NetEvent, NetStats};
 use overlook_protocol::capture::{self, read_udp_jsonl};
@@ -25,14 +26,27 @@ use overlook_protocol::udp;
 /// What to replay, and how fast.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplaySource {
-    /// The recording.
+    /// The recording (read from this path unless [`Self::loaded`]; else only its name).
     pub udp: PathBuf,
     /// `None`: as fast as possible (`check --replay`); `Some(s)`: at `s` × the recorded pace.
     pub speed: Option<f64>,
+    /// The recording already in memory (a page's file picker has no paths).
+    pub loaded: Option<std::sync::Arc<Recording>>,
+}
+
+impl ReplaySource {
+    /// The recording at `udp`, read when the replay starts.
+    pub fn file(udp: PathBuf, speed: Option<f64>) -> Self {
+        ReplaySource {
+            udp,
+            speed,
+            loaded: None,
+        }
+    }
 }
 
 /// A recording, read and checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Recording {
     /// The datagrams, in order.
     pub datagrams: Vec<capture::CapturedDatagram>,
@@ -51,41 +65,65 @@ impl Recording {
     /// # Errors
     /// A message saying what could not be read.
     pub fn open(path: &Path) -> Result<Recording, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let datagrams = read_udp_jsonl(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut warnings = Vec::new();
+        let text =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let reply_path = sibling(path, "login-response.xml");
-        let login = match std::fs::read(&reply_path) {
-            Ok(bytes) => match parse_login_response(&bytes) {
-                Ok(LoginReply::Success(s)) => *s,
-                Ok(_) => return Err(format!("{}: not a successful login", reply_path.display())),
-                Err(e) => return Err(format!("{}: {e}", reply_path.display())),
+        let reply = std::fs::read(&reply_path).ok();
+        let meta = std::fs::read_to_string(sibling(path, "meta.json")).ok();
+        Recording::from_bytes(
+            &path.display().to_string(),
+            &text,
+            reply
+                .as_deref()
+                .map(|r| (reply_path.display().to_string(), r)),
+            meta.as_deref(),
+        )
+    }
+
+    /// Reads a recording from memory: `udp`, the `NAME.udp.jsonl` text (`name` says which in
+    /// messages), with its login reply `(name, bytes)` and `meta.json` text when there are.
+    ///
+    /// # Errors
+    /// A message saying what could not be read.
+    pub fn from_bytes(
+        name: &str,
+        udp: &[u8],
+        login_reply: Option<(String, &[u8])>,
+        meta: Option<&str>,
+    ) -> Result<Recording, String> {
+        let text = std::str::from_utf8(udp).map_err(|e| format!("{name}: not UTF-8 text: {e}"))?;
+        let datagrams = read_udp_jsonl(text).map_err(|e| format!("{name}: {e}"))?;
+        let mut warnings = Vec::new();
+        let (login, reply_name) = match login_reply {
+            Some((reply_name, bytes)) => match parse_login_response(bytes) {
+                Ok(LoginReply::Success(s)) => (*s, reply_name),
+                Ok(_) => return Err(format!("{reply_name}: not a successful login")),
+                Err(e) => return Err(format!("{reply_name}: {e}")),
             },
-            Err(_) => {
+            None => {
                 warnings.push(format!(
-                    "no {}: agent from the recorded UseCircuitCode, region taken as 256 m",
-                    reply_path.display()
+                    "no login reply beside {name}: agent from the recorded UseCircuitCode, \
+                     region taken as 256 m"
                 ));
-                from_use_circuit_code(&datagrams)
-                    .ok_or_else(|| format!("{}: no UseCircuitCode recorded", path.display()))?
+                let login = from_use_circuit_code(&datagrams)
+                    .ok_or_else(|| format!("{name}: no UseCircuitCode recorded"))?;
+                (login, name.to_owned())
             }
         };
         super::check_region_size(login.region_size_x, login.region_size_y)
-            .map_err(|e| format!("{}: {e}", reply_path.display()))?;
+            .map_err(|e| format!("{reply_name}: {e}"))?;
         Ok(Recording {
             datagrams,
             login,
             warnings,
-            login_t: login_time(&sibling(path, "meta.json")),
+            login_t: meta.and_then(login_time),
         })
     }
 }
 
 /// The login's `t` in a capture's `meta.json` (`{"http": [{"what": "login", "t": -0.02, …}]}`).
-fn login_time(meta: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(meta).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+fn login_time(text: &str) -> Option<f64> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
     value
         .get("http")?
         .as_array()?
@@ -126,8 +164,8 @@ fn from_use_circuit_code(datagrams: &[capture::CapturedDatagram]) -> Option<Logi
     })
 }
 
-/// The replay thread: events as a live session would send them, then idle until shut down.
-pub(super) fn run(
+/// The replay task: events as a live session would send them, then idle until shut down.
+pub(super) async fn run(
     source: &ReplaySource,
     mut commands: mpsc::UnboundedReceiver<NetCommand>,
     events: &Sender<NetEvent>,
@@ -135,7 +173,11 @@ pub(super) fn run(
     let send = |e: NetEvent| {
         let _ = events.send(e);
     };
-    let recording = match Recording::open(&source.udp) {
+    let opened = match &source.loaded {
+        Some(loaded) => Ok(loaded.clone()),
+        None => Recording::open(&source.udp).map(std::sync::Arc::new),
+    };
+    let recording = match opened {
         Ok(r) => r,
         Err(e) => {
             send(NetEvent::LoginFailed(super::LoginFailure::Replay(e)));
@@ -161,7 +203,7 @@ pub(super) fn run(
     cfg.region_size_x = recording.login.region_size_x;
     cfg.region_size_y = recording.login.region_size_y;
     let mut circuit = Circuit::new(cfg, origin, origin);
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     for d in &recording.datagrams {
         match commands.try_recv() {
             Ok(NetCommand::Shutdown) | Err(mpsc::error::TryRecvError::Disconnected) => return,
@@ -178,7 +220,7 @@ pub(super) fn run(
         if let Some(speed) = source.speed.filter(|s| *s > 0.0) {
             let due = at.div_f64(speed);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait);
+                platform::sleep(wait).await;
             }
         }
         let now = origin + lead + at;
@@ -225,7 +267,7 @@ pub(super) fn run(
         )));
     }
     // The recording is over; stay "connected" (a check is still looking) until shut down.
-    while let Some(command) = commands.blocking_recv() {
+    while let Some(command) = commands.recv().await {
         match command {
             NetCommand::Shutdown => return,
             NetCommand::FetchTextures(_)

@@ -4,12 +4,12 @@
 use std::net::SocketAddr;
 
 use crossbeam_channel::Sender;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use web_time::Instant;
 
 use super::cache::{self, TextureCache};
 use super::login::{LoginFailure, post_login, request_seed, resolve_login_uri};
+use super::platform::{self, Datagrams};
 use super::record::Recorder;
 use super::textures::{AssetClass, TextureAsk, TextureFetcher};
 use super::{Direction, LoginParams, NetCommand, NetEvent, NetSettings, NetStats, sim_address};
@@ -77,7 +77,7 @@ pub(super) async fn run(
                 message: message.clone(),
                 after: PRESENCE_RETRY,
             });
-            tokio::time::sleep(PRESENCE_RETRY).await;
+            platform::sleep(PRESENCE_RETRY).await;
             return post_login(client, settings, &uri, &request).await;
         }
         reply
@@ -127,12 +127,10 @@ pub(super) async fn run(
     }
     let replied = Instant::now();
     report.send(NetEvent::LoggedIn(success.clone()));
-    let socket = match UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0))).await {
+    let socket = match Datagrams::open(&raw_reply).await {
         Ok(s) => s,
         Err(e) => {
-            report.send(NetEvent::Disconnected(format!(
-                "cannot open a UDP socket: {e}"
-            )));
+            report.send(NetEvent::Disconnected(e));
             return Outcome::Ended;
         }
     };
@@ -166,7 +164,7 @@ async fn pump(
     settings: &NetSettings,
     client: &reqwest::Client,
     success: &LoginSuccess,
-    socket: UdpSocket,
+    socket: Datagrams,
     circuit: Circuit,
     commands: &mut mpsc::UnboundedReceiver<NetCommand>,
     report: &Reporter<'_>,
@@ -245,7 +243,7 @@ async fn pump(
                 // timers decide whether the region is gone.
                 Err(e) => tracing::debug!("receive: {e}"),
             },
-            () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+            () = platform::sleep_until(deadline) => {
                 open.circuit.handle_timeout(Instant::now());
             }
             command = commands.recv() => match command {
@@ -292,7 +290,7 @@ struct OpenCircuit<'a> {
     settings: &'a NetSettings,
     success: &'a LoginSuccess,
     sim: SocketAddr,
-    socket: UdpSocket,
+    socket: Datagrams,
     circuit: Circuit,
     report: &'a Reporter<'a>,
     recorder: Option<Recorder>,

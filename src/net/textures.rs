@@ -26,12 +26,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::task::JoinSet;
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use futures_util::stream::FuturesUnordered;
+use web_time::Instant;
 
 use super::cache::TextureCache;
 use super::login::{CappedRead, innermost_cause, read_body_capped};
+use super::platform;
 use overlook_protocol::types::Uuid;
 
 /// Requests in flight at once (SLV's default for HTTP texture fetches is 8 per region).
@@ -169,7 +173,8 @@ pub(super) struct TextureFetcher {
     asked: HashSet<Uuid>,
     /// First parts fetched whose rest has not been asked for.
     partial: HashMap<Uuid, Arc<[u8]>>,
-    in_flight: JoinSet<TextureFetched>,
+    /// Run inside the network task (no runtime to spawn on in a page), polled by [`Self::next`].
+    in_flight: FuturesUnordered<LocalBoxFuture<'static, TextureFetched>>,
 }
 
 impl TextureFetcher {
@@ -181,7 +186,7 @@ impl TextureFetcher {
             queue: Vec::new(),
             asked: HashSet::new(),
             partial: HashMap::new(),
-            in_flight: JoinSet::new(),
+            in_flight: FuturesUnordered::new(),
         }
     }
 
@@ -265,8 +270,12 @@ impl TextureFetcher {
                         break;
                     };
                     let url = asset_url(&cap, self.class, p.ask.id);
-                    self.in_flight
-                        .spawn(fetch(client.clone(), url, p, self.cache.clone()));
+                    self.in_flight.push(Box::pin(fetch(
+                        client.clone(),
+                        url,
+                        p,
+                        self.cache.clone(),
+                    )));
                 }
                 Vec::new()
             }
@@ -278,15 +287,7 @@ impl TextureFetcher {
         if self.in_flight.is_empty() {
             std::future::pending::<()>().await;
         }
-        match self.in_flight.join_next().await {
-            Some(Ok(done)) => Some(done),
-            // A fetch task panicked or was cancelled: nothing to report for an unknown id.
-            Some(Err(e)) => {
-                tracing::warn!("texture fetch task: {e}");
-                None
-            }
-            None => None,
-        }
+        self.in_flight.next().await
     }
 }
 
@@ -313,7 +314,7 @@ async fn fetch(
     let id = ask.id;
     if let Some(cache) = cache.as_ref().filter(|_| have.is_none()) {
         let c = cache.clone();
-        if let Ok(Some(bytes)) = tokio::task::spawn_blocking(move || c.get(id)).await {
+        if let Some(Some(bytes)) = platform::blocking(move || c.get(id)).await {
             return TextureFetched {
                 id,
                 result: Ok(bytes.into()),
@@ -341,7 +342,7 @@ async fn fetch(
         if !retry || attempts > RETRIES {
             break once;
         }
-        tokio::time::sleep(Duration::from_millis(250) * u32::from(attempts)).await;
+        platform::sleep(Duration::from_millis(250) * u32::from(attempts)).await;
     };
     let (result, total) = match result {
         Ok(reply) => match assemble(have.as_deref(), reply) {
@@ -356,8 +357,8 @@ async fn fetch(
     };
     if let (Some(cache), Ok(bytes), None) = (cache, &result, total) {
         let bytes = bytes.clone();
-        let stored = tokio::task::spawn_blocking(move || cache.put(id, &bytes)).await;
-        if let Ok(Err(e)) = stored {
+        let stored = platform::blocking(move || cache.put(id, &bytes)).await;
+        if let Some(Err(e)) = stored {
             tracing::warn!("texture cache: cannot store {id}: {e}");
         }
     }
@@ -451,6 +452,7 @@ async fn fetch_once(
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Logs in with `params`, fetches `ids` through the region's texture capability (no disk
 /// cache), logs out, and returns one answer per id, in the order they came (`overlook asset
 /// fetch`: the tool for a grey face).
@@ -466,6 +468,7 @@ pub fn fetch_through_login(
     fetch_assets_through_login(params, AssetClass::Texture, ids, timeout)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// [`fetch_through_login`] for either class: textures, or meshes through the region's
 /// `ViewerAsset` / `GetMesh2` / `GetMesh` (`overlook asset fetch --mesh`).
 ///

@@ -162,26 +162,40 @@ fn set_preset(commands: &mut Commands, camera: Entity, preset: RenderPreset) {
     }
 }
 
+/// The viewer's window: 1280×720 on the desktop; in a page, its canvas (`#overlook-canvas`),
+/// sized to the page, keeping the browser's own keys (reload, devtools) working.
+fn window() -> Window {
+    #[cfg(not(target_arch = "wasm32"))]
+    let window = Window {
+        title: "Overlook".into(),
+        resolution: (1280, 720).into(),
+        ..default()
+    };
+    #[cfg(target_arch = "wasm32")]
+    let window = Window {
+        title: "Overlook".into(),
+        canvas: Some("#overlook-canvas".into()),
+        fit_canvas_to_parent: true,
+        prevent_default_event_handling: false,
+        ..default()
+    };
+    window
+}
+
 /// The windowed viewer app.
 pub fn app(options: ViewerOptions) -> App {
     let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: Some(Window {
-                    title: "Overlook".into(),
-                    resolution: (1280, 720).into(),
-                    ..default()
-                }),
-                ..default()
-            })
-            // Rendering on the main thread, after the frame's update: a scene this small has
-            // little CPU work to overlap, and without the render thread the viewer holds 6 MB
-            // less (its arena and extraction copies) and shows input a frame sooner. Frame time
-            // on lavapipe unchanged (BENCHMARKS.md).
-            .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>(),
-    )
-    .add_plugins(ViewerPlugins {
+    let plugins = DefaultPlugins.set(WindowPlugin {
+        primary_window: Some(window()),
+        ..default()
+    });
+    // Rendering on the main thread, after the frame's update: a scene this small has little CPU
+    // work to overlap, and without the render thread the viewer holds 6 MB less (its arena and
+    // extraction copies) and shows input a frame sooner. Frame time on lavapipe unchanged
+    // (BENCHMARKS.md). (A page has one thread and no render thread to disable.)
+    #[cfg(not(target_arch = "wasm32"))]
+    let plugins = plugins.disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>();
+    app.add_plugins(plugins).add_plugins(ViewerPlugins {
         options: options.clone(),
     });
     if let Some(duration) = options.frame_stats {

@@ -102,6 +102,7 @@ pub mod capture;
 pub mod circuit;
 pub mod login;
 pub mod message;
+pub mod relay;
 pub mod terrain;
 #[doc(hidden)]
 pub mod testkit;

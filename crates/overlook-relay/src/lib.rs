@@ -30,6 +30,9 @@
 //!   configured. The password never reaches the page.
 //! - `GET /relay/get_grid_info`: the grid's `get_grid_info` (the login URI joined with
 //!   `get_grid_info`), forwarded.
+//! - `GET /relay/info`: what the page needs to know before it logs in, as JSON:
+//!   `{"auto_login": true, "first": "Test", "last": "User", "start": "last"}` when
+//!   `/relay/auto-login` is configured (names and start only), `{"auto_login": false}` else.
 //! - `GET|POST|HEAD /relay/cap/<token>[/<path>][?<query>]`: the capability behind `<token>`.
 //!   Tokens are minted for the login's seed, for every URL a seed reply names (so
 //!   `EventQueueGet`, `ViewerAsset`, `GetTexture`, `GetMesh2`, … all go through the relay) and
@@ -115,6 +118,7 @@ pub fn router(state: RelayState) -> Router {
         .route("/relay/login", post(login::login))
         .route("/relay/auto-login", post(login::auto_login))
         .route("/relay/get_grid_info", get(login::grid_info))
+        .route("/relay/info", get(login::info))
         .route("/relay/cap/{*rest}", any(caps::cap))
         .route("/relay/ws", get(ws::websocket))
         .with_state(state)

@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use overlook_protocol::login::xmlrpc::{self, MethodResponse, Value};
 use overlook_protocol::login::{
     LOGIN_METHOD, LoginReply, LoginRequest, StartLocation, parse_login_response,
@@ -18,8 +18,7 @@ use crate::http::{
 };
 use crate::state::{CapKind, Counters, RelayState, Session, token};
 
-/// The member the relay adds to a successful login reply: the session's token.
-pub const SESSION_MEMBER: &str = "relay_session";
+pub use overlook_protocol::relay::SESSION_MEMBER;
 
 /// `POST /relay/login`: the page's `login_to_simulator` call, forwarded.
 pub(crate) async fn login(
@@ -58,6 +57,40 @@ pub(crate) async fn auto_login(State(state): State<RelayState>, headers: HeaderM
         StartLocation::from_start_string(&c.start),
     );
     forward_login(&state, &headers, request.to_xml().into_bytes()).await
+}
+
+/// `GET /relay/info`: whether auto-login is configured, and as whom (never the password).
+pub(crate) async fn info(State(state): State<RelayState>) -> Response {
+    let body = match &state.config().credentials {
+        Some(c) => format!(
+            "{{\"auto_login\": true, \"first\": {}, \"last\": {}, \"start\": {}}}",
+            json_string(&c.first),
+            json_string(&c.last),
+            json_string(&c.start)
+        ),
+        None => "{\"auto_login\": false}".to_owned(),
+    };
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Whether a new session would fit; prunes forgotten ones first.

@@ -4,7 +4,7 @@
 //! 4 bytes IPv4 address then 2 bytes port, both in network order ([`ADDRESS_PREFIX`] bytes).
 //! Page → relay: the destination (one of the session's allowed sims); relay → page: the source.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::State;
@@ -14,34 +14,14 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use tokio::net::UdpSocket;
 
+pub use overlook_protocol::relay::{ADDRESS_PREFIX, decode_frame, encode_frame};
+
 use crate::http::{cross_origin, not_found, plain, same_origin};
 use crate::state::{Counters, RelayState, is_token};
 
-/// The length of the address prefix of every frame: IPv4 (4) + port (2).
-pub const ADDRESS_PREFIX: usize = 6;
 /// The largest WebSocket message accepted at all: larger ones end the connection (tungstenite's
 /// limit); those between [`crate::Limits::max_datagram`] and this are dropped and counted.
 const MAX_MESSAGE: usize = 64 * 1024;
-
-/// Prefixes `datagram` with `addr` (an IPv4 address; `None` for IPv6).
-pub fn encode_frame(addr: SocketAddr, datagram: &[u8]) -> Option<Vec<u8>> {
-    let SocketAddr::V4(v4) = addr else {
-        return None;
-    };
-    let mut frame = Vec::with_capacity(ADDRESS_PREFIX + datagram.len());
-    frame.extend_from_slice(&v4.ip().octets());
-    frame.extend_from_slice(&v4.port().to_be_bytes());
-    frame.extend_from_slice(datagram);
-    Some(frame)
-}
-
-/// Splits a frame into its address and datagram; `None` when shorter than the prefix.
-pub fn decode_frame(frame: &[u8]) -> Option<(SocketAddr, &[u8])> {
-    let (prefix, datagram) = frame.split_first_chunk::<ADDRESS_PREFIX>()?;
-    let [a, b, c, d, p0, p1] = *prefix;
-    let addr = SocketAddrV4::new(Ipv4Addr::new(a, b, c, d), u16::from_be_bytes([p0, p1]));
-    Some((SocketAddr::V4(addr), datagram))
-}
 
 /// A token bucket of bytes: `rate` per second, holding at most one second's worth (and at least
 /// one datagram's).
@@ -241,17 +221,6 @@ async fn run(mut ws: WebSocket, guard: SessionGuard) {
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn frames_round_trip() {
-        let addr: SocketAddr = "10.1.2.3:9000".parse().unwrap();
-        let frame = encode_frame(addr, b"abc").unwrap();
-        assert_eq!(frame, [10, 1, 2, 3, 0x23, 0x28, b'a', b'b', b'c']);
-        assert_eq!(decode_frame(&frame), Some((addr, &b"abc"[..])));
-        assert_eq!(decode_frame(&frame[..6]), Some((addr, &b""[..])));
-        assert_eq!(decode_frame(&frame[..5]), None);
-        assert_eq!(encode_frame("[::1]:9".parse().unwrap(), b""), None);
-    }
 
     #[test]
     fn bucket_limits_and_refills() {

@@ -348,11 +348,29 @@ async fn auto_login_keeps_the_password_and_needs_credentials() {
     assert!(!text.contains("/CAPS/"), "{text}");
     assert_eq!(relay.sessions().len(), 1);
     assert_eq!(relay.sessions()[0].token, session);
+    // The page learns that it may log in at once, and as whom; never the password.
+    let info = reqwest::get(format!("http://{addr}/relay/info"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        info,
+        r#"{"auto_login": true, "first": "Auto", "last": "Login", "start": "last"}"#
+    );
 
-    // No credentials: no auto-login.
+    // No credentials: no auto-login, and the page is told so.
     let rig = rig(|_| {}).await;
     let (status, _) = rig.post("/relay/auto-login", "text/xml", Vec::new()).await;
     assert_eq!(status, 404);
+    let info = reqwest::get(format!("{}/relay/info", rig.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(info, r#"{"auto_login": false}"#);
     sim.shutdown();
     rig.sim.shutdown();
 }
