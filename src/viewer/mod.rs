@@ -4,6 +4,8 @@
 //! net plugin (network thread ↔ ECS), the region, camera and UI plugins (and the terrain and
 //! objects plugins as they land). [`app`] builds the windowed app.
 
+// The headless capture (`check`, the rendered-frame tests) drives frames itself: desktop only.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod capture;
 pub mod frame_stats;
 
