@@ -156,7 +156,8 @@ mod page {
                     return;
                 }
             };
-            let auto_login = login.password_kept;
+            // A page opened to replay a recording (`?replay=URL`) does not log in meanwhile.
+            let auto_login = login.password_kept && query_param("replay").is_none();
             let options = ViewerOptions {
                 login: Some(login.params),
                 auto_login,
@@ -167,6 +168,19 @@ mod page {
             set_panic_title();
             app.run();
         });
+    }
+
+    /// The value of `name` in the page's query string (`?replay=…&speed=2`), if there.
+    fn query_param(name: &str) -> Option<String> {
+        let search = web_sys::window()?.location().search().ok()?;
+        search
+            .trim_start_matches('?')
+            .split('&')
+            .find_map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (key == name).then(|| js_sys::decode_uri_component(value).ok().map(String::from))
+            })
+            .flatten()
     }
 
     /// The page's origin, e.g. `http://127.0.0.1:8080`.
@@ -208,10 +222,15 @@ mod page {
             login_reply.map(|r| ("its login reply".to_owned(), r)),
             None,
         )?;
+        // At the recorded pace, or `?speed=N` times it.
+        let speed = query_param("speed")
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(1.0);
         PENDING_REPLAY.with(|p| {
             *p.borrow_mut() = Some(ReplaySource {
                 udp: name.into(),
-                speed: Some(1.0),
+                speed: Some(speed),
                 loaded: Some(Arc::new(recording)),
             });
         });

@@ -547,7 +547,10 @@ fn run_web(args: WebArgs) -> ExitCode {
         println!("open http://{addr}/");
         match &bundle {
             Some(dir) => println!("browser build: {}", dir.display()),
-            None => println!("no browser build yet (issue 17): the relay alone is served"),
+            None => println!(
+                "no browser build in web/dist: build it with `bash web/build.sh` (or pass \
+                 --bundle DIR); the relay alone is served"
+            ),
         }
         let app = overlook::web::app(state.clone(), bundle);
         tokio::select! {
