@@ -6,7 +6,7 @@
 //! - **Login:** the page asks its relay (`GET /relay/info`) whether `overlook web` holds an
 //!   account. If it does, the page logs in at once through `/relay/auto-login` (the password
 //!   stays on the server); else the login dialog opens with `/relay/login` as the grid.
-//! - **Replay:** [`queue_replay`] (the page's file picker, drag and drop, or `?replay=URL`)
+//! - **Replay:** `queue_replay` (the page's file picker, drag and drop, or `?replay=URL`)
 //!   plays a recording in place of the session, with no network.
 //! - **Automation:** `document.title` names the furthest phase of the story reached,
 //!   `overlook: <phase id>` (e.g. `overlook: objects_settled`), or `overlook: error: <why>` when

@@ -18,7 +18,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-
 /// `overlook web` in the background, killed when dropped.
 struct Server {
     child: Child,

@@ -2,7 +2,7 @@
 //! the circuit's socket and the sans-IO [`Circuit`]; it sleeps until the circuit's next
 //! deadline, a datagram or a command. On the desktop the task is a thread running a tokio
 //! runtime and the socket is UDP; in a page (`wasm32`) it runs on the page's event loop and the
-//! datagrams go through `overlook web`'s relay ([`platform`]).
+//! datagrams go through `overlook web`'s relay (`platform.rs`).
 //!
 //! [`NetHandle::spawn`] starts it. [`NetCommand`]s go in through a tokio channel (a synchronous
 //! `send`, so Bevy systems can call it); [`NetEvent`]s come out through a crossbeam channel that
