@@ -60,9 +60,18 @@ pub fn relay_login(origin: &str, info: &str) -> Option<RelayLogin> {
     })
 }
 
-/// What the page's title says: `overlook: <furthest phase>`, `overlook: error: <why>`.
+/// What the page shows a driver: its title, `overlook: <latest phase>` or
+/// `overlook: error: <why>`, and every phase of the session reached so far (the root element's
+/// `data-overlook-phases`, ids separated by spaces): phases a frame apart show in the title only
+/// as the later one, and the story's phases do not always come in its order (objects may
+/// arrive before the terrain is complete).
 #[derive(Resource, Debug, Default, Clone, PartialEq, Eq)]
-pub struct PageTitle(pub String);
+pub struct PageTitle {
+    /// The title.
+    pub title: String,
+    /// The phases reached, in the order they were.
+    pub phases: Vec<Phase>,
+}
 
 /// The page's own systems: the title (and, in a page, replays handed over).
 #[derive(Debug, Default)]
@@ -82,23 +91,36 @@ impl Plugin for BrowserPlugin {
 /// What the title shows now.
 #[derive(Resource, Debug, Default)]
 struct TitleState {
-    furthest: Option<Phase>,
+    /// The latest phase: its time since the login, its place in the story, and it.
+    latest: Option<(u64, usize, Phase)>,
     error: bool,
 }
 
-/// `overlook: <furthest phase of the story reached>`, or `overlook: error: <why>` once the
-/// login failed or the session ended; a new session starts over.
+/// `overlook: <latest phase reached>` (by its time; the story's order among equal times), or
+/// `overlook: error: <why>` once the login failed or the session ended; a new session starts
+/// over.
 fn show_progress_in_title(
     mut phases: MessageReader<PhaseReached>,
     session: Res<Session>,
     mut state: ResMut<TitleState>,
     mut title: ResMut<PageTitle>,
 ) {
-    let rank = |p: Phase| Phase::ALL.iter().position(|&q| q == p);
     let mut changed = false;
     for reached in phases.read() {
-        if reached.phase != Phase::Logout && rank(reached.phase) > state.furthest.and_then(rank) {
-            state.furthest = Some(reached.phase);
+        if reached.phase == Phase::Logout || title.phases.contains(&reached.phase) {
+            continue;
+        }
+        title.phases.push(reached.phase);
+        let rank = Phase::ALL
+            .iter()
+            .position(|&q| q == reached.phase)
+            .unwrap_or(0);
+        let key = (reached.ms, rank, reached.phase);
+        if state
+            .latest
+            .is_none_or(|(ms, r, _)| (key.0, key.1) > (ms, r))
+        {
+            state.latest = Some(key);
             changed = true;
         }
     }
@@ -110,20 +132,23 @@ fn show_progress_in_title(
     match failure {
         Some(why) if !state.error => {
             state.error = true;
-            title.0 = format!("overlook: error: {why}");
+            title.title = format!("overlook: error: {why}");
         }
         None if state.error => {
             // Logging in again (the dialog): the story starts over.
             *state = TitleState::default();
-            title.0 = "overlook: logging in".into();
+            *title = PageTitle {
+                title: "overlook: logging in".into(),
+                phases: Vec::new(),
+            };
         }
         _ => {}
     }
     if changed
         && !state.error
-        && let Some(phase) = state.furthest
+        && let Some((_, _, phase)) = state.latest
     {
-        title.0 = format!("overlook: {}", phase.id());
+        title.title = format!("overlook: {}", phase.id());
     }
 }
 
@@ -243,6 +268,7 @@ mod page {
         mut commands: Commands,
         mut session: ResMut<Session>,
         mut title: ResMut<TitleState>,
+        mut page: ResMut<PageTitle>,
     ) {
         let Some(source) = PENDING_REPLAY.with(|p| p.borrow_mut().take()) else {
             return;
@@ -253,6 +279,7 @@ mod page {
                 commands.insert_resource(Net(handle));
                 *session = Session::default();
                 *title = TitleState::default();
+                *page = PageTitle::default();
             }
             Err(e) => set_title(&format!("overlook: error: cannot replay: {e}")),
         }
@@ -260,8 +287,16 @@ mod page {
 
     /// Writes [`PageTitle`] into the document when it changed.
     pub(super) fn apply_title(title: Res<PageTitle>) {
-        if title.is_changed() && !title.0.is_empty() {
-            set_title(&title.0);
+        if !title.is_changed() || title.title.is_empty() {
+            return;
+        }
+        set_title(&title.title);
+        let ids: Vec<&str> = title.phases.iter().map(|p| p.id()).collect();
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = root.set_attribute("data-overlook-phases", &ids.join(" "));
         }
     }
 
@@ -326,11 +361,11 @@ mod tests {
     }
 
     fn title(app: &App) -> &str {
-        &app.world().resource::<PageTitle>().0
+        &app.world().resource::<PageTitle>().title
     }
 
     #[test]
-    fn the_title_names_the_furthest_phase_then_an_error() {
+    fn the_title_names_the_latest_phase_then_an_error() {
         let mut app = app();
         app.update();
         assert_eq!(title(&app), "");
@@ -342,6 +377,25 @@ mod tests {
         reach(&mut app, Phase::TerrainComplete, 300);
         app.update();
         assert_eq!(title(&app), "overlook: objects_settled");
+        // Every phase is there for a driver, in the order they came.
+        assert_eq!(
+            app.world().resource::<PageTitle>().phases,
+            [
+                Phase::RegionHandshake,
+                Phase::LoginReplied,
+                Phase::ObjectsSettled,
+                Phase::TerrainComplete
+            ]
+        );
+        // The latest by time, not by the story's order: an object that came before the terrain
+        // was complete does not take the title back.
+        reach(&mut app, Phase::FirstObject, 250);
+        app.update();
+        assert_eq!(title(&app), "overlook: objects_settled");
+        assert_eq!(
+            app.world().resource::<PageTitle>().phases.last(),
+            Some(&Phase::FirstObject)
+        );
         // Logging out is not progress.
         reach(&mut app, Phase::Logout, 2000);
         app.update();

@@ -255,12 +255,25 @@ fn the_page_logs_in_through_the_relay_draws_the_region_and_replays_a_capture() {
     let replay = drive(
         &replay_url,
         "overlook: terrain_complete",
-        None,
+        Some(&dir.join("browser-replay.png")),
         &dir.join("browser-replay.log"),
     );
     assert!(
         replay.ok,
         "the replay did not reach terrain_complete:\n{}",
         replay.output
+    );
+    for (t, title) in &replay.titles {
+        eprintln!("replay {t:7.2} s  {title}");
+    }
+    // The recorded region's ground under the sky, drawn from the recording alone.
+    let shot = Shot::read(&dir.join("browser-replay.png"));
+    let h = shot.view_bottom();
+    let top = shot.share(0..h / 8, |p| near(p, sky, 12));
+    let bottom = shot.share(h - h / 6..h, |p| near(p, sky, 12));
+    assert!(top > 0.9, "replay: sky covers {top:.2} of the top rows");
+    assert!(
+        bottom < 0.05,
+        "replay: sky covers {bottom:.2} of the bottom rows"
     );
 }
