@@ -10,10 +10,17 @@
 # OVERLOOK_WASM_OPT=1 also runs npm binaryen's wasm-opt -Oz (slow; Debian's binaryen 108 breaks
 # the module).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 started=$SECONDS
+root="$(cd "$(dirname "$0")/.." && pwd)"
+# DIR is relative to where the script was called from, not to the repository.
+if [[ $# -ge 1 ]]; then
+    mkdir -p "$1"
+    dist="$(cd "$1" && pwd)"
+else
+    dist="$root/web/dist"
+fi
+cd "$root"
 
-dist="${1:-web/dist}"
 tools="${OVERLOOK_TOOLS:-$HOME/.cache/overlook/tools}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/overlook/target}"
 
@@ -31,7 +38,8 @@ bindgen="$tools/bin/wasm-bindgen"
 if [[ "$("$bindgen" --version 2>/dev/null)" != "wasm-bindgen $version" ]]; then
     echo "installing wasm-bindgen-cli $version into $tools (once)"
     # Not --locked: with it, 0.2.130's lock file failed to resolve here (webpki-roots).
-    cargo install wasm-bindgen-cli --version "=$version" --root "$tools"
+    # --force: a wasm-bindgen of another version (or one copied in) may be there already.
+    cargo install wasm-bindgen-cli --version "=$version" --root "$tools" --force
 fi
 
 cargo build --profile web --target wasm32-unknown-unknown -p overlook --bin overlook
@@ -41,7 +49,7 @@ mkdir -p "$dist"
 "$bindgen" --target web --no-typescript --remove-name-section --out-name overlook \
     --out-dir "$dist" "$wasm"
 if [[ "${OVERLOOK_WASM_OPT:-0}" == 1 ]]; then
-    npx --yes binaryen@132 wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    npx --yes -p binaryen@132 wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-reference-types --enable-multivalue --enable-mutable-globals \
         -o "$dist/overlook_bg.wasm" "$dist/overlook_bg.wasm"
 fi

@@ -287,9 +287,8 @@ mod tests {
         assert!(wgsl.contains(&format!("const TEXTURED: u32 = {TEXTURED}u;")));
         for field in [
             "color: vec4<f32>",
-            "emissive: vec4<f32>",
-            "flags: u32",
-            "specular: f32",
+            "emissive_specular: vec4<f32>",
+            "flags_specular: vec2<u32>",
             "uv_s: vec4<f32>",
             "uv_t: vec4<f32>",
         ] {
