@@ -24,7 +24,8 @@ cd "$root"
 tools="${OVERLOOK_TOOLS:-$HOME/.cache/overlook/tools}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/overlook/target}"
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+# Not grep -q: under pipefail, rustup could die of SIGPIPE once grep -q exits at its match.
+if ! rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null; then
     rustup target add wasm32-unknown-unknown
 fi
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Drives Overlook's page in headless Chromium and waits for its title (issue 17).
 
-    python3 web/drive.py URL --until 'overlook: objects_settled' [--screenshot page.png]
-        [--timeout 300] [--width 1280 --height 720] [--log page.log] [--webgpu]
+    python3 web/drive.py URL --until 'overlook: objects_settled' [--also 'overlook: PHASE' ...]
+        [--screenshot page.png] [--timeout 300] [--width 1280 --height 720] [--log page.log]
+        [--webgpu]
 
 The page's title names the latest phase of the connection story reached (`overlook: <phase>`)
 or a failure (`overlook: error: <why>`), and its root element's `data-overlook-phases` lists every
@@ -10,12 +11,13 @@ phase reached. This launches Debian's `chromium` headless (SwiftShader renders W
 downloaded), opens URL over the DevTools protocol, prints each new title with its time since
 navigation, and ends:
 
-- 0 once the title is --until, or --until names a phase (`overlook: <phase>`) the page has
-  reached (titles are polled every 100 ms: phases a frame apart show only as the later one);
-  --screenshot then saves a PNG of the page;
-- 1 on `overlook: error: …` or when --timeout passes (the page's last console lines are
-  printed, and all of them go to --log);
-- 2 when Chromium cannot be started.
+- 0 once the title is --until (or starts with it), or --until names a phase (`overlook:
+  <phase>`) the page has reached (titles are polled every 100 ms: phases a frame apart show only
+  as the later one), and each --also was seen by then (as a title or a phase reached);
+  --screenshot then saves a PNG of the page (it does on a failure too);
+- 1 on `overlook: error: …`, an --also never seen, a page that cannot be loaded, or when
+  --timeout passes (the page's last console lines are printed, and all of them go to --log);
+- 2 when Chromium cannot be started (or on bad arguments).
 
 The last line printed is JSON: {"ok": …, "titles": [[seconds, title], …], "screenshot": …}.
 Python's standard library only (a minimal WebSocket client for the DevTools protocol).
@@ -24,6 +26,7 @@ Python's standard library only (a minimal WebSocket client for the DevTools prot
 import argparse
 import atexit
 import base64
+import ctypes
 import json
 import os
 import shutil
@@ -113,6 +116,23 @@ class WebSocket:
                     return message.decode("utf-8", "replace")
 
 
+def _die_with_parent():
+    """In Chromium's first process: SIGKILL when the driver dies, even of SIGKILL (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def console_text(args):
+    """A console call's text: `%c` (CSS styling, as in Bevy's log lines) consumes an argument."""
+    values = [str(a.get("value", a.get("description", ""))) for a in args]
+    if values and "%c" in values[0]:
+        styles = values[0].count("%c")
+        values = [values[0].replace("%c", "")] + values[1 + styles:]
+    return " ".join(values)
+
+
 class Browser:
     def __init__(self, width, height, webgpu):
         if not shutil.which("chromium"):
@@ -123,7 +143,8 @@ class Browser:
             ["chromium", "--headless=new", "--no-sandbox", "--remote-debugging-port=0",
              f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
              "--no-first-run", "--no-default-browser-check", *flags, "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_die_with_parent)
         atexit.register(self.close)
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         deadline = time.time() + 30
@@ -158,9 +179,7 @@ class Browser:
     def _event(self, message):
         method, params = message.get("method"), message.get("params", {})
         if method == "Runtime.consoleAPICalled":
-            text = " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
-            # Bevy's log lines carry %c styling: drop the style arguments.
-            self.console.append(f"console.{params.get('type')}: " + text.replace("%c", ""))
+            self.console.append(f"console.{params.get('type')}: " + console_text(params.get("args", [])))
         elif method == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
             text = details.get("exception", {}).get("description") or details.get("text", "")
@@ -180,8 +199,8 @@ class Browser:
 
 
 def reached(title, phases, until):
-    """Whether the page is where `until` says: its title, or a phase among those reached."""
-    if title == until:
+    """Whether the page is where `until` says: its title (or its start), or a phase reached."""
+    if title == until or title.startswith(until):
         return True
     return until.startswith(PREFIX) and until[len(PREFIX):] in phases.split()
 
@@ -190,6 +209,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url")
     parser.add_argument("--until", default="overlook: objects_settled")
+    parser.add_argument("--also", action="append", default=[], metavar="TITLE",
+                        help="a title (or phase) that must have been seen before --until; repeatable")
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--screenshot")
     parser.add_argument("--width", type=int, default=1280)
@@ -205,6 +226,7 @@ def main():
         print(f"drive.py: cannot start chromium: {e}", file=sys.stderr)
         return 2
     titles, ok, shot = [], False, None
+    seen = set()  # titles and `overlook: <phase>`s seen, for --also
     try:
         browser.call("Runtime.enable")
         browser.call("Log.enable")
@@ -212,34 +234,55 @@ def main():
         browser.call("Emulation.setDeviceMetricsOverride", width=args.width, height=args.height,
                      deviceScaleFactor=1, mobile=False)
         t0 = time.time()
-        browser.call("Page.navigate", url=args.url)
-        last = None
+        navigated = browser.call("Page.navigate", url=args.url)
+        if navigated.get("errorText"):
+            raise RuntimeError(f"cannot load {args.url}: {navigated['errorText']}")
+        last, why = None, None
         while time.time() - t0 < args.timeout:
-            state = browser.call("Runtime.evaluate", expression=PAGE_STATE)
+            try:
+                state = browser.call("Runtime.evaluate", expression=PAGE_STATE)
+            except RuntimeError:
+                # E.g. the execution context went away while the page was being replaced.
+                time.sleep(0.1)
+                continue
             title, _, phases = state.get("result", {}).get("value", "").partition("\n")
-            if title != last:
+            # Until the page commits, the title is about:blank's (empty): not worth a line.
+            if title != last and (title or last is not None):
                 elapsed = time.time() - t0
                 titles.append([round(elapsed, 2), title])
                 print(f"{elapsed:7.2f} s  {title}", flush=True)
                 last = title
+            seen.add(title)
+            seen.update(PREFIX + p for p in phases.split())
             if reached(title, phases, args.until):
-                ok = True
+                missing = [a for a in args.also if a not in seen
+                           and not any(t.startswith(a) for t in seen)]
+                if missing:
+                    why = f"the title reached {args.until!r} without ever showing {missing}"
+                else:
+                    ok = True
                 break
             if title.startswith("overlook: error:"):
                 break
             time.sleep(0.1)
-        if not ok and (not last or not last.startswith("overlook: error:")):
-            print(f"timed out after {args.timeout:.0f} s; the title was {last!r}", flush=True)
+        else:
+            why = f"timed out after {args.timeout:.0f} s; the title was {last!r}"
+        if why:
+            print(why, flush=True)
         if args.screenshot:
             data = browser.call("Page.captureScreenshot", format="png")["data"]
             with open(args.screenshot, "wb") as f:
                 f.write(base64.b64decode(data))
             shot = args.screenshot
+    except (OSError, RuntimeError) as e:
+        # Chromium died, the DevTools socket failed, or the page could not be loaded.
+        print(f"drive.py: {e}", flush=True)
+        ok = False
     finally:
         if args.log:
             with open(args.log, "w") as f:
                 f.write("\n".join(browser.console) + "\n")
-        if not ok:
+        if not ok and browser.console:
             print("the page's last console lines:", file=sys.stderr)
             for line in browser.console[-40:]:
                 print("  " + line[:400], file=sys.stderr)
