@@ -10,6 +10,9 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use crate::login::xmlrpc::{self, MethodResponse, Value};
+use crate::message::MessageRepr;
+use crate::message::circuit::{AgentIds, LogoutRequest};
+use crate::udp::PacketRepr;
 
 /// The member the relay adds to a successful login reply: the session's token.
 pub const SESSION_MEMBER: &str = "relay_session";
@@ -48,6 +51,30 @@ pub fn session_token(login_reply: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The sequence number of the relay's own `LogoutRequest`: far above any a page's session sends
+/// (one a few hundred datagrams a minute would take years to reach), so a region never takes it
+/// for a resend of an earlier packet.
+pub const LOGOUT_SEQUENCE: u32 = 0x7FFF_FFF0;
+
+/// An unreliable `LogoutRequest` for `agent`, which the relay sends to the session's region when
+/// a page's WebSocket closes (the tab closed, the network dropped): a page cannot send anything
+/// once it is gone, and the region would otherwise keep the avatar until its circuit times out
+/// (and refuse the next login with `presence`). A region ignores it when the page logged out
+/// already (the circuit is closed). `None` only if the message cannot be encoded.
+pub fn logout_datagram(agent: AgentIds) -> Option<Vec<u8>> {
+    let body = LogoutRequest { agent }.to_bytes().ok()?;
+    Some(
+        PacketRepr {
+            flags: 0,
+            sequence: LOGOUT_SEQUENCE,
+            message: LogoutRequest::ID,
+            body: body.into(),
+            acks: Vec::new(),
+        }
+        .to_vec(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +88,21 @@ mod tests {
         assert_eq!(decode_frame(&frame[..6]), Some((addr, &b""[..])));
         assert_eq!(decode_frame(&frame[..5]), None);
         assert_eq!(encode_frame("[::1]:9".parse().unwrap(), b""), None);
+    }
+
+    #[test]
+    fn the_relays_logout_is_an_unreliable_logout_request_for_the_agent() {
+        use crate::types::Uuid;
+        let agent = AgentIds {
+            agent_id: Uuid([1; 16]),
+            session_id: Uuid([2; 16]),
+        };
+        let datagram = logout_datagram(agent).unwrap();
+        let packet = crate::udp::decode(&datagram).unwrap();
+        assert!(!packet.is_reliable());
+        assert_eq!(packet.sequence, LOGOUT_SEQUENCE);
+        assert_eq!(packet.message, LogoutRequest::ID);
+        assert_eq!(LogoutRequest::parse(&packet.body).unwrap().agent, agent);
     }
 
     #[test]

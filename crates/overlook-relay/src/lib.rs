@@ -51,7 +51,10 @@
 //!   dropped and counted ([`Stats::dropped_not_allowed`]); the connection stays. Relay → page,
 //!   it is the source; datagrams from any other address are dropped and counted
 //!   ([`Stats::dropped_from_stranger`]). Text messages are dropped and counted. The session ends
-//!   (its tokens with it) when its WebSocket closes.
+//!   (its tokens with it) when its WebSocket closes; the relay then sends every sim of the
+//!   session an unreliable `LogoutRequest` for its agent
+//!   (`overlook_protocol::relay::logout_datagram`), since a closed tab cannot, and a region
+//!   would keep the avatar until its circuit timed out.
 //!
 //! Logins and WebSockets whose `Origin` header names another host than `Host` are **403**.
 //! Relay URLs in replies are absolute: [`RelayConfig::public_url`], else `http://` + the

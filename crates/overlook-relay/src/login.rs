@@ -196,6 +196,10 @@ fn rewrite_login_reply(
                 open: false,
                 udp: None,
                 created: Instant::now(),
+                agent: overlook_protocol::message::circuit::AgentIds {
+                    agent_id: success.agent_id,
+                    session_id: success.session_id,
+                },
             },
         );
         if success.seed_capability.is_empty() {

@@ -67,6 +67,8 @@ pub(crate) struct Session {
     /// Its UDP socket's address while a WebSocket serves it.
     pub udp: Option<SocketAddr>,
     pub created: Instant,
+    /// The agent and session ids of its login: what a `LogoutRequest` on its behalf names.
+    pub agent: overlook_protocol::message::circuit::AgentIds,
 }
 
 #[derive(Default)]

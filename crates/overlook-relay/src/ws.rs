@@ -214,7 +214,31 @@ async fn run(mut ws: WebSocket, guard: SessionGuard) {
             },
         }
     }
+    log_out(&state, &token, &udp).await;
     drop(guard);
+}
+
+/// The page is gone (its WebSocket closed): log its agent out of every sim it was given, from
+/// the circuit's own socket, so a region does not keep the avatar until its circuit times out
+/// and refuse the next login with `presence`. A region the page had logged out of ignores it.
+async fn log_out(state: &RelayState, token: &str, udp: &UdpSocket) {
+    let Some((agent, sims)) = state
+        .tables()
+        .sessions
+        .get(token)
+        .map(|s| (s.agent, s.allowed.clone()))
+    else {
+        return;
+    };
+    let Some(datagram) = overlook_protocol::relay::logout_datagram(agent) else {
+        return;
+    };
+    for sim in sims {
+        if let Err(e) = udp.send_to(&datagram, sim).await {
+            tracing::debug!("relay session {token}: logout to {sim}: {e}");
+        }
+    }
+    tracing::info!("relay session {token}: the page left; its agent logged out");
 }
 
 #[cfg(test)]

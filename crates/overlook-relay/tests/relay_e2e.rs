@@ -565,3 +565,27 @@ async fn limits_hold() {
     assert_ne!(again.unwrap(), session);
     rig.sim.shutdown();
 }
+
+/// A page that goes away without logging out (a closed tab): the relay logs its agent out, so
+/// the region lets it go at once instead of keeping it until the circuit times out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_leaves_is_logged_out_by_the_relay() {
+    let rig = rig(|_| {}).await;
+    let login_sent = Instant::now();
+    let (_, ok, session) = rig.login().await;
+    let mut ws = rig.websocket(&session).await;
+    let _ = play(&mut ws, &ok, login_sent, Duration::from_secs(30)).await;
+    assert_eq!(rig.sim.agent_loads().len(), 1, "the agent is in the region");
+    // Gone, with no LogoutRequest of its own.
+    drop(ws);
+    let gone = Instant::now() + Duration::from_secs(5);
+    while !rig.sim.agent_loads().is_empty() && Instant::now() < gone {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        rig.sim.agent_loads().is_empty(),
+        "the region still holds the agent 5 s after its page left"
+    );
+    assert!(rig.relay.sessions().is_empty());
+    rig.sim.shutdown();
+}
