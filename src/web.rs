@@ -1,11 +1,9 @@
-//! `overlook web` (issue 17, started): one origin serving the browser build and the relay
-//! ([`overlook_relay`]) to one grid — the embedded region, run in the same process, when no grid
-//! is given.
+//! `overlook web`: one origin serving the browser build and the relay ([`overlook_relay`]) to
+//! one grid — the embedded region, run in the same process, when no grid is given.
 //!
-//! The browser viewer itself is not built yet. Until it is, the page at `/` is the build
-//! directory's `index.html` when there is one (`--bundle DIR`, default `web/dist` when it
-//! exists), else a short page that says so and what the relay offers; the relay works either
-//! way, so a client that speaks its protocol (the crate docs) can already log in through it.
+//! The page at `/` is the build directory's `index.html` (`--bundle DIR`, default `web/dist`
+//! when it exists: `bash web/build.sh` makes it), else a short page that says how to build it;
+//! the relay works either way.
 //!
 //! Files are served from the bundle directory only: a path is a sequence of plain segments
 //! (letters, digits, `-`, `_`, `.`, no `..`, no leading `.`); anything else is 404. The
@@ -18,13 +16,14 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 
-/// What the page shows while the browser build is not there.
+/// What the page shows when `overlook web` has no browser build to serve.
 const NO_BUNDLE_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\">\
-<title>overlook: no browser build</title></head><body><h1>Overlook</h1>\
-<p>The browser viewer is not built yet (issue 17). The relay runs: a client logs in with \
-<code>POST /relay/login</code> (or <code>/relay/auto-login</code>), reaches the grid's \
-capabilities under <code>/relay/cap/</code> and the region's UDP circuit over the WebSocket \
-<code>/relay/ws</code>.</p></body></html>";
+<title>overlook: error: no browser build</title></head><body><h1>Overlook</h1>\
+<p>This <code>overlook web</code> has no browser build to serve. From the checkout, run \
+<code>bash web/build.sh</code> (it writes <code>web/dist/</code>), then start \
+<code>overlook web</code> again from there, or give it <code>--bundle DIR</code>.</p>\
+<p>The relay runs meanwhile: <code>POST /relay/login</code>, <code>/relay/cap/</code>, \
+the WebSocket <code>/relay/ws</code>.</p></body></html>";
 
 /// The content type of a bundle file, by extension.
 fn content_type(path: &Path) -> &'static str {

@@ -58,7 +58,7 @@ struct Drive {
     output: String,
 }
 
-fn drive(url: &str, until: &str, screenshot: Option<&Path>, log: &Path) -> Drive {
+fn drive(url: &str, until: &str, screenshot: Option<&Path>, log: &Path, extra: &[&str]) -> Drive {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("web/drive.py");
     let mut command = Command::new("python3");
     command
@@ -69,6 +69,7 @@ fn drive(url: &str, until: &str, screenshot: Option<&Path>, log: &Path) -> Drive
     if let Some(path) = screenshot {
         command.arg("--screenshot").arg(path);
     }
+    command.args(extra);
     let out = command.output().unwrap();
     let output =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
@@ -197,11 +198,15 @@ fn the_page_logs_in_through_the_relay_draws_the_region_and_replays_a_capture() {
     let server = serve(&site);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let shot_path = dir.join("browser-page.png");
+    let walked_path = dir.join("browser-walked.png");
+    // Arrived, then the up arrow held for 3 s: the avatar walks and the chase camera follows.
+    let before = shot_path.to_str().unwrap();
     let live = drive(
         &server.url,
         "overlook: objects_settled",
-        Some(&shot_path),
+        Some(&walked_path),
         &dir.join("browser-page.log"),
+        &["--hold", "ArrowUp:3", "--screenshot-before", before],
     );
     assert!(
         live.ok,
@@ -242,6 +247,19 @@ fn the_page_logs_in_through_the_relay_draws_the_region_and_replays_a_capture() {
         white >= 500,
         "{white} near-white pixels: the sign is missing"
     );
+    // The controls: walking forward changed most of the 3D view.
+    let walked = Shot::read(&walked_path);
+    assert_eq!((walked.width, walked.height), (shot.width, shot.height));
+    let changed = shot.count(|_| true);
+    let moved = (0..shot.view_bottom())
+        .flat_map(|y| (0..shot.view_width()).map(move |x| (x, y)))
+        .filter(|&(x, y)| !near(shot.pixel(x, y), walked.pixel(x, y), 24))
+        .count();
+    eprintln!("walking changed {moved} of {changed} pixels of the 3D view");
+    assert!(
+        moved * 5 > changed,
+        "walking changed {moved} of {changed} pixels: the keys did not move the avatar"
+    );
     assert!(
         red >= 100,
         "{red} red pixels: the sign's red corner and the pumpkin are missing"
@@ -257,6 +275,7 @@ fn the_page_logs_in_through_the_relay_draws_the_region_and_replays_a_capture() {
         "overlook: terrain_complete",
         Some(&dir.join("browser-replay.png")),
         &dir.join("browser-replay.log"),
+        &[],
     );
     assert!(
         replay.ok,

@@ -205,6 +205,29 @@ def reached(title, phases, until):
     return until.startswith(PREFIX) and until[len(PREFIX):] in phases.split()
 
 
+# Keys --hold knows: DOM `key`/`code` and the virtual key code.
+KEYS = {"ArrowUp": 38, "ArrowDown": 40, "ArrowLeft": 37, "ArrowRight": 39,
+        "KeyW": 87, "KeyA": 65, "KeyS": 83, "KeyD": 68}
+
+
+def hold_key(browser, width, height, key, seconds):
+    """Clicks into the 3D view (the canvas takes focus) and holds `key` for `seconds`, as a
+    keyboard does: a first press, then repeats every 100 ms, then the release."""
+    x, y = width // 4, height // 4
+    for kind in ("mousePressed", "mouseReleased"):
+        browser.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+    code = KEYS[key]
+    name = key[3:].lower() if key.startswith("Key") else key
+    event = dict(key=name, code=key, windowsVirtualKeyCode=code, nativeVirtualKeyCode=code)
+    end = time.time() + seconds
+    repeat = False
+    while time.time() < end:
+        browser.call("Input.dispatchKeyEvent", type="rawKeyDown", autoRepeat=repeat, **event)
+        repeat = True
+        time.sleep(0.1)
+    browser.call("Input.dispatchKeyEvent", type="keyUp", **event)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url")
@@ -213,6 +236,11 @@ def main():
                         help="a title (or phase) that must have been seen before --until; repeatable")
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--screenshot")
+    parser.add_argument("--hold", metavar="KEY:SECONDS",
+                        help="once there, hold a key in the 3D view (e.g. ArrowUp:3: walk) and "
+                             "wait 1.5 s before the screenshot")
+    parser.add_argument("--screenshot-before", metavar="PNG",
+                        help="with --hold: the page before the key was held")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--log")
@@ -269,6 +297,14 @@ def main():
             why = f"timed out after {args.timeout:.0f} s; the title was {last!r}"
         if why:
             print(why, flush=True)
+        if ok and args.hold:
+            if args.screenshot_before:
+                data = browser.call("Page.captureScreenshot", format="png")["data"]
+                with open(args.screenshot_before, "wb") as f:
+                    f.write(base64.b64decode(data))
+            key, _, seconds = args.hold.partition(":")
+            hold_key(browser, args.width, args.height, key, float(seconds or 2))
+            time.sleep(1.5)
         if args.screenshot:
             data = browser.call("Page.captureScreenshot", format="png")["data"]
             with open(args.screenshot, "wb") as f:
