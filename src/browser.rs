@@ -8,10 +8,10 @@
 //!   stays on the server); else the login dialog opens with `/relay/login` as the grid.
 //! - **Replay:** `queue_replay` (the page's file picker, drag and drop, or `?replay=URL`)
 //!   plays a recording in place of the session, with no network.
-//! - **Automation:** `document.title` names the furthest phase of the story reached,
+//! - **Automation:** `document.title` names the latest phase of the story reached,
 //!   `overlook: <phase id>` (e.g. `overlook: objects_settled`), or `overlook: error: <why>` when
-//!   the login fails, the session ends or the viewer panics, so a driver can wait for it.
-
+//!   the login fails, the session ends or the viewer panics, and the root element's
+//!   `data-overlook-phases` lists every phase reached ([`PageTitle`]), so a driver can wait.
 //!
 //! The page's own pieces (the `web_sys` calls) build for `wasm32` only; the rest (what the relay's
 //! answer means, what the title says) is tested on the desktop.

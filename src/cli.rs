@@ -105,8 +105,8 @@ enum Command {
         #[arg(long)]
         summary: bool,
     },
-    /// Serve the browser viewer and its relay on one origin (issue 17, started: the relay works,
-    /// the browser build is not there yet). The relay talks only to `--grid`, or, without it,
+    /// Serve the browser viewer (the bundle `web/build.sh` makes) and its relay on one origin.
+    /// The relay talks only to `--grid`, or, without it,
     /// to the embedded region run in this process. With `--first/--last` and
     /// `OVERLOOK_PASSWORD` (or on the embedded region) a page logs in at once through
     /// `/relay/auto-login`; the password never reaches the page.

@@ -250,15 +250,15 @@ fn the_page_logs_in_through_the_relay_draws_the_region_and_replays_a_capture() {
     // The controls: walking forward changed most of the 3D view.
     let walked = Shot::read(&walked_path);
     assert_eq!((walked.width, walked.height), (shot.width, shot.height));
-    let changed = shot.count(|_| true);
+    let total = shot.count(|_| true);
     let moved = (0..shot.view_bottom())
         .flat_map(|y| (0..shot.view_width()).map(move |x| (x, y)))
         .filter(|&(x, y)| !near(shot.pixel(x, y), walked.pixel(x, y), 24))
         .count();
-    eprintln!("walking changed {moved} of {changed} pixels of the 3D view");
+    eprintln!("walking changed {moved} of {total} pixels of the 3D view");
     assert!(
-        moved * 5 > changed,
-        "walking changed {moved} of {changed} pixels: the keys did not move the avatar"
+        moved * 5 > total,
+        "walking changed {moved} of {total} pixels: the keys did not move the avatar"
     );
     assert!(
         red >= 100,

@@ -212,7 +212,7 @@ mod browser {
         }
 
         /// The next datagram, into `buf`: its length and sender. A closed socket is an error
-        /// every time (the circuit's timers then end the session).
+        /// once; then nothing more comes, and the circuit's timers end the session.
         pub(in crate::net) async fn recv_from(
             &mut self,
             buf: &mut [u8],

@@ -452,7 +452,6 @@ async fn fetch_once(
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 /// Logs in with `params`, fetches `ids` through the region's texture capability (no disk
 /// cache), logs out, and returns one answer per id, in the order they came (`overlook asset
 /// fetch`: the tool for a grey face).
@@ -460,6 +459,7 @@ async fn fetch_once(
 /// # Errors
 /// Why there is no session to fetch through: the network thread, the login, or no answer
 /// within `timeout`.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn fetch_through_login(
     params: super::LoginParams,
     ids: &[Uuid],
@@ -468,12 +468,12 @@ pub fn fetch_through_login(
     fetch_assets_through_login(params, AssetClass::Texture, ids, timeout)
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 /// [`fetch_through_login`] for either class: textures, or meshes through the region's
 /// `ViewerAsset` / `GetMesh2` / `GetMesh` (`overlook asset fetch --mesh`).
 ///
 /// # Errors
 /// As [`fetch_through_login`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn fetch_assets_through_login(
     params: super::LoginParams,
     class: AssetClass,

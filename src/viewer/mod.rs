@@ -167,21 +167,18 @@ fn set_preset(commands: &mut Commands, camera: Entity, preset: RenderPreset) {
 /// The viewer's window: 1280×720 on the desktop; in a page, its canvas (`#overlook-canvas`),
 /// sized to the page, keeping the browser's own keys (reload, devtools) working.
 fn window() -> Window {
-    #[cfg(not(target_arch = "wasm32"))]
-    let window = Window {
+    Window {
         title: "Overlook".into(),
+        #[cfg(not(target_arch = "wasm32"))]
         resolution: (1280, 720).into(),
-        ..default()
-    };
-    #[cfg(target_arch = "wasm32")]
-    let window = Window {
-        title: "Overlook".into(),
+        #[cfg(target_arch = "wasm32")]
         canvas: Some("#overlook-canvas".into()),
+        #[cfg(target_arch = "wasm32")]
         fit_canvas_to_parent: true,
+        #[cfg(target_arch = "wasm32")]
         prevent_default_event_handling: false,
         ..default()
-    };
-    window
+    }
 }
 
 /// The windowed viewer app.

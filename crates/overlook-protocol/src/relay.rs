@@ -83,7 +83,7 @@ mod tests {
     fn frames_round_trip_with_their_address() {
         let addr: SocketAddr = "10.1.2.3:9000".parse().unwrap();
         let frame = encode_frame(addr, b"abc").unwrap();
-        assert_eq!(&frame[..6], &[10, 1, 2, 3, 0x23, 0x28]);
+        assert_eq!(frame, [10, 1, 2, 3, 0x23, 0x28, b'a', b'b', b'c']);
         assert_eq!(decode_frame(&frame), Some((addr, &b"abc"[..])));
         assert_eq!(decode_frame(&frame[..6]), Some((addr, &b""[..])));
         assert_eq!(decode_frame(&frame[..5]), None);
